@@ -1,0 +1,1 @@
+"""Package data of arsc: element, support, motif and adsorbate tables."""

@@ -1,0 +1,59 @@
+import pytest
+
+from arsc.elements import (
+    AUTHORS_METALS,
+    PRIMARY_PROPERTIES,
+    check_metals,
+    compare_tables,
+    load_elements,
+    table_metadata,
+)
+from arsc.errors import ArscInputError
+
+
+def test_default_table_holds_all_3d_4d_5d_metals_with_sources():
+    table = load_elements("default")
+    assert len(table) == 30
+    assert set(table["S"]) == {4, 5, 6}
+    assert all(table.groupby("S").size() == 10)
+    assert list(table["n"][table["S"] == 4]) == list(range(3, 13))
+    sources = table_metadata()["tables"]["default"]["sources"]
+    assert set(table.columns) - {"Z"} <= set(sources)
+
+
+def test_authors_table_is_the_pfess_sheet_completed_from_default():
+    table = load_elements("authors")
+    assert tuple(table.index) == AUTHORS_METALS
+    assert table.loc["Pt", "IE"] == pytest.approx(9.0)  # the sheet's rounded value
+    assert table.loc["Fe", "r_cov"] == load_elements("default").loc["Fe", "r_cov"]
+    assert not table[list(PRIMARY_PROPERTIES)].isna().any().any()
+
+
+def test_compare_tables_lists_exactly_the_differing_values():
+    diff = compare_tables("authors", "default")
+    a, d = load_elements("authors"), load_elements("default")
+    found = {(r.symbol, r.property) for r in diff.itertuples()}
+    for sym in AUTHORS_METALS:
+        for prop in PRIMARY_PROPERTIES:
+            differs = abs(a.loc[sym, prop] - d.loc[sym, prop]) > 1e-3 * max(
+                abs(a.loc[sym, prop]), 1
+            )
+            assert ((sym, prop) in found) == differs
+    # Where they differ: the sheet's one-decimal Pauling values and a rounded IE.
+    assert ("Mo", "X") in found and ("Pt", "IE") in found
+    assert {p for _, p in found} <= {"X", "IE"}
+
+
+def test_check_metals_normalises_and_rejects_unknown():
+    assert check_metals(["fe", "Co", "Fe"]) == ("Fe", "Co")
+    with pytest.raises(ArscInputError, match=r"unknown element 'Xx'.*allowed: Sc"):
+        check_metals(["Xx"])
+    with pytest.raises(ArscInputError, match="'Ag'"):
+        check_metals(["Ag"], "authors")
+
+
+def test_unknown_table_name():
+    with pytest.raises(
+        ArscInputError, match="unknown element table 'foo'; allowed: default, authors"
+    ):
+        load_elements("foo")

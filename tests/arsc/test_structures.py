@@ -1,0 +1,148 @@
+import numpy as np
+import pytest
+
+from arsc.adsorbates import adsorbates
+from arsc.errors import ArscInputError
+from arsc.io import read_structure, to_structure, write_structure
+from arsc.space import binding_modes, make_site, motifs
+from arsc.structures import (
+    MIN_IMAGE_DISTANCE,
+    TAG_ADSORBATE,
+    TAG_M1,
+    TAG_M2,
+    VACUUM,
+    GeometryError,
+    build,
+    check_geometry,
+    template,
+)
+
+# 3d/4d/5d, small and large radii, homonuclear and heteronuclear.
+PAIRS = [("Fe", "Co"), ("Ni", "Ni"), ("Mo", "Pt"), ("Ti", "Ir"), ("Hf", "Pd")]
+
+
+@pytest.mark.parametrize("motif", sorted(motifs()))
+@pytest.mark.parametrize("pair", PAIRS, ids=["-".join(p) for p in PAIRS])
+def test_every_structure_of_motif_and_pair_passes_the_checks(motif, pair):
+    site = make_site(*pair, motif)
+    bare = build(site)
+    assert check_geometry(bare) == []
+    n_bare = len(bare)
+    for name, ads in adsorbates().items():
+        for mode in binding_modes(site, name):
+            atoms = build(site, name, mode)  # raises GeometryError on any failed check
+            assert len(atoms) == n_bare + len(ads.symbols)
+            assert atoms.cell.lengths()[2] - np.ptp(atoms.positions[:, 2]) >= VACUUM
+            assert atoms.info["adsorbate"] == name and atoms.info["mode"] == mode
+
+
+def test_supercell_keeps_metal_images_apart_and_c_is_common():
+    for name in motifs():
+        tpl = template(name, get_supports(name))
+        cell = tpl.atoms.cell
+        metals = tpl.atoms.positions[list(tpl.metal_indices)]
+        for i in range(-1, 2):
+            for j in range(-1, 2):
+                if i or j:
+                    shifted = metals + i * cell[0] + j * cell[1]
+                    d = np.linalg.norm(metals[:, None] - shifted[None], axis=2)
+                    assert d.min() >= MIN_IMAGE_DISTANCE
+    assert len({template(n, get_supports(n)).atoms.cell[2, 2] for n in motifs()}) == 1
+
+
+def get_supports(name):
+    from arsc.space import get_motif
+
+    return get_motif(name).supports[0]
+
+
+def test_the_48_atom_model():
+    atoms = build(make_site("Fe", "Co", "qv-n6"), min_image=9.5)
+    assert atoms.get_chemical_formula(mode="hill") == "C40CoFeN6"
+    assert np.allclose(atoms.cell.lengths()[:2], 12.3)
+
+
+def test_first_shell_composition_follows_the_motif():
+    def shell(motif):
+        atoms = build(make_site("Fe", "Co", motif))
+        return sorted(atoms[i].symbol for i in np.flatnonzero(atoms.get_tags() == 3))
+
+    assert shell("qv-n6") == ["N"] * 6
+    assert shell("qv-n4o2") == ["N"] * 4 + ["O"] * 2
+    assert shell("qv-n4c2-m1") == ["C"] * 2 + ["N"] * 4
+    assert shell("dv2-n8") == ["N"] * 8
+    assert shell("dv2-n4c4-m1") == ["C"] * 4 + ["N"] * 4
+
+
+def test_metals_and_moments_and_binding():
+    atoms = build(make_site("Fe", "Co", "qv-n6"), "OOH", "top2")
+    tags = atoms.get_tags()
+    m1, m2 = np.flatnonzero(tags == TAG_M1)[0], np.flatnonzero(tags == TAG_M2)[0]
+    assert atoms[m1].symbol == "Fe" and atoms[m2].symbol == "Co"
+    mag = atoms.get_initial_magnetic_moments()
+    assert mag[m1] == 4 and mag[m2] == 3  # high-spin d6, d7
+    o = np.flatnonzero(tags == TAG_ADSORBATE)[0]
+    assert atoms.get_distance(o, m2) < atoms.get_distance(o, m1)
+
+
+def test_checks_catch_broken_structures():
+    site = make_site("Fe", "Co", "qv-n6")
+    atoms = build(site, "OH", "top1")
+    clash = atoms.copy()
+    clash.positions[-2] = clash.positions[0] + [0.5, 0, 0]  # O onto a carbon
+    assert any("apart" in p for p in check_geometry(clash))
+    wrong = atoms.copy()
+    i1 = np.flatnonzero(atoms.get_tags() == TAG_M1)[0]
+    i2 = np.flatnonzero(atoms.get_tags() == TAG_M2)[0]
+    wrong.positions[-2:, :2] = atoms.positions[i2, :2]  # OH now on M2
+    assert any("not the intended metal" in p for p in check_geometry(wrong))
+    moved = atoms.copy()
+    moved.positions[i1, :2] += 0.6  # metal out of its pocket
+    assert any("first-shell" in p for p in check_geometry(moved))
+    thin = atoms.copy()
+    thin.cell[2, 2] = 10.0
+    assert any("vacuum" in p for p in check_geometry(thin))
+
+
+def test_bad_modes():
+    with pytest.raises(ArscInputError, match=r"mode not available 'bridge'.*available: top1, top2"):
+        build(make_site("Fe", "Co", "dv2-n8"), "OH", "bridge")
+    with pytest.raises(ArscInputError, match="unknown mode 'top9'"):
+        build(make_site("Fe", "Co", "qv-n6"), "OH", "top9")
+    with pytest.raises(ArscInputError, match="unknown intermediate 'OOOH'"):
+        build(make_site("Fe", "Co", "qv-n6"), "OOOH")
+    assert issubclass(GeometryError, ArscInputError)
+
+
+def test_extxyz_roundtrip_keeps_everything(tmp_path):
+    atoms = build(make_site("Mo", "Pt", "qv-n4s2"), "O2", "side-on")
+    back = read_structure(write_structure(atoms, tmp_path / "s.extxyz"))
+    assert back.get_chemical_symbols() == atoms.get_chemical_symbols()
+    assert np.allclose(back.positions, atoms.positions)
+    assert np.allclose(back.cell[:], atoms.cell[:])
+    assert np.allclose(back.get_initial_magnetic_moments(), atoms.get_initial_magnetic_moments())
+    assert (back.get_tags() == atoms.get_tags()).all()
+    assert back.info["site_id"] == atoms.info["site_id"]
+    assert back.info["mode"] == "side-on"
+    assert check_geometry(back) == []
+
+
+@pytest.mark.parametrize("name", ["POSCAR", "s.vasp", "s.cif"])
+def test_other_formats_keep_cell_and_positions(tmp_path, name):
+    atoms = build(make_site("Fe", "Co", "c2n-n6", "c2n"), "OH", "bridge")
+    back = read_structure(write_structure(atoms, tmp_path / name))
+    assert back.get_chemical_formula() == atoms.get_chemical_formula()
+    assert np.allclose(back.cell.lengths(), atoms.cell.lengths(), atol=1e-4)
+    d_back = back.get_all_distances(mic=True)
+    assert np.allclose(
+        np.sort(d_back.ravel()), np.sort(atoms.get_all_distances(mic=True).ravel()), atol=1e-3
+    )
+
+
+def test_unknown_suffix_and_pymatgen(tmp_path):
+    atoms = build(make_site("Fe", "Co", "qv-n6"))
+    with pytest.raises(ArscInputError, match=r"cannot tell the structure format of .*\.png"):
+        write_structure(atoms, tmp_path / "s.png")
+    struct = to_structure(atoms)
+    assert len(struct) == len(atoms)
+    assert struct.site_properties["magmom"][-1] == atoms.get_initial_magnetic_moments()[-1]

@@ -1,0 +1,134 @@
+"""Verbs about the candidate space: ``arsc space``, ``arsc build``, ``arsc elements``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from arsc.elements import PRIMARY_PROPERTIES, compare_tables, load_elements, table_metadata
+from arsc.io import write_structure
+from arsc.space import Site, count_space, enumerate_sites, space_table
+from arsc.structures import MIN_IMAGE_DISTANCE, build
+from workflows.cli.options import ElementsOpt, ElementTable, console, split_list
+
+ListOpt = list[str] | None
+
+
+def space(
+    metals: Annotated[
+        ListOpt,
+        typer.Option("--metals", "-m", help="Metals, comma-separated (default: the authors' 20)."),
+    ] = None,
+    motifs: Annotated[ListOpt, typer.Option("--motifs", help="Motifs (default: all).")] = None,
+    supports: Annotated[
+        ListOpt, typer.Option("--supports", help="Supports (default: all).")
+    ] = None,
+    intermediates: Annotated[
+        ListOpt, typer.Option("--intermediates", "-i", help="Intermediates counted (default: all).")
+    ] = None,
+    elements: ElementsOpt = ElementTable.default,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the site table (CSV).")
+    ] = None,
+) -> None:
+    """Enumerate the candidate sites and count structures and DFT calculations."""
+    sites = enumerate_sites(
+        split_list(metals), split_list(motifs), split_list(supports), elements.value
+    )
+    counts = count_space(sites, split_list(intermediates))
+    table = Table(title="Candidate space")
+    for col in ("motif", "support", "symmetric", "sites (pairs)", "structures"):
+        table.add_column(col, justify="left" if col in ("motif", "support") else "right")
+    for rec in counts.per_motif.to_dict("records"):
+        table.add_row(
+            str(rec["motif"]),
+            str(rec["support"]),
+            "yes" if rec["symmetric"] else "no",
+            str(rec["sites"]),
+            str(rec["structures"]),
+        )
+    out = console()
+    out.print(table)
+    out.print(f"sites: {counts.sites}")
+    out.print(f"site-intermediate-mode structures (bare sites included): {counts.structures}")
+    out.print(
+        f"DFT calculations for an exhaustive screen (one relaxation per structure "
+        f"+ gas references): {counts.dft_calculations}"
+    )
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        space_table(sites).to_csv(output, index=False)
+        out.print(f"wrote {len(sites)} sites to {output}")
+
+
+def build_cmd(
+    site_id: Annotated[str, typer.Argument(help="Site id, e.g. Fe-Co_qv-n6_graphene.")],
+    adsorbate: Annotated[
+        str | None, typer.Option("--adsorbate", "-a", help="Intermediate, e.g. OH.")
+    ] = None,
+    mode: Annotated[str, typer.Option("--mode", help="top1, top2, bridge or side-on.")] = "top1",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Output file; format by suffix (.extxyz, POSCAR, .cif)."
+        ),
+    ] = None,
+    min_image: Annotated[
+        float, typer.Option("--min-image", help="Smallest metal-image distance, Angstrom.")
+    ] = MIN_IMAGE_DISTANCE,
+    elements: ElementsOpt = ElementTable.default,
+) -> None:
+    """Build the bare site or an adsorbed state and write it to a file."""
+    site = Site.from_id(site_id, elements.value)
+    atoms = build(site, adsorbate, mode, min_image=min_image)
+    if output is None:
+        stem = site.id if adsorbate is None else f"{site.id}_{adsorbate}_{mode}"
+        output = Path(f"{stem}.extxyz")
+    write_structure(atoms, output)
+    what = "bare site" if adsorbate is None else f"{adsorbate} ({mode})"
+    console().print(
+        f"{site.id} {what}: {atoms.get_chemical_formula()}, {len(atoms)} atoms, "
+        f"cell {' x '.join(f'{x:.2f}' for x in atoms.cell.lengths())} A -> {output}"
+    )
+
+
+def elements_cmd(
+    elements: ElementsOpt = ElementTable.default,
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Show where the authors' and default tables differ.")
+    ] = False,
+) -> None:
+    """Print an element property table and the source of each column."""
+    out = console()
+    if diff:
+        d = compare_tables("authors", "default")
+        table = Table(title="authors vs default element tables")
+        for col in d.columns:
+            table.add_column(str(col))
+        for rec in d.to_dict("records"):
+            table.add_row(*(f"{v:g}" if isinstance(v, float) else str(v) for v in rec.values()))
+        out.print(table)
+        out.print(f"{len(d)} values differ")
+        return
+    data = load_elements(elements.value)
+    meta = table_metadata()
+    table = Table(title=f"element table {elements.value!r}")
+    table.add_column("metal")
+    for col in data.columns:
+        table.add_column(col, justify="right")
+    for sym, rec in zip(data.index, data.to_dict("records"), strict=True):
+        table.add_row(str(sym), *(f"{v:g}" for v in rec.values()))
+    out.print(table)
+    sources = meta["tables"][elements.value]["sources"]
+    for col in PRIMARY_PROPERTIES:
+        out.print(f"{col}: {meta['units'][col]}; source: {' '.join(str(sources[col]).split())}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's verbs to the app."""
+    app.command("space")(space)
+    app.command("build")(build_cmd)
+    app.command("elements")(elements_cmd)
