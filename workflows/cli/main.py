@@ -7,6 +7,7 @@ input (:class:`arsc.errors.ArscInputError` or a usage error) prints one line,
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
 
@@ -19,7 +20,9 @@ except ImportError:  # pragma: no cover - older typer on top of click
 
 from arsc import __version__
 from arsc.errors import ArscInputError
-from workflows.cli import space
+
+#: Verb modules, one per noun; each exposes ``register(app)``. Add one line per module.
+VERB_MODULES: tuple[str, ...] = ("workflows.cli.space",)
 
 app = typer.Typer(
     name="arsc",
@@ -29,8 +32,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (space,):
-    module.register(app)
+for _name in VERB_MODULES:
+    importlib.import_module(_name).register(app)
 
 
 def _version(value: bool) -> None:
