@@ -371,11 +371,14 @@ def count_space(sites: Sequence[Site], intermediates: Sequence[str] | None = Non
 
 
 def space_table(sites: Sequence[Site]) -> pd.DataFrame:
-    """One row per site: id, metals, motif, support, symmetric flag, pocket.
+    """One row per site: id, metals, motif, support, symmetric flag, pocket, first shells.
 
     The table is also an ARSC input table: ``metal1`` is the binding metal
-    of top1 adsorption.
+    of top1 adsorption, and ``coord_<El><k>`` count the first-shell atoms of
+    element El bound to metal k (see :func:`arsc.structures.coordination`).
     """
+    from arsc.structures import coordination  # structures builds on this module
+
     return pd.DataFrame(
         [
             {
@@ -386,6 +389,7 @@ def space_table(sites: Sequence[Site]) -> pd.DataFrame:
                 "support": s.support,
                 "symmetric": get_motif(s.motif).symmetric,
                 "pocket": get_motif(s.motif).pocket.name,
+                **coordination(s.motif, s.support),
             }
             for s in sites
         ]

@@ -184,6 +184,32 @@ def template(motif_name: str, support_name: str, min_image: float = MIN_IMAGE_DI
     return Template(atoms, roles, metal_shell, (ideal[0], ideal[1]), n)
 
 
+#: First-shell elements counted by :func:`coordination`.
+SHELL_ELEMENTS: tuple[str, ...] = ("N", "C", "O", "S", "B")
+
+
+@cache
+def coordination(motif_name: str, support_name: str) -> dict[str, int]:
+    """First-shell composition of each metal of a motif.
+
+    Returns
+    -------
+    dict
+        ``coord_<El><k>``: number of first-shell atoms of element El bound to
+        metal k (1 or 2), for every El in :data:`SHELL_ELEMENTS`; shared
+        atoms count for both metals. For example ``qv-n6`` gives
+        ``coord_N1 = coord_N2 = 4``.
+    """
+    motif = get_motif(motif_name)
+    tpl = template(motif_name, support_name)
+    role_of = {i: role for role, idx in tpl.shell.items() for i in idx}
+    out = {f"coord_{el}{k}": 0 for k in (1, 2) for el in SHELL_ELEMENTS}
+    for k, shell in enumerate(tpl.metal_shell, start=1):
+        for i in shell:
+            out[f"coord_{motif.shell_element(role_of[i])}{k}"] += 1
+    return out
+
+
 @cache
 def _metal_magmoms() -> dict[str, float]:
     table = load_elements("default")

@@ -146,3 +146,20 @@ def test_unknown_suffix_and_pymatgen(tmp_path):
     struct = to_structure(atoms)
     assert len(struct) == len(atoms)
     assert struct.site_properties["magmom"][-1] == atoms.get_initial_magnetic_moments()[-1]
+
+
+def test_coordination_counts_match_the_built_first_shell():
+    from arsc.structures import coordination
+
+    for name in motifs():
+        site = make_site("Fe", "Co", name)
+        atoms = build(site)
+        tags = atoms.get_tags()
+        counts = coordination(name, site.support)
+        for k, tag in ((1, TAG_M1), (2, TAG_M2)):
+            m = np.flatnonzero(tags == tag)[0]
+            shell = [
+                i for i in np.flatnonzero(tags == 3) if atoms.get_distance(m, i, mic=True) < 2.7
+            ]
+            got = {el: sum(atoms[i].symbol == el for i in shell) for el in "NCOSB"}
+            assert got == {el: counts[f"coord_{el}{k}"] for el in "NCOSB"}, name
