@@ -1,0 +1,84 @@
+"""Output documents of the DFT workflows (pydantic; every field states its unit).
+
+``CalcDoc`` is what every engine's relax or static job returns, whatever the
+engine (MLIP, GPAW, VASP): one schema, so results compare and ingest alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from ase import Atoms
+from pydantic import BaseModel, ConfigDict, Field
+
+from arsc.dband import DBandAnalysis
+
+
+class Convergence(BaseModel):
+    """How a calculation ended."""
+
+    converged: bool = Field(description="SCF and (for relaxations) ionic convergence reached")
+    ionic_steps: int = Field(0, description="Number of ionic (optimiser) steps, count")
+    scf_iterations: int | None = Field(None, description="SCF iterations of the last step, count")
+    fmax: float | None = Field(None, description="Largest residual force, eV/Angstrom")
+    fmax_target: float | None = Field(
+        None, description="Force criterion of the relaxation, eV/Angstrom"
+    )
+    last_energy_change: float | None = Field(
+        None, description="Energy change of the last ionic step, eV"
+    )
+    retries: list[str] = Field(
+        default_factory=list, description="Recovery steps applied, in order (e.g. 'mixing 0.05')"
+    )
+
+
+class CalcDoc(BaseModel):
+    """One relax or static calculation of one state (bare site or adsorbate in a mode)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fingerprint: str = Field(
+        description="Key of the calculation: structure + engine + task + settings (sha256)"
+    )
+    engine: str = Field(description="Engine registry name: mlip, gpaw or vasp")
+    task: Literal["relax", "static"] = Field(description="Kind of calculation")
+    status: Literal["ok", "failed"] = Field(description="ok, or failed after the recovery ladder")
+    error: str | None = Field(None, description="One-line reason when status is failed")
+    site_id: str | None = Field(None, description="ARSC site id, e.g. Fe-Co_qv-n6_graphene")
+    adsorbate: str = Field("bare", description="Intermediate name, or 'bare' for the clean site")
+    mode: str | None = Field(None, description="Binding mode: top1, top2, bridge, side-on")
+    formula: str = Field(description="Chemical formula of the final structure")
+    natoms: int = Field(description="Number of atoms, count")
+    energy: float | None = Field(
+        None, description="Total energy extrapolated to zero smearing (E0), eV"
+    )
+    free_energy: float | None = Field(
+        None, description="Electronic free energy with smearing (F), eV"
+    )
+    magmoms: list[float] = Field(
+        default_factory=list, description="Final magnetic moment per atom, mu_B"
+    )
+    total_magmom: float | None = Field(None, description="Total magnetic moment of the cell, mu_B")
+    structure: dict[str, Any] = Field(description="Final structure, pymatgen Structure.as_dict()")
+    convergence: Convergence = Field(description="Convergence record")
+    settings: dict[str, Any] = Field(
+        description="Every setting that changes the result (engine units)"
+    )
+    settings_hash: str = Field(description="Short hash of `settings`")
+    dband: dict[str, DBandAnalysis] = Field(
+        default_factory=dict,
+        description="d-band moments per metal ('M1', 'M2'); energies in eV relative to E_F",
+    )
+    anomalies: list[str] = Field(
+        default_factory=list,
+        description="Flags raised by the DAC anomaly checks (metal left pocket, pair aggregated, "
+        "adsorbate desorbed or dissociated)",
+    )
+    wall_time: float | None = Field(None, description="Wall-clock time of the calculation, s")
+
+    def final_atoms(self) -> Atoms:
+        """Return the final structure as ASE Atoms."""
+        from pymatgen.core import Structure
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        return AseAtomsAdaptor.get_atoms(Structure.from_dict(self.structure))
