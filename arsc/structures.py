@@ -132,9 +132,40 @@ def _carve(motif_name: str, support_name: str, n: int) -> tuple[Atoms, np.ndarra
     return sheet, metals
 
 
+def pair_distances(atoms: Atoms, other: np.ndarray | None = None) -> np.ndarray:
+    """Minimum-image distances, in-plane periodic (the sheet's images along c are far).
+
+    Parameters
+    ----------
+    atoms
+        Structure whose cell's first two vectors are periodic.
+    other
+        Positions to measure from (Angstrom); default the atoms' own.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(other), len(atoms))`` distances, Angstrom.
+    """
+    pos = atoms.positions
+    src = pos if other is None else np.atleast_2d(other)
+    cell = atoms.cell[:]
+    diff = src[:, None, :] - pos[None, :, :]
+    frac = diff @ np.linalg.inv(cell)
+    frac[..., :2] -= np.round(frac[..., :2])
+    diff = frac @ cell
+    best = np.full(diff.shape[:2], np.inf)
+    dz2 = diff[..., 2] ** 2
+    for i in (-1, 0, 1):
+        for j in (-1, 0, 1):
+            sx, sy = i * cell[0, :2] + j * cell[1, :2]
+            np.minimum(best, (diff[..., 0] + sx) ** 2 + (diff[..., 1] + sy) ** 2, out=best)
+    return np.asarray(np.sqrt(best + dz2))
+
+
 def _coordination(sheet: Atoms) -> np.ndarray:
     """Count the bonded neighbours of each atom (within 1.2 x the sum of covalent radii)."""
-    _, dist = get_distances(sheet.positions, cell=sheet.cell, pbc=sheet.pbc)
+    dist = pair_distances(sheet)
     radii = covalent_radii[sheet.numbers]
     bonded = dist < 1.2 * (radii[:, None] + radii[None, :])
     np.fill_diagonal(bonded, False)
@@ -384,7 +415,7 @@ def check_geometry(atoms: Atoms) -> list[str]:
     img = _min_image_distance(atoms.cell[:], pos[metals])
     if img < min_image - 1e-6:
         problems.append(f"metal periodic images {img:.2f} A apart < {min_image} A")
-    _, dist = get_distances(pos, cell=atoms.cell, pbc=atoms.pbc)
+    dist = pair_distances(atoms)
     ads = tags == TAG_ADSORBATE
     is_h = np.array(atoms.get_chemical_symbols()) == "H"
     limit = np.where(is_h[:, None] | is_h[None, :], MIN_DISTANCE_H, MIN_DISTANCE)
