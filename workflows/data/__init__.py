@@ -1,0 +1,1 @@
+"""Package data of workflows: engine input sets and presets (YAML, each value with its source)."""
