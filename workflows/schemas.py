@@ -32,6 +32,17 @@ class Convergence(BaseModel):
     )
 
 
+class ProjectedDos(BaseModel):
+    """Metal-projected d-DOS of a static calculation (bulky: kept in the ``data`` store)."""
+
+    energies: list[float] = Field(description="Energy grid, eV, absolute (same reference as fermi)")
+    fermi: float = Field(description="Fermi level, eV, absolute")
+    width: float = Field(description="Gaussian broadening of the DOS, eV")
+    d: dict[str, list[list[float]]] = Field(
+        description="d-projected DOS per metal ('M1', 'M2'), shape (nspin, n), states/eV"
+    )
+
+
 class CalcDoc(BaseModel):
     """One relax or static calculation of one state (bare site or adsorbate in a mode)."""
 
@@ -75,6 +86,11 @@ class CalcDoc(BaseModel):
         "adsorbate desorbed or dissociated)",
     )
     wall_time: float | None = Field(None, description="Wall-clock time of the calculation, s")
+    dos: ProjectedDos | None = Field(
+        None,
+        description="Metal-projected d-DOS arrays (static jobs; jobs store this field in the "
+        "additional store 'data')",
+    )
 
     def final_atoms(self) -> Atoms:
         """Return the final structure as ASE Atoms."""
