@@ -29,12 +29,14 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 PY="$VENV/bin/python"
-"$PY" -m pip install -q --upgrade pip
+# pip, without the machine configuration's notes about absent local indexes
+pip_install() { "$PY" -m pip install -q "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
+pip_install --upgrade pip
 log "arsc-dac and its test extras"
-"$PY" -m pip install -q -e ".[test]"
+pip_install -e ".[test]"
 
 if ! "$PY" -c "import gpaw, gpaw_data" 2>/dev/null; then
   log "GPAW (compiles for about 70 s)"
-  GPAW_CONFIG="$PWD/scripts/gpaw_siteconfig.py" "$PY" -m pip install -q "gpaw>=24.1" "gpaw-data>=1.0"
+  GPAW_CONFIG="$PWD/scripts/gpaw_siteconfig.py" pip_install "gpaw>=24.1" "gpaw-data>=1.0"
 fi
 log "done: $("$VENV/bin/arsc" --version), gpaw $("$PY" -c 'import gpaw; print(gpaw.__version__)')"
