@@ -1,0 +1,182 @@
+"""Input tables of the ARSC model: columns, validation, coordination, groups and hash.
+
+A table is plain CSV (or a DataFrame) with ``metal1`` (the binding metal),
+``metal2`` (its partner; equal for homonuclear sites), any numeric
+first-shell counts ``coord_<El><k>`` (element El bound to metal k = 1 or 2),
+an optional ``intermediate`` and, for fitting, a numeric target column (eV).
+Other columns (``id``, ``motif``, ``support``, ...) are carried along.
+
+A table that gives only ``coord_<El>1`` for an element takes metal 2's count
+of that element equal to metal 1's (single-atom and homonuclear data).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from arsc.errors import ArscInputError, unknown
+
+METAL_COLUMNS: tuple[str, str] = ("metal1", "metal2")
+INTERMEDIATE_COLUMN = "intermediate"
+_COORD = re.compile(r"^coord_([A-Z][a-z]?)([12])$")
+
+
+def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
+    """Read a model table from CSV (or copy a DataFrame) and normalise metal symbols.
+
+    Raises
+    ------
+    ArscInputError
+        If the file is missing or not CSV, or lacks ``metal1``/``metal2``.
+    """
+    if isinstance(source, pd.DataFrame):
+        table = source.copy()
+        name = "the table"
+    else:
+        name = str(source)
+        try:
+            table = pd.read_csv(source)
+        except FileNotFoundError:
+            raise ArscInputError(f"table {name!r} does not exist") from None
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            msg = " ".join(str(exc).split())
+            raise ArscInputError(f"table {name!r} is not a readable CSV file: {msg}") from None
+    missing = [c for c in METAL_COLUMNS if c not in table.columns]
+    if missing:
+        raise ArscInputError(
+            f"table {name!r} lacks column {missing[0]!r}; a model table needs metal1, metal2, "
+            "optional coord_<El><1|2> counts, optional intermediate and the target"
+        )
+    for col in METAL_COLUMNS:
+        if table[col].isna().any():
+            raise ArscInputError(f"table {name!r}: column {col!r} has empty cells")
+        table[col] = table[col].astype(str).str.strip().str.capitalize()
+    if INTERMEDIATE_COLUMN in table.columns:
+        table[INTERMEDIATE_COLUMN] = (
+            table[INTERMEDIATE_COLUMN].astype(str).str.strip().str.lstrip("*")
+        )
+    return table
+
+
+def coord_columns(table: pd.DataFrame) -> dict[str, tuple[str, str | None]]:
+    """Map each first-shell element to its ``(metal 1 column, metal 2 column or None)``."""
+    found: dict[str, dict[str, str]] = {}
+    for col in table.columns:
+        match = _COORD.match(str(col))
+        if match:
+            found.setdefault(match.group(1), {})[match.group(2)] = str(col)
+    out: dict[str, tuple[str, str | None]] = {}
+    for el in sorted(found):
+        cols = found[el]
+        if "1" not in cols:
+            raise ArscInputError(
+                f"table has {cols['2']!r} but no coord_{el}1; give metal 1's count too"
+            )
+        out[el] = (cols["1"], cols.get("2"))
+    return out
+
+
+def coord_counts(table: pd.DataFrame, elements: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """First-shell counts of the given elements for metal 1 and metal 2.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Two arrays of shape (rows, len(elements)), counts (dimensionless).
+
+    Raises
+    ------
+    ArscInputError
+        If a needed column is missing, not numeric, empty or negative.
+    """
+    cols = coord_columns(table)
+    n = len(table)
+    c1 = np.zeros((n, len(elements)))
+    c2 = np.zeros((n, len(elements)))
+    for j, el in enumerate(elements):
+        if el not in cols:
+            raise ArscInputError(
+                f"table lacks column coord_{el}1, which the model was fitted with; "
+                f"present: {', '.join(c for pair in cols.values() for c in pair if c) or 'none'}"
+            )
+        first, second = cols[el]
+        c1[:, j] = _numeric(table, first)
+        c2[:, j] = c1[:, j] if second is None else _numeric(table, second)
+    return c1, c2
+
+
+def _numeric(table: pd.DataFrame, col: str) -> np.ndarray:
+    values = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        raw = table[col].iloc[int(np.argmax(bad))]
+        raise ArscInputError(f"column {col!r} holds {raw!r}; coordination counts are numbers >= 0")
+    return values
+
+
+def target_values(table: pd.DataFrame, target: str) -> np.ndarray:
+    """Return the target column as floats (eV).
+
+    Raises
+    ------
+    ArscInputError
+        If the column is missing or holds a non-number.
+    """
+    if target not in table.columns:
+        allowed = [c for c in table.columns if c not in METAL_COLUMNS]
+        raise unknown("target column", target, allowed)
+    values = pd.to_numeric(table[target], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raw = table[target].iloc[int(np.argmax(bad))]
+        raise ArscInputError(f"target column {target!r} holds {raw!r}; expected numbers (eV)")
+    return values
+
+
+def _pair(table: pd.DataFrame) -> np.ndarray:
+    a, b = table["metal1"].to_numpy(dtype=str), table["metal2"].to_numpy(dtype=str)
+    return np.where(
+        a <= b, np.char.add(np.char.add(a, "-"), b), np.char.add(np.char.add(b, "-"), a)
+    )
+
+
+def _metal1(table: pd.DataFrame) -> np.ndarray:
+    return table["metal1"].to_numpy(dtype=str)
+
+
+#: Row groups for cross-validation and the bootstrap: an unordered metal pair or the binding metal.
+GROUPINGS: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {"pair": _pair, "metal1": _metal1}
+
+
+def groups(table: pd.DataFrame, kind: str) -> np.ndarray:
+    """Group label of every row (``"pair"``: unordered metal pair; ``"metal1"``)."""
+    if kind not in GROUPINGS:
+        raise unknown("grouping", kind, GROUPINGS)
+    return GROUPINGS[kind](table)
+
+
+def data_sha256(table: pd.DataFrame, target: str) -> str:
+    """SHA-256 of the canonicalised training table.
+
+    Only the columns the model reads are hashed (metal1, metal2, coord_*,
+    intermediate, the target), with columns sorted by name, rows sorted, and
+    numbers written with 12 significant digits; row and column order and
+    extra columns do not change the hash.
+    """
+    cols = [*METAL_COLUMNS, *(c for c in table.columns if _COORD.match(str(c)))]
+    if INTERMEDIATE_COLUMN in table.columns:
+        cols.append(INTERMEDIATE_COLUMN)
+    cols.append(target)
+    canon = table[sorted(set(cols))].copy()
+    for col in canon.columns:
+        if col not in (*METAL_COLUMNS, INTERMEDIATE_COLUMN):
+            canon[col] = [f"{float(v):.12g}" for v in canon[col]]
+    canon = canon.astype(str).sort_values(list(canon.columns)).reset_index(drop=True)
+    text = canon.to_csv(index=False, lineterminator="\n")
+    return hashlib.sha256(text.encode()).hexdigest()
