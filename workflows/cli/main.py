@@ -22,7 +22,10 @@ from arsc import __version__
 from arsc.errors import ArscInputError
 
 #: Verb modules, one per noun; each exposes ``register(app)``. Add one line per module.
-VERB_MODULES: tuple[str, ...] = ("workflows.cli.space",)
+VERB_MODULES: tuple[str, ...] = (
+    "workflows.cli.space",
+    "workflows.cli.validate",
+)
 
 app = typer.Typer(
     name="arsc",
