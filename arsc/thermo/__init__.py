@@ -1,0 +1,63 @@
+"""Free energies and activity by the computational hydrogen electrode (CHE).
+
+Modules
+-------
+:mod:`arsc.thermo.references`
+    gas-molecule energies and free-energy corrections, one YAML table per DFT setting;
+:mod:`arsc.thermo.network`
+    reactions as data (``arsc/data/reactions.yaml``);
+:mod:`arsc.thermo.energies`
+    the energies table and the pick of one calculation per (site, adsorbate);
+:mod:`arsc.thermo.che`
+    adsorption free energies dG_X;
+:mod:`arsc.thermo.activity`
+    step free energies, limiting potential, overpotential, selectivity;
+:mod:`arsc.thermo.report`
+    the whole chain for a table, and its per-site table and summary.
+
+See ``docs/thermo.md`` for the equations and conventions.
+"""
+
+from arsc.thermo.activity import EVALUATORS, SiteActivity, Step, evaluate_site, limiting_potential
+from arsc.thermo.che import SiteFreeEnergies, adsorption_free_energies, free_energy_table
+from arsc.thermo.energies import (
+    EnergyColumn,
+    Selection,
+    read_energies,
+    select_energies,
+    validate_energies,
+)
+from arsc.thermo.network import ReactionNetwork, load_network, reaction_names, read_network
+from arsc.thermo.references import (
+    References,
+    load_references,
+    read_references,
+    reference_names,
+)
+from arsc.thermo.report import ActivityReport, compute_activity
+
+__all__ = [
+    "EVALUATORS",
+    "ActivityReport",
+    "EnergyColumn",
+    "ReactionNetwork",
+    "References",
+    "Selection",
+    "SiteActivity",
+    "SiteFreeEnergies",
+    "Step",
+    "adsorption_free_energies",
+    "compute_activity",
+    "evaluate_site",
+    "free_energy_table",
+    "limiting_potential",
+    "load_network",
+    "load_references",
+    "reaction_names",
+    "read_energies",
+    "read_network",
+    "read_references",
+    "reference_names",
+    "select_energies",
+    "validate_energies",
+]

@@ -1,0 +1,167 @@
+"""From an energies table to a per-site activity table and a summary.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from arsc.thermo import compute_activity, load_references
+>>> rows = [("s", "bare", -100.0), ("s", "OH", -110.0), ("s", "O", -105.0), ("s", "OOH", -114.0)]
+>>> table = pd.DataFrame(rows, columns=["site", "adsorbate", "e0"])
+>>> report = compute_activity(table, "orr", load_references("vasp-pbe"))
+>>> round(report.results[0].overpotential, 2)
+0.74
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from arsc.thermo.activity import SiteActivity, evaluate_site
+from arsc.thermo.che import adsorption_free_energies
+from arsc.thermo.energies import select_energies, validate_energies
+from arsc.thermo.network import ReactionNetwork, load_network
+from arsc.thermo.references import References
+
+
+class ActivityReport(BaseModel):
+    """Activity of one reaction over every site of an energies table."""
+
+    reaction: str = Field(description="Reaction name from reactions.yaml.")
+    references: str = Field(description="Name of the references table used.")
+    energy: str = Field(description="Energy column used: e0 (sigma -> 0) or f.")
+    include_inconsistent: bool = Field(description="Whether inconsistent rows were used.")
+    uncorrected: list[str] = Field(
+        description="Intermediates the reaction needs that the references give no "
+        "correction for (taken as 0 eV)."
+    )
+    results: list[SiteActivity] = Field(description="One entry per site, sites sorted.")
+
+    def table(self) -> pd.DataFrame:
+        """One row per site.
+
+        Columns: ``site, reaction, overpotential (V), U_L (V vs RHE), U_eq
+        (V vs RHE), limiting_step, consistent, reason``, then per kind
+        ``product, mechanism, complete`` (networks) or ``eta_<part>,
+        U_L_<part>`` (sums), one ``dG_<X>`` (eV) and ``mode_<X>`` per
+        intermediate, ``<competition>`` and ``<competition>_dG_<label>`` (eV)
+        per selectivity competition, and ``steps`` (text).
+        """
+        return pd.DataFrame([_row(r) for r in self.results])
+
+    def summary(self, top: int = 5) -> dict[str, Any]:
+        """Summarise: counts, NaN causes and the best sites, as plain JSON-ready data."""
+        done = [r for r in self.results if not math.isnan(r.overpotential)]
+        causes = Counter(c for r in self.results if math.isnan(r.overpotential) for c in r.causes)
+        best = sorted(done, key=lambda r: (r.overpotential, r.site))[:top]
+        products = Counter(r.product for r in self.results if r.product)
+        out: dict[str, Any] = {
+            "reaction": self.reaction,
+            "references": self.references,
+            "energy": self.energy,
+            "include_inconsistent": self.include_inconsistent,
+            "sites": len(self.results),
+            "computed": len(done),
+            "nan": len(self.results) - len(done),
+            "nan_causes": dict(sorted(causes.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "inconsistent_sites": sum(not r.consistent for r in self.results),
+            "uncorrected": self.uncorrected,
+            "best": [
+                {
+                    "site": r.site,
+                    "overpotential": r.overpotential,
+                    "U_L": r.limiting_potential,
+                    "limiting_step": r.limiting_step,
+                    **({"product": r.product} if r.product else {}),
+                }
+                for r in best
+            ],
+        }
+        if products:
+            out["products"] = dict(sorted(products.items()))
+        return out
+
+
+def _row(r: SiteActivity) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "site": r.site,
+        "reaction": r.reaction,
+        "overpotential": r.overpotential,
+        "U_L": r.limiting_potential,
+        "U_eq": r.equilibrium_potential,
+        "limiting_step": r.limiting_step,
+        "consistent": r.consistent,
+        "reason": r.reason,
+    }
+    if r.product or r.mechanism or not r.complete:
+        row.update(product=r.product, mechanism=r.mechanism, complete=r.complete)
+    for part, vals in r.parts.items():
+        row[f"eta_{part}"] = vals["overpotential"]
+        row[f"U_L_{part}"] = vals["limiting_potential"]
+    row.update({f"dG_{k}": v for k, v in r.dg.items()})
+    row.update({f"mode_{k}": r.modes.get(k, "") for k in r.dg})
+    for cname, winner in r.selectivity.items():
+        row[cname] = winner
+        row.update({f"{cname}_dG_{k}": v for k, v in r.selectivity_dg[cname].items()})
+    row["steps"] = "; ".join(f"{s.name}: {s.dg:+.3f} eV" for s in r.steps)
+    return row
+
+
+def compute_activity(
+    table: pd.DataFrame,
+    reaction: str,
+    references: References,
+    energy: str = "e0",
+    include_inconsistent: bool = False,
+    network: ReactionNetwork | None = None,
+    source: str = "energies table",
+) -> ActivityReport:
+    """Free energies and activity of one reaction for every site of an energies table.
+
+    Parameters
+    ----------
+    table
+        Energies table, one row per calculation (columns ``site, adsorbate,
+        e0, f, mode, consistent, reason``; others ignored).
+    reaction
+        Reaction name in ``reactions.yaml``.
+    references
+        Molecule energies and corrections at the slabs' DFT level.
+    energy
+        ``e0`` (default) or ``f``.
+    include_inconsistent
+        Use rows with ``consistent == False`` too (they stay flagged).
+    network
+        Reaction networks (default: the packaged ones).
+    source
+        Where the table came from, for messages.
+
+    Returns
+    -------
+    ActivityReport
+        One :class:`SiteActivity` per site.
+
+    Raises
+    ------
+    ArscInputError
+        Bad table, unknown reaction, references lacking a needed molecule.
+    """
+    net = network or load_network()
+    key = reaction.strip().lower()
+    net.get(key)  # unknown reaction -> ArscInputError before any work
+    clean = validate_energies(table, energy, source)
+    selection = select_energies(clean, energy, include_inconsistent)
+    needed = net.reaction_intermediates(key)
+    free = adsorption_free_energies(selection, references, needed, net)
+    results = [evaluate_site(net, key, fe) for fe in free.values()]
+    return ActivityReport(
+        reaction=key,
+        references=references.name,
+        energy=energy,
+        include_inconsistent=include_inconsistent,
+        uncorrected=[x for x in needed if x not in references.corrections],
+        results=results,
+    )
