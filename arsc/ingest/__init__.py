@@ -1,0 +1,48 @@
+"""Ingestion of DFT results into one energies table, with a settings-consistency check.
+
+Typical use::
+
+    from arsc.ingest import ingest_vasp, write_table
+
+    result = ingest_vasp("sac-hoer", pattern="{site}_{adsorbate}", bare="substrate")
+    write_table(result.rows, "energies.csv")
+
+Modules: :mod:`~arsc.ingest.table` (the row model and CSV),
+:mod:`~arsc.ingest.pattern` (folder-name patterns), :mod:`~arsc.ingest.vasp`
+and :mod:`~arsc.ingest.vasp_settings` (VASP folders),
+:mod:`~arsc.ingest.gpaw` (ASE files of GPAW or MLIP runs),
+:mod:`~arsc.ingest.consistency` (the check) and :mod:`~arsc.ingest.tree`
+(walking a tree).
+"""
+
+from arsc.ingest.consistency import causes, check_consistency, count_causes
+from arsc.ingest.pattern import NameParts, NamePattern
+from arsc.ingest.table import (
+    BARE,
+    COLUMNS,
+    DftSettings,
+    EnergyRow,
+    read_table,
+    to_frame,
+    write_table,
+)
+from arsc.ingest.tree import IngestResult, ingest, ingest_gpaw, ingest_vasp
+
+__all__ = [
+    "BARE",
+    "COLUMNS",
+    "DftSettings",
+    "EnergyRow",
+    "IngestResult",
+    "NameParts",
+    "NamePattern",
+    "causes",
+    "check_consistency",
+    "count_causes",
+    "ingest",
+    "ingest_gpaw",
+    "ingest_vasp",
+    "read_table",
+    "to_frame",
+    "write_table",
+]

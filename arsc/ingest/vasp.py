@@ -1,0 +1,311 @@
+"""Read one VASP calculation folder into an energies-table row.
+
+Energies come from the first output present of ``vasprun.xml``, ``OUTCAR``
+and ``OSZICAR`` (pymatgen parsers; OSZICAR falls back to a tolerant reader
+of the ionic lines). Settings come from INCAR (or the INCAR copy inside
+vasprun.xml) and the POTCAR TITELs (POTCAR_info, POTCAR or vasprun.xml);
+the atom count from vasprun.xml, CONTCAR or POSCAR.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from arsc.errors import ArscInputError
+from arsc.ingest.pattern import NameParts
+from arsc.ingest.table import EnergyRow, row_from
+from arsc.ingest.vasp_settings import potcar_elements, vasp_convergence, vasp_settings
+from arsc.io import read_structure
+
+T = TypeVar("T")
+
+#: Output files that make a folder a VASP calculation, in order of preference.
+OUTPUT_FILES: tuple[str, ...] = ("vasprun.xml", "OUTCAR", "OSZICAR")
+#: Files that list POTCAR TITELs, in order of preference.
+POTCAR_FILES: tuple[str, ...] = ("POTCAR_info", "POTCAR")
+#: Structure files for the atom count, in order of preference.
+STRUCTURE_FILES: tuple[str, ...] = ("CONTCAR", "POSCAR")
+
+_TITEL = re.compile(r"TITEL\s*=\s*(.+?)\s*$", re.MULTILINE)
+_IONIC = re.compile(
+    r"^\s*(\d+)\s+(?:T=.*?)?F=\s*(\S+)\s+E0=\s*(\S+)(?:.*?\bd\s*E\s*=\s*(\S+))?", re.MULTILINE
+)
+_SCF = re.compile(r"^\s*[A-Z]{2,4}:\s+\d+")
+_MISSING_EXPONENT = re.compile(r"(?<=\d)([+-]\d+)$")
+#: Exceptions a pymatgen parser raises on a malformed file.
+PARSE_ERRORS = (ValueError, IndexError, KeyError, TypeError, AttributeError, SyntaxError)
+
+
+@dataclass(frozen=True)
+class IonicHistory:
+    """Energies of a run's ionic steps, as far as an output file tells."""
+
+    e0: float
+    f: float
+    ionic_steps: int
+    last_de: float | None
+    last_scf_steps: int | None
+
+
+@dataclass(frozen=True)
+class VaspOutputs:
+    """What an output file gave: energies, and from vasprun.xml also tags and atoms."""
+
+    history: IonicHistory
+    source: str
+    tags: dict[str, Any] = field(default_factory=dict)
+    potcars: list[str] = field(default_factory=list)
+    natoms: int | None = None
+
+
+def _load(folder: Path, name: str, parse: Callable[[Path], T]) -> T:
+    """Parse ``folder/name``; empty or malformed files raise a one-line ArscInputError."""
+    path = folder / name
+    if not path.read_bytes().strip():
+        raise ArscInputError(f"{folder}: {name} is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return parse(path)
+    except ArscInputError:
+        raise
+    except PARSE_ERRORS as exc:
+        raise ArscInputError(
+            f"{folder}: cannot parse {name} ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _float(text: str) -> float:
+    return float(_MISSING_EXPONENT.sub(r"E\1", text))
+
+
+def _history(e0: list[float], f: list[float], de: float | None, scf: int | None) -> IonicHistory:
+    last_de = (de if de is not None else f[-1] - f[-2]) if len(f) > 1 else None
+    return IonicHistory(e0[-1], f[-1], len(f), last_de, scf)
+
+
+def parse_oszicar_text(text: str) -> IonicHistory:
+    """Read the ionic lines of an OSZICAR text with regular expressions only.
+
+    Tolerates what pymatgen's reader does not: a missing header, stray
+    lines, SCF lines with overflowed (``*****``) fields.
+
+    Raises
+    ------
+    ValueError
+        If there is no complete ionic line or its energies are unreadable.
+    """
+    lines = text.splitlines()
+    ionic = [(i, m) for i, line in enumerate(lines) if (m := _IONIC.match(line))]
+    if not ionic:
+        raise ValueError("no ionic step (no line with F= and E0=)")
+    f = [_float(m.group(2)) for _, m in ionic]
+    e0 = [_float(m.group(3)) for _, m in ionic]
+    start = ionic[-2][0] + 1 if len(ionic) > 1 else 0
+    scf = sum(1 for line in lines[start : ionic[-1][0]] if _SCF.match(line))
+    last = ionic[-1][1].group(4)
+    return _history(e0, f, _float(last) if last and len(ionic) > 1 else None, scf or None)
+
+
+def read_oszicar(path: Path) -> IonicHistory:
+    """Read an OSZICAR with pymatgen, falling back to :func:`parse_oszicar_text`.
+
+    Raises
+    ------
+    ValueError
+        If the file is truncated (its last line is incomplete) or has no
+        ionic step.
+    """
+    text = path.read_text(errors="replace")
+    if not text.endswith("\n"):
+        tail = text.rstrip().splitlines()[-1].strip()
+        raise ValueError(f"truncated: the last line {tail[:60]!r} is incomplete")
+    from pymatgen.io.vasp import Oszicar
+
+    try:
+        osz = Oszicar(path)
+        steps = [s for s in osz.ionic_steps if "F" in s and "E0" in s]
+        scf = (
+            osz.electronic_steps[len(steps) - 1]
+            if len(osz.electronic_steps) >= len(steps)
+            else None
+        )
+        de = steps[-1].get("dE") if len(steps) > 1 else None
+        return _history(
+            [float(s["E0"]) for s in steps],
+            [float(s["F"]) for s in steps],
+            None if de is None else float(de),
+            len(scf) if scf else None,
+        )
+    except PARSE_ERRORS:
+        return parse_oszicar_text(text)
+
+
+def _from_oszicar(folder: Path) -> VaspOutputs:
+    return VaspOutputs(_load(folder, "OSZICAR", read_oszicar), "OSZICAR")
+
+
+def _from_outcar(folder: Path) -> VaspOutputs:
+    from pymatgen.io.vasp import Outcar
+
+    def parse(path: Path) -> VaspOutputs:
+        out = Outcar(path)
+        out.read_pattern(
+            {"f": r"free\s+energy\s+TOTEN\s+=\s+(\S+)", "e0": r"energy\(sigma->0\)\s+=\s+(\S+)"},
+            postprocess=float,
+        )
+        f, e0 = [v[0] for v in out.data["f"]], [v[0] for v in out.data["e0"]]
+        if not f or not e0:
+            raise ValueError("no ionic step (no 'free energy TOTEN' line)")
+        if out.final_energy is None or out.final_fr_energy is None:
+            raise ValueError("no final energy")
+        hist = _history(e0, f, None, None)
+        # pymatgen's final energies are those of the last ionic step
+        return VaspOutputs(
+            replace(hist, e0=float(out.final_energy), f=float(out.final_fr_energy)), "OUTCAR"
+        )
+
+    return _load(folder, "OUTCAR", parse)
+
+
+def _from_vasprun(folder: Path) -> VaspOutputs:
+    from pymatgen.io.vasp import Vasprun
+
+    def parse(path: Path) -> VaspOutputs:
+        run = Vasprun(
+            path,
+            parse_dos=False,
+            parse_eigen=False,
+            parse_projected_eigen=False,
+            parse_potcar_file=False,
+        )
+        if not run.ionic_steps:
+            raise ValueError("no ionic step")
+        f = [float(s["e_fr_energy"]) for s in run.ionic_steps]
+        hist = _history(
+            [float(s["e_0_energy"]) for s in run.ionic_steps],
+            f,
+            None,
+            len(run.ionic_steps[-1].get("electronic_steps", [])) or None,
+        )
+        tags = dict(run.incar)
+        if "ENCUT" not in tags and "ENCUT" in run.parameters:
+            tags["ENCUT"] = run.parameters["ENCUT"]
+        return VaspOutputs(
+            replace(hist, e0=float(run.final_energy)),  # pymatgen fixes a VASP E0 bug
+            "vasprun.xml",
+            tags=tags,
+            potcars=[str(s) for s in run.potcar_symbols],
+            natoms=len(run.final_structure),
+        )
+
+    return _load(folder, "vasprun.xml", parse)
+
+
+#: Reader of each output file.
+OUTPUT_READERS: dict[str, Callable[[Path], VaspOutputs]] = {
+    "vasprun.xml": _from_vasprun,
+    "OUTCAR": _from_outcar,
+    "OSZICAR": _from_oszicar,
+}
+
+
+def is_vasp_folder(folder: Path) -> bool:
+    """Whether the folder holds a VASP output file (vasprun.xml, OUTCAR or OSZICAR)."""
+    return any((folder / name).is_file() for name in OUTPUT_FILES)
+
+
+def find_vasp_folders(root: Path) -> Iterator[Path]:
+    """Yield every folder under ``root`` (itself included) that holds a VASP output, sorted."""
+    candidates = [root, *sorted(p for p in root.rglob("*") if p.is_dir())]
+    yield from (p for p in candidates if is_vasp_folder(p))
+
+
+def _incar(folder: Path) -> dict[str, Any]:
+    from pymatgen.io.vasp import Incar
+
+    def parse(path: Path) -> dict[str, Any]:
+        lines = path.read_text(errors="replace").splitlines()
+        for n, line in enumerate(lines, start=1):
+            body = re.split(r"[#!]", line, maxsplit=1)[0].strip()
+            continued = n > 1 and lines[n - 2].rstrip().endswith("\\")
+            if body and "=" not in body and not continued:
+                raise ValueError(f"line {n} {body[:40]!r} is not 'TAG = value' (truncated?)")
+        return dict(Incar.from_file(path))
+
+    return _load(folder, "INCAR", parse)
+
+
+def _potcar_titles(folder: Path) -> list[str]:
+    for name in POTCAR_FILES:
+        if (folder / name).is_file():
+            return _load(folder, name, lambda p: _TITEL.findall(p.read_text(errors="replace")))
+    return []
+
+
+def _structure(folder: Path) -> tuple[int, list[str]] | None:
+    """Atom count and species (in order of appearance) of CONTCAR, else POSCAR.
+
+    ASE's reader is used here: it is several times faster than pymatgen's
+    Poscar for 100+ atoms, and only the count and species are needed.
+    """
+    for name in STRUCTURE_FILES:
+        if (folder / name).is_file():
+            atoms = _load(folder, name, read_structure)
+            return len(atoms), list(dict.fromkeys(atoms.get_chemical_symbols()))
+    return None
+
+
+def read_vasp_folder(folder: Path, parts: NameParts) -> EnergyRow:
+    """Read one VASP calculation folder.
+
+    Parameters
+    ----------
+    folder
+        Folder with vasprun.xml, OUTCAR or OSZICAR, and INCAR (unless
+        vasprun.xml is there).
+    parts
+        Site, adsorbate and mode parsed from the folder name.
+
+    Raises
+    ------
+    ArscInputError
+        ``"<folder>: OSZICAR is empty"`` and the like for an empty, truncated
+        or malformed file, or a missing INCAR.
+    """
+    source = next(name for name in OUTPUT_FILES if (folder / name).is_file())
+    out = OUTPUT_READERS[source](folder)
+    if (folder / "INCAR").is_file():
+        tags = _incar(folder)
+    elif out.tags:
+        tags = out.tags
+    else:
+        raise ArscInputError(f"{folder}: no INCAR (needed for the settings)")
+    potcars = _potcar_titles(folder) or out.potcars
+    structure = None if out.natoms is not None else _structure(folder)
+    natoms = out.natoms if structure is None else structure[0]
+    species = potcar_elements(potcars) or (structure[1] if structure else [])
+    hist = out.history
+    converged, nsw_reached = vasp_convergence(
+        tags, hist.ionic_steps, hist.last_de, hist.last_scf_steps
+    )
+    return row_from(
+        vasp_settings(tags, potcars, species),
+        site=parts.site,
+        adsorbate=parts.adsorbate,
+        mode=parts.mode,
+        e0=hist.e0,
+        f=hist.f,
+        engine="vasp",
+        converged=converged,
+        ionic_steps=hist.ionic_steps,
+        last_de=hist.last_de,
+        nsw_reached=nsw_reached,
+        natoms=natoms,
+        path=str(folder),
+    )
