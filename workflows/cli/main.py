@@ -24,6 +24,7 @@ from arsc.errors import ArscInputError
 #: Verb modules, one per noun; each exposes ``register(app)``. Add one line per module.
 VERB_MODULES: tuple[str, ...] = (
     "workflows.cli.space",
+    "workflows.cli.ingest",
     "workflows.cli.validate",
 )
 
