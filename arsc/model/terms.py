@@ -139,7 +139,7 @@ class Descriptor:
         pos = {s: i for i, s in enumerate(self.symbols)}
         uniq, inverse = np.unique(np.asarray(metals, dtype=str), return_inverse=True)
         idx = np.empty(len(uniq), dtype=np.intp)
-        for k, sym in enumerate(uniq):
+        for k, sym in enumerate(uniq.tolist()):
             if sym not in pos:
                 raise ArscInputError(
                     f"unknown metal {sym!r} in the {where}; allowed: {', '.join(self.symbols)}"

@@ -1,0 +1,219 @@
+"""Verbs about the ARSC model: ``arsc fit`` and ``arsc predict``."""
+
+from __future__ import annotations
+
+import json
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from arsc.model import (
+    DEFAULT_FORMULA,
+    VARIANTS,
+    ArscModel,
+    fit_model,
+    load_model,
+    predict,
+    save_model,
+)
+from arsc.model.io import Metrics
+from workflows.cli.options import ElementsOpt, ElementTable, console, split_list
+
+
+class Grouping(StrEnum):
+    """Rows held out and resampled together."""
+
+    pair = "pair"
+    metal1 = "metal1"
+
+
+class Layout(StrEnum):
+    """Output layouts of ``arsc predict`` for tables without an intermediate column."""
+
+    wide = "wide"
+    long = "long"
+
+
+#: ``--variant`` choices: the variant registry plus ``auto``.
+VariantName = StrEnum("VariantName", {n: n for n in (*VARIANTS, "auto")})  # type: ignore[misc]
+_BASE = VariantName("base")
+
+
+def _fmt(value: float | None, spec: str = ".3f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _metrics_cells(m: Metrics | None) -> list[str]:
+    if m is None:
+        return ["-", "-", "-"]
+    return [_fmt(m.mae), _fmt(m.rmse), _fmt(m.r2)]
+
+
+def fit_summary(model: ArscModel, path: Path, seconds: float) -> dict[str, Any]:
+    """Build the JSON object that ``arsc fit --json`` prints."""
+    return {
+        "model": str(path),
+        "schema_version": model.schema_version,
+        "data_sha256": model.data_sha256,
+        "n_rows": model.n_rows,
+        "variant": model.variant,
+        "groups": model.groups,
+        "ensemble": model.ensemble_size,
+        "seconds": round(seconds, 3),
+        "intermediates": {
+            z: {
+                "params": f.params,
+                "fitted": f.fitted,
+                "noise_std": f.noise_std,
+                "train": f.train.model_dump(),
+                "cv": None if f.cv is None else f.cv.model_dump(),
+                "reaction": f.reaction,
+                "dg_opt": f.dg_opt,
+                "phi_opt": f.phi_opt,
+            }
+            for z, f in model.intermediates.items()
+        },
+        "variants": [v.model_dump() for v in model.variants],
+    }
+
+
+def _print_fit(model: ArscModel, path: Path, seconds: float) -> None:
+    out = console()
+    table = Table(title=f"ARSC fit ({model.variant}; CV grouped by {model.groups})")
+    heads = ["z", "rows", "groups", "train MAE", "train RMSE", "train R2"]
+    heads += ["CV MAE", "CV RMSE", "CV R2", "CV in 1sd", "phi_opt"]
+    for col in heads:
+        table.add_column(col, justify="left" if col == "z" else "right")
+    for z, f in model.intermediates.items():
+        cover = None if f.cv is None else f.cv.coverage_1sigma
+        table.add_row(
+            z,
+            str(f.n_rows),
+            str(f.n_groups),
+            *_metrics_cells(f.train),
+            *_metrics_cells(f.cv),
+            _fmt(cover, ".2f"),
+            _fmt(f.phi_opt),
+        )
+    out.print(table)
+    for z, f in model.intermediates.items():
+        params = ", ".join(f"{k}={v:.4g}" for k, v in f.params.items() if k in f.fitted)
+        out.print(f"{z}: {params}")
+    if model.variants:
+        vt = Table(title="variants: grouped-CV RMSE (eV)")
+        for col in ("variant", "params", "CV MAE", "CV RMSE", "chosen"):
+            vt.add_column(col)
+        for v in model.variants:
+            vt.add_row(
+                v.variant, str(v.n_params), _fmt(v.cv_mae), _fmt(v.cv_rmse), "*" if v.chosen else ""
+            )
+        out.print(vt)
+    out.print(f"errors in eV; wrote {path} in {seconds:.1f} s")
+
+
+def fit_cmd(
+    data: Annotated[
+        Path, typer.Argument(help="Training table (CSV): metal1, metal2, coord_*, ...")
+    ],
+    target: Annotated[str, typer.Option("--target", "-t", help="Target column (dG, eV).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write (JSON).")],
+    elements: ElementsOpt = ElementTable.default,
+    formula: Annotated[
+        str, typer.Option("--formula", help="A-term formula over nx, Sx, dx, IEx, Xx, Rx.")
+    ] = DEFAULT_FORMULA,
+    ensemble: Annotated[
+        int, typer.Option("--ensemble", min=0, help="Bootstrap members per intermediate.")
+    ] = 20,
+    groups: Annotated[
+        Grouping, typer.Option("--groups", help="Rows held out together: pair or metal1.")
+    ] = Grouping.pair,
+    variant: Annotated[
+        VariantName,
+        typer.Option("--variant", help="Model variant, or auto (simplest good-enough by CV)."),
+    ] = _BASE,
+    folds: Annotated[int, typer.Option("--folds", min=2, help="Grouped CV folds.")] = 5,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    intermediate: Annotated[
+        str | None,
+        typer.Option("--intermediate", help="Intermediate name if the table has no such column."),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Fit the ARSC model per intermediate; report training and grouped-CV errors."""
+    start = time.perf_counter()
+    model = fit_model(
+        data,
+        target,
+        elements=elements.value,
+        formula=formula,
+        variant=variant.value,
+        ensemble=ensemble,
+        groups_by=groups.value,
+        cv_folds=folds,
+        seed=seed,
+        intermediate=intermediate,
+    )
+    save_model(model, output)
+    seconds = time.perf_counter() - start
+    if json_out:
+        typer.echo(json.dumps(fit_summary(model, output, seconds)))
+    else:
+        _print_fit(model, output, seconds)
+
+
+def predict_cmd(
+    model_file: Annotated[Path, typer.Argument(help="Model file written by `arsc fit`.")],
+    table: Annotated[Path, typer.Argument(help="Table to score (CSV), e.g. from `arsc space`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output table (CSV).")],
+    intermediates: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--intermediates", "-i", help="Intermediates, comma-separated (default: all)."
+        ),
+    ] = None,
+    layout: Annotated[
+        Layout, typer.Option("--layout", help="wide: dG_<z> columns; long: a row per z.")
+    ] = Layout.wide,
+    reaction: Annotated[
+        str | None, typer.Option("--reaction", help="Reaction defining phi_opt (ideal_dg.yaml).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Predict dG (eV) with uncertainty, phi and phi_opt for every row of a table."""
+    model = load_model(model_file)
+    result = predict(model, table, split_list(intermediates), layout.value, reaction)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    result.table.to_csv(output, index=False, float_format="%.6g")
+    summary = {
+        "output": str(output),
+        "rows": len(result.table),
+        "intermediates": list(result.intermediates),
+        "predictions": result.n_predictions,
+        "seconds": round(result.seconds, 4),
+        "predictions_per_s": round(result.n_predictions / max(result.seconds, 1e-9)),
+        "ignored_columns": list(result.ignored_columns),
+    }
+    if json_out:
+        typer.echo(json.dumps(summary))
+        return
+    out = console()
+    out.print(
+        f"{summary['predictions']} predictions ({len(result.intermediates)} intermediates) in "
+        f"{result.seconds:.3f} s -> {output} ({summary['rows']} rows, layout {layout.value})"
+    )
+    if result.ignored_columns:
+        out.print(
+            "note: the model has no exponent for "
+            + ", ".join(result.ignored_columns)
+            + "; their effect is taken as absent"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's verbs to the app."""
+    app.command("fit")(fit_cmd)
+    app.command("predict")(predict_cmd)
