@@ -26,6 +26,7 @@ VERB_MODULES: tuple[str, ...] = (
     "workflows.cli.space",
     "workflows.cli.ingest",
     "workflows.cli.validate",
+    "workflows.cli.model",
 )
 
 app = typer.Typer(
