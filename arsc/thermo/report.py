@@ -4,11 +4,14 @@ Examples
 --------
 >>> import pandas as pd
 >>> from arsc.thermo import compute_activity, load_references
->>> rows = [("s", "bare", -100.0), ("s", "OH", -110.0), ("s", "O", -105.0), ("s", "OOH", -114.0)]
->>> table = pd.DataFrame(rows, columns=["site", "adsorbate", "e0"])
+>>> energies = {"bare": -300.0, "OH": -310.385, "O": -305.4, "OOH": -314.785}  # eV
+>>> table = pd.DataFrame({"site": "s", "adsorbate": list(energies), "e0": list(energies.values())})
 >>> report = compute_activity(table, "orr", load_references("vasp-pbe"))
->>> round(report.results[0].overpotential, 2)
-0.74
+>>> site = report.results[0]
+>>> {k: round(v, 2) for k, v in site.dg.items()}
+{'OOH': 3.9, 'O': 2.1, 'OH': 0.8}
+>>> round(site.overpotential, 2), site.limiting_step
+(0.43, '*OH + H2O -> 2 H2O')
 """
 
 from __future__ import annotations

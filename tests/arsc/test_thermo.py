@@ -446,3 +446,13 @@ def test_bifunctional_is_the_sum_of_orr_and_oer(sites):
         assert c.limiting_potential == pytest.approx(
             b.limiting_potential - a.limiting_potential, abs=1e-12
         )
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from arsc.thermo import network, references, report
+
+    for module in (network, references, report):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -25,6 +25,7 @@ from arsc.errors import ArscInputError
 VERB_MODULES: tuple[str, ...] = (
     "workflows.cli.space",
     "workflows.cli.ingest",
+    "workflows.cli.activity",
     "workflows.cli.validate",
     "workflows.cli.model",
 )
