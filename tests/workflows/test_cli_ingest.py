@@ -54,7 +54,8 @@ def test_ingest_vasp_json_is_exactly_one_object(tmp_path):
     assert doc["by_cause"] == {"LDAU": 4, "read error": 1}
     assert (doc["rows"], doc["sites"], doc["inconsistent"], doc["read_errors"]) == (8, 3, 4, 1)
     assert doc["errors"] == [f"{DATA / '2N2_W_OH'}: OSZICAR is empty"]
-    assert doc["output"] == str(csv) and doc["skipped"] == []
+    assert doc["output"] == str(csv)
+    assert (doc["skipped"], doc["skipped_paths"]) == (0, [])
 
 
 def test_ingest_vasp_reports_skipped_names(tmp_path):

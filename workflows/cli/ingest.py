@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from arsc.ingest import BARE, IngestResult, causes, ingest, write_table
+from arsc.ingest import BARE, IngestResult, NamePattern, causes, ingest, write_table
 from arsc.ingest.table import Engine
 from workflows.cli.options import console
 
@@ -48,7 +48,7 @@ class AseEngine(StrEnum):
 ASE_ENGINES: dict[AseEngine, Engine] = {AseEngine.gpaw: "gpaw", AseEngine.mlip: "mlip"}
 
 
-def _report(result: IngestResult, output: Path, seconds: float, verbose: bool) -> None:
+def _report(result: IngestResult, output: Path, seconds: float, hint: str, verbose: bool) -> None:
     out = console()
     summary = result.summary()
     table = Table(title="inconsistent rows by cause")
@@ -66,6 +66,8 @@ def _report(result: IngestResult, output: Path, seconds: float, verbose: bool) -
         out.print(f"error: {line}")
     for path in result.skipped:
         out.print(f"skipped (name does not match the pattern): {path}")
+    if result.skipped:
+        out.print(f"names: {hint}")
     out.print(
         f"{summary.rows} calculations, {summary.sites} sites, {summary.bare_runs} bare-site "
         f"runs: {summary.consistent} consistent, {summary.inconsistent} inconsistent, "
@@ -94,11 +96,11 @@ def _run(
             "seconds": round(seconds, 3),
             **result.summary().model_dump(),
             "errors": result.errors,
-            "skipped": result.skipped,
+            "skipped_paths": result.skipped,
         }
         typer.echo(json.dumps(doc))
         return
-    _report(result, output, seconds, verbose)
+    _report(result, output, seconds, NamePattern(pattern, bare).hint(), verbose)
 
 
 @ingest_app.command("vasp")
