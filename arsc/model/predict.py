@@ -28,12 +28,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from arsc.errors import unknown
 from arsc.model.ideal import ideal_dg, reactions
 from arsc.model.io import ArscModel
 from arsc.model.table import INTERMEDIATE_COLUMN, coord_columns, coord_counts, read_table
-from arsc.model.terms import Design, basis, param_arrays, phi_opt
+from arsc.model.terms import Design, basis, log_phi_coefficients, param_arrays, phi_opt
 
 #: Rows per chunk of the dense evaluation (bounds memory at about rows x sets x 8 B per array).
 CHUNK_ROWS = 4096
@@ -103,21 +104,62 @@ def _stack(model: ArscModel, names: Sequence[str]) -> tuple[dict[str, np.ndarray
     return param_arrays(sets, model.coord_elements), k
 
 
+class _Evaluator:
+    """dG and ln phi of a row chunk for every parameter set (shape (rows, P))."""
+
+    def __init__(self, model: ArscModel, params: dict[str, np.ndarray]) -> None:
+        self.params = params
+        self.coords = tuple(model.coord_elements)
+        self.lxx = model.descriptor.log_phi_xx(params["shift"])
+        self.linear = not model.descriptor.shifted and not np.any(params["kappa"])
+        if self.linear:  # ln phi = X @ W: one small matrix product per chunk
+            self.weights = log_phi_coefficients(params, self.coords)
+            self.beta_weights = self.weights * params["beta"]
+            self.pair = bool(np.any(params["p"]))
+
+    def __call__(self, d: Design) -> tuple[np.ndarray, np.ndarray]:
+        p = self.params
+        if not self.linear:
+            g, q, log_phi = basis(d, self.lxx, p, self.coords)
+            return p["a"] + p["b"] * g + p["p"] * q, log_phi
+        l1, l2 = self.lxx[d.i1, 0], self.lxx[d.i2, 0]
+        x = np.column_stack([l1, l2 - l1, d.env1, d.env2])
+        val = np.exp(x @ self.beta_weights)
+        val *= p["b"]
+        val += p["a"]
+        if self.pair:
+            val += np.multiply.outer(np.abs(l1 - l2), p["p"])
+        return val, x @ self.weights
+
+
 def _dense(
     model: ArscModel, design: Design, names: Sequence[str]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     params, k = _stack(model, names)
-    lxx = model.descriptor.log_phi_xx(params["shift"])
+    evaluate = _Evaluator(model, params)
     n, z = len(design), len(names)
     dg, std, phi = (np.empty((n, z)) for _ in range(3))
-    for lo in range(0, n, CHUNK_ROWS):
-        rows = np.arange(lo, min(lo + CHUNK_ROWS, n))
-        g, q, log_phi = basis(design.take(rows), lxx, params, model.coord_elements)
-        val = (params["a"] + params["b"] * g + params["p"] * q).reshape(len(rows), z, k + 1)
-        dg[rows] = val[:, :, 0]
-        phi[rows] = np.exp(log_phi.reshape(len(rows), z, k + 1)[:, :, 0])
-        std[rows] = val[:, :, 1:].std(axis=2, ddof=1) if k > 1 else np.nan
+    with threadpool_limits(1):  # tiny matrix products: threads only add overhead
+        for lo in range(0, n, CHUNK_ROWS):
+            hi = min(lo + CHUNK_ROWS, n)
+            rows = slice(lo, hi)
+            val, log_phi = evaluate(design.take(np.arange(lo, hi)))
+            val3 = val.reshape(len(val), z, k + 1)
+            central = val3[:, :, 0]
+            dg[rows] = central
+            phi[rows] = np.exp(log_phi.reshape(len(val), z, k + 1)[:, :, 0])
+            std[rows] = _member_std(val3[:, :, 1:], central) if k > 1 else np.nan
     return dg, std, phi
+
+
+def _member_std(members: np.ndarray, central: np.ndarray) -> np.ndarray:
+    """Sample std (ddof 1) along the last axis, from deviations from ``central`` (exact algebra)."""
+    dev = members - central[:, :, None]
+    k = dev.shape[2]
+    s = dev.sum(axis=2)
+    np.square(dev, out=dev)
+    var = (dev.sum(axis=2) - s * s / k) / (k - 1)
+    return np.sqrt(np.maximum(var, 0.0))
 
 
 def _keys(i1: np.ndarray, i2: np.ndarray, c1: np.ndarray, c2: np.ndarray) -> np.ndarray | None:
@@ -159,8 +201,8 @@ def score(
     """
     names = check_intermediates(model, intermediates)
     descriptor = model.descriptor
-    i1 = descriptor.index(table["metal1"].to_numpy(str))
-    i2 = descriptor.index(table["metal2"].to_numpy(str))
+    i1 = descriptor.index(table["metal1"].to_numpy())
+    i2 = descriptor.index(table["metal2"].to_numpy())
     c1, c2 = coord_counts(table, tuple(model.coord_elements))
     ref = np.array([model.coord_reference[e] for e in model.coord_elements])
     keys = _keys(i1, i2, c1, c2) if dedup else None
@@ -170,16 +212,15 @@ def score(
             first = np.empty(len(uniq), dtype=np.intp)
             first[codes[::-1]] = np.arange(len(codes))[::-1]
             design = Design.from_counts(i1[first], i2[first], c1[first], c2[first], ref)
-            return _scores(model, names, *(a[codes] for a in _dense(model, design, names)))
-    design = Design.from_counts(i1, i2, c1, c2, ref)
-    return _scores(model, names, *_dense(model, design, names))
+            s = _scores(model, names, design)
+            return Scores(names, s.dg[codes], s.std[codes], s.phi[codes], s.std_ensemble[codes])
+    return _scores(model, names, Design.from_counts(i1, i2, c1, c2, ref))
 
 
-def _scores(
-    model: ArscModel, names: tuple[str, ...], dg: np.ndarray, ens: np.ndarray, phi: np.ndarray
-) -> Scores:
+def _scores(model: ArscModel, names: tuple[str, ...], design: Design) -> Scores:
+    dg, ens, phi = _dense(model, design, names)
     noise = np.array([model.intermediates[z].noise_std for z in names])
-    return Scores(names, dg, np.hypot(ens, noise), phi, ens)
+    return Scores(names, dg, np.sqrt(ens * ens + noise * noise), phi, ens)
 
 
 def check_intermediates(model: ArscModel, names: Sequence[str] | None) -> tuple[str, ...]:
@@ -275,13 +316,14 @@ def predict(
 
 
 def _wide(data: pd.DataFrame, s: Scores, opts: dict[str, float]) -> pd.DataFrame:
-    cols: dict[str, np.ndarray] = {}
-    for k, z in enumerate(s.intermediates):
-        cols[f"dG_{z}"] = s.dg[:, k]
-        cols[f"dG_{z}_std"] = s.std[:, k]
-        cols[f"phi_{z}"] = s.phi[:, k]
-        cols[f"phi_opt_{z}"] = np.full(len(data), opts[z])
-    return pd.concat([data.reset_index(drop=True), pd.DataFrame(cols)], axis=1)
+    n, z = s.dg.shape
+    block = np.empty((z, 4, n))  # column-major, as pandas stores a float block: no copy below
+    block[:, 0], block[:, 1], block[:, 2] = s.dg.T, s.std.T, s.phi.T
+    block[:, 3] = np.array([opts[name] for name in s.intermediates])[:, None]
+    names = [f"{c}_{name}" for name in s.intermediates for c in ("dG", "dG", "phi", "phi_opt")]
+    names[1::4] = [f"dG_{name}_std" for name in s.intermediates]
+    added = pd.DataFrame(block.reshape(4 * z, n).T, columns=names, copy=False)
+    return pd.concat([data.reset_index(drop=True), added], axis=1)
 
 
 def _long(data: pd.DataFrame, s: Scores, opts: dict[str, float]) -> pd.DataFrame:

@@ -56,12 +56,18 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     for col in METAL_COLUMNS:
         if table[col].isna().any():
             raise ArscInputError(f"table {name!r}: column {col!r} has empty cells")
-        table[col] = table[col].astype(str).str.strip().str.capitalize()
+        table[col] = _normalise(table[col], lambda s: s.strip().capitalize())
     if INTERMEDIATE_COLUMN in table.columns:
-        table[INTERMEDIATE_COLUMN] = (
-            table[INTERMEDIATE_COLUMN].astype(str).str.strip().str.lstrip("*")
+        table[INTERMEDIATE_COLUMN] = _normalise(
+            table[INTERMEDIATE_COLUMN], lambda s: s.strip().lstrip("*")
         )
     return table
+
+
+def _normalise(column: pd.Series, fn: Callable[[str], str]) -> np.ndarray:
+    """Apply ``fn`` to each distinct value once (fast for long, repetitive columns)."""
+    codes, uniq = pd.factorize(column)
+    return np.array([fn(str(u)) for u in uniq], dtype=object)[codes]
 
 
 def coord_columns(table: pd.DataFrame) -> dict[str, tuple[str, str | None]]:

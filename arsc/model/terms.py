@@ -137,7 +137,7 @@ class Descriptor:
     def index(self, metals: Sequence[str] | np.ndarray, where: str = "table") -> np.ndarray:
         """Lookup positions of metal symbols (ArscInputError for an unknown one)."""
         pos = {s: i for i, s in enumerate(self.symbols)}
-        uniq, inverse = np.unique(np.asarray(metals, dtype=str), return_inverse=True)
+        inverse, uniq = pd.factorize(np.asarray(metals))
         idx = np.empty(len(uniq), dtype=np.intp)
         for k, sym in enumerate(uniq.tolist()):
             if sym not in pos:
@@ -243,6 +243,28 @@ def basis(
     w2 = params["gamma"] / (1.0 + params["gamma"])
     log_phi = (1.0 - w2) * l1c + w2 * l2c
     return np.exp(params["beta"] * log_phi), np.abs(l1 - l2), log_phi
+
+
+def log_phi_coefficients(
+    params: Mapping[str, np.ndarray], coord_elements: Sequence[str]
+) -> np.ndarray:
+    """Coefficients W with ln phi = [l1, l2 - l1, env1, env2] @ W for P parameter sets.
+
+    Here l1, l2 are ln phi_xx of the two metals. The S and C terms are
+    linear in these features when the A term has no shift and kappa = 0
+    (the caller checks), so scoring many parameter sets is one matrix
+    product.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (2 + 2 m, P) for m coordination elements.
+    """
+    w2 = params["gamma"] / (1.0 + params["gamma"])
+    rows = [np.ones_like(w2), w2]
+    cs = [params[coord_param(e)] for e in coord_elements]
+    rows += [c * (1.0 - w2) for c in cs] + [c * w2 for c in cs]
+    return np.stack(rows)
 
 
 def predict_dg(

@@ -296,3 +296,23 @@ def test_model_json_has_named_parameters_per_intermediate(synthetic_model, tmp_p
     assert data["schema_version"] == 1
     for z in SYNTHETIC_PARAMS:
         assert {"a", "b", "beta", "gamma", "c_N", "c_C"} <= set(data["intermediates"][z]["params"])
+
+
+def test_vectorised_scoring_matches_direct_evaluation_of_every_member(synthetic_model):
+    from arsc.model.terms import Design, param_arrays, predict_dg
+
+    m = synthetic_model
+    sites = make_synthetic_table(seed=9, sites=30).drop(columns=["intermediate", "dG"])
+    s = score(m, sites, dedup=False)
+    c1 = sites[["coord_C1", "coord_N1"]].to_numpy(float)
+    c2 = sites[["coord_C2", "coord_N2"]].to_numpy(float)
+    ref = np.array([m.coord_reference[e] for e in m.coord_elements])
+    d = m.descriptor
+    design = Design.from_counts(d.index(sites.metal1), d.index(sites.metal2), c1, c2, ref)
+    for k, z in enumerate(s.intermediates):
+        fit = m.intermediates[z]
+        sets = param_arrays([fit.params, *fit.ensemble], m.coord_elements)
+        dg, phi = predict_dg(design, d, sets, m.coord_elements)
+        np.testing.assert_allclose(s.dg[:, k], dg[:, 0], rtol=1e-12)
+        np.testing.assert_allclose(s.phi[:, k], phi[:, 0], rtol=1e-12)
+        np.testing.assert_allclose(s.std_ensemble[:, k], dg[:, 1:].std(axis=1, ddof=1), rtol=1e-6)
