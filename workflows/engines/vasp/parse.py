@@ -98,8 +98,8 @@ def _read_oszicar(folder: Path) -> RunResult:
     if not osz.ionic_steps:
         raise _bad(folder, "OSZICAR", "has no complete ionic step (empty or truncated)")
     last = osz.ionic_steps[-1]
-    if "E0" not in last or "F" not in last:
-        raise _bad(folder, "OSZICAR", "last ionic line lacks F= or E0= (truncated)")
+    if not {"F", "E0", "dE"} <= set(last):
+        raise _bad(folder, "OSZICAR", "is truncated (last ionic line lacks F=, E0= or d E=)")
     n = len(osz.ionic_steps)
     problems = []
     if len(osz.electronic_steps) > n:
