@@ -28,6 +28,7 @@ VERB_MODULES: tuple[str, ...] = (
     "workflows.cli.activity",
     "workflows.cli.validate",
     "workflows.cli.model",
+    "workflows.cli.pfess",
 )
 
 app = typer.Typer(
