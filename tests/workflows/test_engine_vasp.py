@@ -269,6 +269,25 @@ def test_job_without_vasp_binary_writes_reference_inputs_and_records_failure(
     np.testing.assert_allclose(got.cart_coords, ref.cart_coords, atol=1e-6)
 
 
+def test_static_job_starts_from_the_relax_job_output(fe_co, tmp_path, monkeypatch):
+    """relax -> static chained by an output reference; both 'VASP' runs are `false`."""
+    monkeypatch.chdir(tmp_path)
+    kwargs = {
+        "write_input_set_kwargs": _no_vasp_maker().write_input_set_kwargs,
+        "run_vasp_kwargs": _no_vasp_maker().run_vasp_kwargs,
+    }
+    relax = _no_vasp_maker().make(fe_co)
+    static = get_engine("vasp").static("standard")
+    static = type(static)(input_set_generator=static.input_set_generator, **kwargs)
+    second = static.make(relax.output)
+    out = run_locally(Flow([relax, second]), store=_store(), create_folders=False, log=False)
+    doc = out[second.uuid][1].output
+    assert (doc.task, doc.status, doc.site_id) == ("static", "failed", "Fe-Co_qv-n6_graphene")
+    incar = Incar.from_file(tmp_path / f"vasp-static-{doc.fingerprint[:12]}" / "INCAR")
+    assert (incar["NSW"], incar["NEDOS"]) == (0, 3001)
+    assert incar["MAGMOM"] == [4.0, 3.0] + [0.0] * 46
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="workflows.cache.find_calc validates the stored output with its '@module'/'@class' "

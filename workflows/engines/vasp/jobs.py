@@ -39,7 +39,12 @@ from pymatgen.io.vasp import VaspInput
 
 from arsc.errors import ArscInputError
 from workflows.cache import EXPOSE_STORE, cached_calc
-from workflows.engines.vasp.parse import ENGINE, calc_doc_from_vasp_dir, custodian_retries
+from workflows.engines.vasp.parse import (
+    ENGINE,
+    calc_doc_from_vasp_dir,
+    custodian_retries,
+    structure_dict,
+)
 from workflows.engines.vasp.sets import (
     DacRelaxSetGenerator,
     DacStaticSetGenerator,
@@ -65,7 +70,7 @@ def as_structure(obj: Any) -> Structure:
     if isinstance(obj, Structure | Atoms):
         return to_structure(obj)
     if isinstance(obj, Mapping) and "fingerprint" in obj and "structure" in obj:
-        obj = CalcDoc.model_validate(dict(obj))
+        obj = _calc_doc(obj)
     if isinstance(obj, CalcDoc):
         structure = Structure.from_dict(obj.structure)
         structure.properties.update({k: getattr(obj, k) for k in LABELS})
@@ -78,6 +83,14 @@ def as_structure(obj: Any) -> Structure:
         f"cannot make a structure from a {type(obj).__name__}; "
         "allowed: ase.Atoms, pymatgen Structure, CalcDoc or their dicts"
     )
+
+
+def _calc_doc(data: Mapping[str, Any]) -> CalcDoc:
+    """CalcDoc from a stored/resolved output (monty keys dropped, structure as a dict)."""
+    fields = {k: v for k, v in data.items() if not str(k).startswith("@")}
+    if isinstance(fields["structure"], Structure):
+        fields["structure"] = fields["structure"].as_dict()
+    return CalcDoc.model_validate(fields)
 
 
 def _potcar_functional(generator: VaspInputGenerator) -> str | None:
@@ -207,7 +220,7 @@ def failed_doc(
         mode=structure.properties.get("mode"),
         formula=atoms.get_chemical_formula(),
         natoms=len(structure),
-        structure=structure.as_dict(),
+        structure=structure_dict(structure),
         convergence=Convergence(
             converged=False, retries=custodian_retries(folder) if folder else []
         ),

@@ -44,6 +44,16 @@ ENGINE = "vasp"
 VASP_DEFAULT_SIGMA = 0.2
 
 
+def structure_dict(structure: Structure) -> dict[str, Any]:
+    """``Structure.as_dict()`` without the monty class keys.
+
+    With ``@module``/``@class`` the nested dict would be revived as a Structure
+    when jobflow resolves a reference to a CalcDoc, and then fail CalcDoc's
+    ``structure: dict`` field; ``Structure.from_dict`` does not need them.
+    """
+    return {k: v for k, v in structure.as_dict().items() if not k.startswith("@")}
+
+
 def _find(folder: Path, name: str) -> Path | None:
     """Return ``folder/name`` or its gzipped copy, if either exists."""
     for candidate in (folder / name, folder / f"{name}.gz"):
@@ -414,7 +424,7 @@ def calc_doc_from_vasp_dir(
         free_energy=run.free_energy,
         magmoms=moments,
         total_magmom=run.total_magmom,
-        structure=final.as_dict(),
+        structure=structure_dict(final),
         convergence=convergence,
         settings=record,
         settings_hash=settings_hash(record),
