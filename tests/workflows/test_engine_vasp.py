@@ -32,6 +32,7 @@ from workflows.engines.vasp import (
     calc_doc_from_vasp_dir,
 )
 from workflows.engines.vasp.sets import dac_data, slab_kpoints, to_structure
+from workflows.engines.vasp.tags import vasp_settings
 from workflows.fingerprint import calc_fingerprint, settings_hash
 from workflows.schemas import CalcDoc
 
@@ -267,6 +268,13 @@ def test_job_without_vasp_binary_writes_reference_inputs_and_records_failure(
     got = Poscar.from_file(folder / "POSCAR", check_for_potcar=False).structure
     ref = Poscar.from_file(REF_INPUTS / "POSCAR", check_for_potcar=False).structure
     np.testing.assert_allclose(got.cart_coords, ref.cart_coords, atol=1e-6)
+    from_files = vasp_settings(
+        Incar.from_file(folder / "INCAR"),
+        ["Fe", "Co", "C", "N"],
+        Kpoints.from_file(folder / "KPOINTS"),
+        "PBE_54",
+    )
+    assert from_files == doc.settings  # the record is reproducible from the written files
 
 
 def test_static_job_starts_from_the_relax_job_output(fe_co, tmp_path, monkeypatch):
