@@ -207,7 +207,11 @@ def failed_doc(
     reason: str,
     folder: Path | None = None,
 ) -> CalcDoc:
-    """Document of a calculation that gave no usable result (input structure, no energy)."""
+    """Return the document of a calculation without a usable result (input structure, no energy).
+
+    Optional fields are passed explicitly so that mypy (without the pydantic
+    plugin) sees every argument.
+    """
     atoms = AseAtomsAdaptor.get_atoms(structure)
     return CalcDoc(
         fingerprint=key,
@@ -222,10 +226,21 @@ def failed_doc(
         natoms=len(structure),
         structure=structure_dict(structure),
         convergence=Convergence(
-            converged=False, retries=custodian_retries(folder) if folder else []
+            converged=False,
+            ionic_steps=0,
+            scf_iterations=None,
+            fmax=None,
+            fmax_target=None,
+            last_energy_change=None,
+            retries=custodian_retries(folder) if folder else [],
         ),
         settings=dict(settings),
         settings_hash=settings_hash(settings),
+        energy=None,
+        free_energy=None,
+        total_magmom=None,
+        wall_time=None,
+        dos=None,
     )
 
 
