@@ -132,7 +132,7 @@ class DacVaspMixin:
         )
 
     def fingerprint(self, structure: Any) -> str:
-        """Key of the calculation this Maker would run on ``structure``."""
+        """Return the key of the calculation this Maker would run on ``structure``."""
         atoms = AseAtomsAdaptor.get_atoms(_with_moments(as_structure(structure)))
         return calc_fingerprint(atoms, ENGINE, self.task, self.settings(structure))
 
