@@ -50,6 +50,10 @@ def _authors(unit: str, units: frozenset[str], tags: dict[str, int]) -> bool:
 #: Which (within-unit feature, cross feature) pairs form products and ratios.
 RULES: dict[str, Rule] = {"disjoint": _disjoint, "authors": _authors}
 
+#: Largest block of feature values made at once, bytes (caps ``block_size``
+#: for long tables).
+MAX_BLOCK_BYTES = 16 * 1024**2
+
 #: Binary operations: numpy function and formula template.
 _OPS: dict[str, tuple[Callable[[Any, Any], Any], str]] = {
     "+": (np.add, "{a} + {b}"),
@@ -187,8 +191,15 @@ class FeatureGenerator:
     space
         Feature space (:func:`load_space`).
     block_size
-        Columns per block of :meth:`blocks`; memory per block is
-        ``8 * rows * block_size`` bytes.
+        Columns per block of :meth:`blocks` (fewer if a block would exceed
+        :data:`MAX_BLOCK_BYTES`).
+
+    Notes
+    -----
+    Memory: the unary, within and cross features (``n_base`` columns, 2,106
+    for the full space) are kept, ``8 * rows * n_base`` bytes; products are
+    made one block at a time, ``8 * rows * block_size`` bytes plus
+    temporaries.
     """
 
     def __init__(
@@ -200,7 +211,9 @@ class FeatureGenerator:
         block_size: int = 10_000,
     ) -> None:
         self.space = space
-        self.block_size = max(1, int(block_size))
+        self.block_size = max(
+            1, min(int(block_size), MAX_BLOCK_BYTES // (8 * max(len(metals_x), 1)))
+        )
         self.n_rows = len(metals_x)
         base = _Base()
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from arsc.pfess import AuthorsSettings, PfessResult, read_table, run_pfess
 from workflows.cli.options import ElementsOpt, ElementTable, console
+
+if TYPE_CHECKING:  # arsc.pfess imports scikit-learn: load it only when the verb runs
+    from arsc.pfess import PfessResult
 
 
 def _table(result: PfessResult) -> Table:
@@ -83,6 +85,8 @@ def pfess(
     ] = False,
 ) -> None:
     """Find interpretable descriptors of a target by PFESS (Lin et al. 2024)."""
+    from arsc.pfess import AuthorsSettings, read_table, run_pfess
+
     result = run_pfess(
         read_table(data, sheet),
         target,

@@ -1,0 +1,82 @@
+"""``arsc pfess`` as a user runs it (a real subprocess for exit codes, stdout and stderr)."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+DEMO = Path(__file__).parents[1] / "data" / "pfess-demo" / "pairs.csv"
+
+
+def arsc(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "workflows.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env={"COLUMNS": "200", "PATH": ""},
+    )
+
+
+def test_json_is_one_object_with_the_best_1d_descriptor():
+    out = arsc(
+        "pfess", str(DEMO), "--target", "property", "--elements", "authors", "--top", "2", "--json"
+    )
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)  # the whole of stdout is one JSON object
+    assert doc["n_features_generated"] == 1_620_486
+    assert 0 < doc["n_features_clean"] < doc["n_features_generated"]
+    assert doc["elapsed_s"] > 0
+    best = doc["results"][0]
+    assert best["formulas"] == ["abs(Rx - Rx**2) * (Sx / nx**2)"]
+    assert best["r2"] >= 0.9239
+    assert best["rmse"] == pytest.approx(0.0947, abs=5e-4)
+    assert best["cv_rmse"] > best["rmse"]
+    assert best["groups"] == "pair"
+    assert len(best["coefficients"]) == 1 and isinstance(best["intercept"], float)
+    assert len(doc["results"]) == 2
+
+
+def test_table_prints_formula_r2_rmse_and_cv_rmse():
+    out = arsc(
+        "pfess", str(DEMO), "-t", "property", "--elements", "authors", "--space", "authors",
+        "--groups", "metal1", "--top", "1",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    row = next(line for line in out.stdout.splitlines() if "abs(Rx - Rx**2)" in line)
+    cells = [c.strip() for c in row.replace("│", "|").split("|") if c.strip()]
+    assert cells[:3] == ["1", "1", "abs(Rx - Rx**2) * (Sx / nx**2)"]
+    r2, rmse, cv = (float(c) for c in cells[-3:])
+    assert r2 == pytest.approx(0.92393, abs=1e-5) and rmse == pytest.approx(0.0947, abs=1e-4)
+    assert cv > rmse
+    assert "166779 generated, 156788 clean" in out.stdout
+    assert "leave one group out over metal1 groups" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("edit", "args", "message"),
+    [
+        (None, ["--target", "dG"], "no target column 'dG'"),
+        (None, ["--target", "property", "--dim", "4"], "descriptor dimension 4 is outside 1..3"),
+        ({(6, "metal1"): "Qq"}, ["--target", "property"], "row 7 of .*unknown metal 'Qq'"),
+        ({(0, "property"): "high"}, ["--target", "property"], "row 1 of .*value 'high' is not a"),
+        (None, ["--target", "property", "--mode", "slow"], "unknown PFESS mode 'slow'"),
+    ],
+)
+def test_bad_input_prints_one_line_and_exits_2(tmp_path, edit, args, message):
+    data = DEMO
+    if edit:
+        frame = pd.read_csv(DEMO).astype(object)
+        for (row, col), value in edit.items():
+            frame.loc[row, col] = value
+        data = tmp_path / "bad.csv"
+        frame.to_csv(data, index=False)
+    out = arsc("pfess", str(data), "--elements", "authors", *args)
+    assert out.returncode == 2
+    assert out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("arsc: error: ")
+    assert re.search(message, lines[0]), lines[0]
