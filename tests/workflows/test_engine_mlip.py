@@ -1,0 +1,152 @@
+"""MLIP engine: CHGNet (and SevenNet if installed) through ASE, real models, no mocks.
+
+The only fake is the missing-package case, where the import of chgnet is
+made to fail with a monkeypatched ``sys.modules`` entry (named as such).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from jobflow import JobStore, run_locally
+from maggma.stores import MemoryStore
+
+from arsc.errors import ArscInputError
+from arsc.space import Site
+from arsc.structures import build
+from workflows.engines import base
+from workflows.engines.base import get_engine
+from workflows.schemas import CalcDoc
+
+SITE = Site.from_id("Fe-Co_qv-n6_graphene")
+
+
+def test_missing_chgnet_gives_one_line_error_naming_the_extra_monkeypatched_import(
+    monkeypatch,
+) -> None:
+    """Simulates an install without the extra: ``sys.modules['chgnet'] = None``."""
+    monkeypatch.setitem(sys.modules, "chgnet", None)
+    monkeypatch.delitem(sys.modules, "workflows.engines.mlip", raising=False)
+    monkeypatch.delitem(base._REGISTRY, "mlip", raising=False)
+    with pytest.raises(ArscInputError) as err:
+        get_engine("mlip")
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "chgnet" in msg
+    assert "arsc-dac[mlip]" in msg
+
+
+pytest.importorskip("chgnet", reason="MLIP extra not installed: pip install 'arsc-dac[mlip]'")
+
+from workflows.engines.mlip import (  # noqa: E402
+    MlipRelaxMaker,
+    MlipStaticMaker,
+    load_calculator,
+    torch_threads,
+)
+
+
+@pytest.fixture(scope="module")
+def bare():
+    return build(SITE, min_image=9.5)
+
+
+@pytest.fixture(scope="module")
+def relaxed(bare, tmp_path_factory) -> CalcDoc:
+    maker = MlipRelaxMaker(fmax=0.1, scratch_dir=str(tmp_path_factory.mktemp("mlip")))
+    return maker.run(bare)
+
+
+def test_registry_gives_chgnet_makers_with_data_file_defaults() -> None:
+    engine = get_engine("mlip")
+    assert engine.presets[0] == "chgnet"
+    relax = engine.relax(None)
+    assert isinstance(relax, MlipRelaxMaker)
+    assert (relax.model, relax.fmax, relax.optimizer, relax.threads) == ("chgnet", 0.05, "FIRE", 1)
+    assert isinstance(engine.static("sevenn"), MlipStaticMaker)
+
+
+def test_relax_of_bare_site_converges_lowers_energy_and_keeps_labels(bare, relaxed) -> None:
+    static = MlipStaticMaker().run(bare)
+    assert relaxed.status == "ok"
+    assert relaxed.convergence.converged
+    assert relaxed.convergence.fmax <= 0.1
+    assert relaxed.convergence.ionic_steps > 0
+    assert relaxed.energy < static.energy
+    assert relaxed.anomalies == []
+    final = relaxed.final_atoms()
+    assert final.info["site_id"] == SITE.id
+    assert list(final.get_tags()) == list(bare.get_tags())
+    assert relaxed.settings["model"] == "chgnet"
+    assert "weights 0.3.0" in relaxed.settings["version"]
+
+
+def test_static_of_relaxed_doc_reports_small_forces(relaxed) -> None:
+    doc = MlipStaticMaker().run(relaxed)
+    assert doc.task == "static"
+    assert doc.convergence.fmax <= 0.1
+    assert doc.energy == pytest.approx(relaxed.energy, abs=1e-3)
+
+
+def test_job_output_is_a_calcdoc_when_run_with_jobflow(bare) -> None:
+    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    job = MlipStaticMaker().make(bare)
+    responses = run_locally(job, store=store, ensure_success=True)
+    out = responses[job.uuid][1].output
+    assert isinstance(out, CalcDoc)
+    assert (out.engine, out.task, out.status, out.natoms) == ("mlip", "static", "ok", 48)
+
+
+def test_too_few_steps_climb_the_optimizer_ladder_then_fail(bare, tmp_path) -> None:
+    maker = MlipRelaxMaker(steps=2, fmax=0.001, scratch_dir=str(tmp_path))
+    doc = maker.run(bare)
+    assert doc.status == "failed"
+    assert doc.convergence.retries == ["maxstep 0.1", "optimizer FIRE"]
+    assert doc.convergence.ionic_steps == 6
+    assert doc.error is not None and "\n" not in doc.error
+    assert doc.error.startswith("relaxation not converged")
+
+
+def _logged_energies(log: Path) -> list[tuple[int, float]]:
+    """(step, energy) of every line of an ASE optimiser log."""
+    rows = [line.split() for line in log.read_text().splitlines()]
+    return [(int(r[1]), float(r[3])) for r in rows if len(r) == 5 and r[1].isdigit()]
+
+
+def test_rerun_resumes_from_the_last_trajectory_frame(bare, tmp_path) -> None:
+    maker = MlipRelaxMaker(steps=3, fmax=0.001, scratch_dir=str(tmp_path))
+    maker.run(bare)  # fails after three attempts of 3 steps, trajectory left behind
+    (log,) = tmp_path.glob("mlip-relax-*/opt.log")
+    first_run = _logged_energies(log)
+    assert len(first_run) == 12
+    maker.run(bare)  # same fingerprint, same folder: starts from the last frame
+    second_run = _logged_energies(log)[len(first_run) :]
+    assert second_run[0][0] == 0
+    assert second_run[0][1] == pytest.approx(first_run[-1][1], abs=1e-4)
+    assert second_run[0][1] < first_run[0][1] - 0.1
+
+
+def test_unknown_model_error_lists_the_allowed_models(bare) -> None:
+    with pytest.raises(ArscInputError, match="unknown MLIP model 'mace'; allowed: chgnet, sevenn"):
+        MlipStaticMaker(model="mace").run(bare)
+
+
+def test_torch_threads_apply_inside_the_block_and_restore_after() -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+def test_sevenn_static_gives_a_finite_energy(bare) -> None:
+    pytest.importorskip("sevenn", reason="sevenn not installed")
+    doc = MlipStaticMaker(model="sevenn").run(bare)
+    assert doc.status == "ok"
+    assert np.isfinite(doc.energy)
+    assert doc.settings["version"].startswith("sevenn")
+    assert load_calculator("sevenn") is load_calculator("sevenn")

@@ -1,0 +1,383 @@
+"""Shared pieces of the engines that run in-process through ASE (MLIP, GPAW).
+
+An ASE engine job is: turn the input into :class:`ase.Atoms`, key it with
+:func:`workflows.fingerprint.calc_fingerprint`, and, unless the store
+already holds that key, attach a calculator, run a single point or an ASE
+optimiser (with a trajectory file to resume from after a kill), walk the
+failure ladder when an attempt fails, and summarise into a
+:class:`workflows.schemas.CalcDoc`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+from ase import Atoms
+from ase.io import Trajectory
+from ase.optimize import BFGS, FIRE
+from ase.optimize.optimize import Optimizer
+from jobflow import Job, Maker, job
+from pymatgen.io.ase import MSONAtoms
+
+from arsc.errors import ArscInputError, unknown
+from workflows.cache import EXPOSE_STORE, cached_calc
+from workflows.fingerprint import calc_fingerprint, settings_hash
+from workflows.schemas import CalcDoc, Convergence
+
+LOG = logging.getLogger(__name__)
+
+#: ASE optimisers by name.
+OPTIMIZERS: dict[str, type[Optimizer]] = {"BFGS": BFGS, "FIRE": FIRE}
+
+T = TypeVar("T")
+
+
+@cache
+def load_data(name: str) -> dict[str, Any]:
+    """Read a YAML file of ``workflows/data`` (cached)."""
+    import yaml
+
+    return dict(yaml.safe_load(files("workflows.data").joinpath(name).read_text()))
+
+
+def get_optimizer(name: str) -> type[Optimizer]:
+    """Return an ASE optimiser class by name; raises ArscInputError naming the allowed ones."""
+    if name not in OPTIMIZERS:
+        raise unknown("optimizer", name, OPTIMIZERS)
+    return OPTIMIZERS[name]
+
+
+def as_atoms(obj: Any) -> Atoms:
+    """Return a fresh :class:`ase.Atoms` from Atoms, a CalcDoc, or a CalcDoc/Structure dict.
+
+    Tags, initial magnetic moments and ``info`` (site id, motif, adsorbate,
+    mode) are kept, so the output of one engine job can feed the next.
+    """
+    if isinstance(obj, Atoms):
+        atoms = Atoms(obj)  # plain Atoms, no calculator
+        atoms.info = dict(obj.info)
+        return atoms
+    if isinstance(obj, CalcDoc):
+        return obj.final_atoms()
+    if isinstance(obj, Mapping):
+        if "structure" in obj and "fingerprint" in obj:
+            return as_atoms(obj["structure"])
+        from pymatgen.core import Structure
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        return AseAtomsAdaptor.get_atoms(Structure.from_dict(dict(obj)))
+    raise ArscInputError(
+        f"cannot make a structure from a {type(obj).__name__}; "
+        "allowed: ase.Atoms, CalcDoc, CalcDoc or pymatgen Structure dict"
+    )
+
+
+def max_force(atoms: Atoms) -> float:
+    """Largest force on an atom, eV/Angstrom (atoms need a calculator)."""
+    forces = atoms.get_forces()
+    return float(np.sqrt((forces**2).sum(axis=1)).max())
+
+
+class RecoverableError(Exception):
+    """An attempt failed in a way the failure ladder knows how to treat.
+
+    Attributes
+    ----------
+    kind
+        Key of the ladder to use: ``scf`` or ``optimizer``.
+    """
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class RecoveryStep:
+    """One rung of a failure ladder.
+
+    Attributes
+    ----------
+    label
+        Short record for ``Convergence.retries`` (e.g. ``"mixing 0.02"``).
+    changes
+        Parameters replaced for this and every later attempt.
+    reason
+        Why this step helps (documentation).
+    """
+
+    label: str
+    changes: Mapping[str, Any]
+    reason: str = ""
+
+
+Ladder = Mapping[str, Sequence[RecoveryStep]]
+
+
+def parse_ladder(data: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, list[RecoveryStep]]:
+    """Build a ladder from its data form (``{kind: [{label, set, reason}, ...]}``)."""
+    return {
+        kind: [
+            RecoveryStep(str(s["label"]), dict(s["set"]), str(s.get("reason", ""))) for s in steps
+        ]
+        for kind, steps in data.items()
+    }
+
+
+@dataclass
+class LadderResult:
+    """What :func:`run_ladder` ended with."""
+
+    value: Any
+    params: dict[str, Any]
+    retries: list[str]
+    error: str | None
+
+
+def run_ladder(
+    attempt: Callable[[dict[str, Any]], T], params: Mapping[str, Any], ladder: Ladder
+) -> LadderResult:
+    """Run ``attempt(params)``; on a :class:`RecoverableError` climb its kind's ladder.
+
+    Each step's changes apply on top of the previous ones. When the ladder of
+    the failing kind is exhausted (or has no steps), the result carries the
+    error (one line) and ``value`` None.
+
+    Returns
+    -------
+    LadderResult
+        The attempt's value (or None), the parameters of the last attempt, the
+        labels of the steps applied, and the error of the last attempt if it failed.
+    """
+    current = dict(params)
+    queues = {kind: list(steps) for kind, steps in ladder.items()}
+    retries: list[str] = []
+    while True:
+        try:
+            return LadderResult(attempt(current), current, retries, None)
+        except RecoverableError as exc:
+            queue = queues.get(exc.kind, [])
+            if not queue:
+                tried = f"; tried {', '.join(retries)}" if retries else ""
+                return LadderResult(None, current, retries, f"{exc}{tried}")
+            step = queue.pop(0)
+            LOG.warning("%s; retrying with %s", exc, step.label)
+            current.update(step.changes)
+            retries.append(step.label)
+
+
+def resume_from_trajectory(atoms: Atoms, path: Path) -> int:
+    """Move ``atoms`` to the last frame of a trajectory left by an earlier, killed run.
+
+    Returns the number of frames found (0 when there is no usable trajectory).
+    """
+    if not path.exists() or path.stat().st_size == 0:
+        return 0
+    try:
+        with Trajectory(str(path)) as traj:
+            n = len(traj)
+            last = traj[-1] if n else None
+    except Exception:  # a file cut by a kill: start afresh
+        LOG.warning("unreadable trajectory %s; starting from the input structure", path)
+        return 0
+    if last is None or list(last.numbers) != list(atoms.numbers):
+        return 0
+    atoms.set_positions(last.positions)
+    atoms.set_cell(last.cell)
+    LOG.info("resuming from frame %d of %s", n, path)
+    return n
+
+
+#: Attach a calculator built from an attempt's parameters to the atoms.
+Attach = Callable[[Atoms, Mapping[str, Any]], None]
+#: Map an engine's exception to a recoverable one (None: not recoverable, re-raise).
+Translate = Callable[[Exception], RecoverableError | None]
+
+
+def _no_translation(exc: Exception) -> RecoverableError | None:
+    return None
+
+
+@dataclass
+class RelaxResult:
+    """Outcome of :func:`relax_with_ladder`."""
+
+    convergence: Convergence
+    error: str | None
+    params: dict[str, Any]
+
+
+def relax_with_ladder(
+    atoms: Atoms,
+    *,
+    params: Mapping[str, Any],
+    ladder: Ladder,
+    attach: Attach,
+    fmax: float,
+    steps: int,
+    folder: Path,
+    translate: Translate = _no_translation,
+) -> RelaxResult:
+    """Relax ``atoms`` in place with an ASE optimiser, climbing the failure ladder.
+
+    Every attempt attaches a calculator for its parameters (``params`` plus
+    the ladder's changes so far; ``optimizer`` and ``maxstep`` are read from
+    them), continues from the current geometry, and appends to
+    ``folder/relax.traj``. An attempt that has not reached ``fmax`` within
+    ``steps`` steps fails with kind ``optimizer``; engine errors become
+    recoverable through ``translate``.
+
+    Returns
+    -------
+    RelaxResult
+        Convergence record (steps summed over attempts, retries), the error
+        of the last attempt if all failed, and the parameters of the last attempt.
+    """
+    total = 0
+    energies: list[float] = []
+    last_fmax: list[float] = []
+
+    def attempt(p: dict[str, Any]) -> bool:
+        nonlocal total
+        attach(atoms, p)
+        opt = get_optimizer(p["optimizer"])(
+            atoms,
+            logfile=str(folder / "opt.log"),
+            trajectory=str(folder / "relax.traj"),
+            append_trajectory=True,
+            maxstep=p["maxstep"],
+        )
+        opt.attach(lambda: energies.append(float(atoms.get_potential_energy())))
+        try:
+            converged = bool(opt.run(fmax=fmax, steps=steps))
+        except Exception as exc:
+            translated = translate(exc)
+            if translated is None:
+                raise
+            raise translated from exc
+        finally:
+            total += int(opt.nsteps)
+        last_fmax.append(max_force(atoms))
+        if not converged:
+            raise RecoverableError(
+                "optimizer",
+                f"relaxation not converged: fmax {last_fmax[-1]:.3f} > {fmax} eV/A "
+                f"after {total} steps",
+            )
+        return True
+
+    result = run_ladder(attempt, params, ladder)
+    convergence = Convergence(
+        converged=result.error is None,
+        ionic_steps=total,
+        scf_iterations=None,
+        fmax=last_fmax[-1] if last_fmax else None,
+        fmax_target=fmax,
+        last_energy_change=energies[-1] - energies[-2] if len(energies) > 1 else None,
+        retries=result.retries,
+    )
+    return RelaxResult(convergence, result.error, result.params)
+
+
+def work_dir(scratch_dir: str | None, engine: str, task: str, fingerprint: str) -> Path:
+    """Folder for a calculation's files; named by its key so that a re-run finds them."""
+    path = Path(scratch_dir or ".") / f"{engine}-{task}-{fingerprint[:12]}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def calc_doc(
+    *,
+    fingerprint: str,
+    engine: str,
+    task: str,
+    atoms: Atoms,
+    settings: Mapping[str, Any],
+    convergence: Convergence,
+    error: str | None = None,
+    **fields: Any,
+) -> CalcDoc:
+    """Summarise a finished (or failed) calculation into a CalcDoc.
+
+    ``atoms`` is the final structure (its calculator, if any, is ignored);
+    ``fields`` are further CalcDoc fields (energy, magmoms, dband, ...).
+    """
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    plain = as_atoms(atoms)
+    info = plain.info
+    return CalcDoc(
+        fingerprint=fingerprint,
+        engine=engine,
+        task=task,  # type: ignore[arg-type]
+        status="failed" if error else "ok",
+        error=error,
+        site_id=info.get("site_id"),
+        adsorbate=info.get("adsorbate", "bare"),
+        mode=info.get("mode"),
+        formula=plain.get_chemical_formula(),
+        natoms=len(plain),
+        structure=AseAtomsAdaptor.get_structure(plain).as_dict(),
+        convergence=convergence,
+        settings=dict(settings),
+        settings_hash=settings_hash(settings),
+        **fields,
+    )
+
+
+class AseCalcMaker(Maker):
+    """Base of the in-process engine Makers: fingerprint, cache, one job decorator.
+
+    Subclasses are dataclasses that set :attr:`engine` and :attr:`task`, and
+    implement :meth:`settings` (everything that changes the result) and
+    :meth:`compute`. ``make(atoms)`` returns a jobflow Job whose output is a
+    CalcDoc; the job exposes its store (the fingerprint cache) and keeps the
+    ``dos`` field in the additional store ``data``.
+    """
+
+    engine: ClassVar[str]
+    task: ClassVar[str]
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting that changes the result (JSON-serialisable)."""
+        raise NotImplementedError
+
+    def compute(self, atoms: Atoms, fingerprint: str) -> CalcDoc:
+        """Run the calculation (no cache lookup) and return its document."""
+        raise NotImplementedError
+
+    def fingerprint(self, atoms: Atoms) -> str:
+        """Key of the calculation this Maker would run on ``atoms``."""
+        return calc_fingerprint(atoms, self.engine, self.task, self.settings())
+
+    def run(self, structure: Any) -> CalcDoc:
+        """Run (or look up) the calculation in this process, outside jobflow."""
+        atoms = as_atoms(structure)
+        fp = self.fingerprint(atoms)
+        return cached_calc(fp, lambda: self.compute(atoms, fp))
+
+    def make(self, structure: Any) -> Job:
+        """Return a Job computing this calculation on ``structure``.
+
+        Parameters
+        ----------
+        structure
+            ase.Atoms (tags and ``info`` as built by :func:`arsc.structures.build`),
+            a CalcDoc of an earlier job (or a reference to its output), or a
+            pymatgen Structure dict.
+        """
+        if isinstance(structure, Atoms) and not isinstance(structure, MSONAtoms):
+            structure = MSONAtoms(structure)  # serialisable job input
+        return self.calc_job(structure)
+
+    @job(config=EXPOSE_STORE, data="dos")
+    def calc_job(self, structure: Any) -> CalcDoc:
+        """Run the calculation as the jobflow job behind :meth:`make` (output: CalcDoc)."""
+        return self.run(structure)

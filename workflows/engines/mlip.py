@@ -1,0 +1,280 @@
+"""MLIP engine: pre-relaxation and single points with an offline universal potential.
+
+Models (CHGNet, SevenNet) and their weights are listed in
+``workflows/data/mlip_models.yaml``; both ship their weights in their
+wheels, so nothing is downloaded at run time. Needs the optional extra
+``arsc-dac[mlip]`` (``torch==2.13.0``, ``chgnet==0.4.2``); importing this
+module without torch or chgnet raises ImportError, which
+:func:`workflows.engines.get_engine` turns into a one-line message naming
+the extra.
+
+Examples
+--------
+>>> from workflows.engines import get_engine
+>>> maker = get_engine("mlip").relax("chgnet")  # doctest: +SKIP
+>>> doc = maker.run(atoms)  # in-process, or maker.make(atoms) for a jobflow Job  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import chgnet  # noqa: F401  (the extra's marker: ImportError here names the extra)
+import torch
+from ase import Atoms
+from ase.calculators.calculator import Calculator
+
+from arsc.errors import ArscInputError, unknown
+from workflows.anomalies import check_anomalies
+from workflows.engines._ase import (
+    AseCalcMaker,
+    RecoveryStep,
+    load_data,
+    max_force,
+    parse_ladder,
+    relax_with_ladder,
+    resume_from_trajectory,
+    work_dir,
+)
+from workflows.engines._ase import calc_doc as make_doc
+from workflows.engines.base import Engine, register_engine
+from workflows.schemas import CalcDoc, Convergence
+
+
+def models() -> dict[str, dict[str, Any]]:
+    """Return the model table (name -> package, pip requirement, weights, reason)."""
+    return dict(load_data("mlip_models.yaml")["models"])
+
+
+def _chgnet(weights: str) -> Calculator:
+    from chgnet.model import CHGNet
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    model = CHGNet.load(model_name=weights, use_device="cpu", verbose=False)
+    return CHGNetCalculator(model=model, use_device="cpu", on_isolated_atoms="ignore")
+
+
+def _sevenn(weights: str) -> Calculator:
+    from sevenn.calculator import SevenNetCalculator
+
+    return SevenNetCalculator(model=weights, device="cpu")
+
+
+#: Model name -> calculator factory taking the weights name.
+LOADERS: dict[str, Callable[[str], Calculator]] = {"chgnet": _chgnet, "sevenn": _sevenn}
+
+
+@cache
+def load_calculator(model: str) -> Calculator:
+    """Return the (cached) ASE calculator of a model.
+
+    Raises
+    ------
+    ArscInputError
+        Unknown model, or its package is not installed (the message says what to install).
+    """
+    table = models()
+    if model not in table or model not in LOADERS:
+        raise unknown("MLIP model", model, table)
+    entry = table[model]
+    try:
+        importlib.import_module(entry["package"])
+    except ImportError:
+        raise ArscInputError(
+            f"MLIP model {model!r} needs the package {entry['package']}; "
+            f"install it: pip install '{entry['pip']}'"
+        ) from None
+    return LOADERS[model](str(entry["weights"]))
+
+
+def model_version(model: str) -> str:
+    """Package version and weights of a model, recorded in the settings."""
+    load_calculator(model)  # checks the name and the package
+    entry = models()[model]
+    version = importlib.import_module(entry["package"]).__version__
+    return f"{entry['package']} {version}, weights {entry['weights']}"
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Use ``n`` torch threads inside the block (one was fastest here: platform.md)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _results(atoms: Atoms) -> dict[str, Any]:
+    energy = float(atoms.get_potential_energy())
+    mags = atoms.calc.results.get("magmoms") if atoms.calc is not None else None
+    out: dict[str, Any] = {"energy": energy}
+    if mags is not None:
+        out["magmoms"] = [float(m) for m in mags]
+        out["total_magmom"] = float(sum(out["magmoms"]))
+    return out
+
+
+@dataclass
+class MlipStaticMaker(AseCalcMaker):
+    """Single point with a universal potential.
+
+    Attributes
+    ----------
+    name
+        Job name.
+    model
+        ``chgnet`` or ``sevenn`` (see ``mlip_models.yaml``).
+    threads
+        torch threads (does not change the result).
+    """
+
+    name: str = "mlip static"
+    model: str = "chgnet"
+    threads: int = 1
+
+    engine = "mlip"
+    task = "static"
+
+    def settings(self) -> dict[str, Any]:
+        """Model and weights (with package version)."""
+        return {"model": self.model, "version": model_version(self.model)}
+
+    def compute(self, atoms: Atoms, fingerprint: str) -> CalcDoc:
+        """Evaluate energy, forces and (CHGNet) magnetic moments."""
+        start = time.perf_counter()
+        with torch_threads(self.threads):
+            atoms.calc = load_calculator(self.model)
+            out = _results(atoms)
+            fmax = max_force(atoms)
+        return make_doc(
+            fingerprint=fingerprint,
+            engine=self.engine,
+            task=self.task,
+            atoms=atoms,
+            settings=self.settings(),
+            convergence=Convergence(
+                converged=True,
+                ionic_steps=0,
+                scf_iterations=None,
+                fmax=fmax,
+                fmax_target=None,
+                last_energy_change=None,
+            ),
+            anomalies=check_anomalies(atoms, atoms),
+            wall_time=time.perf_counter() - start,
+            **out,
+        )
+
+
+def _relax_default(key: str) -> Any:
+    return load_data("mlip_models.yaml")["relax"][key]
+
+
+def optimizer_ladder() -> dict[str, list[RecoveryStep]]:
+    """Return the optimiser part of the failure ladder (``gpaw_presets.yaml``)."""
+    return {"optimizer": parse_ladder(load_data("gpaw_presets.yaml")["recovery"])["optimizer"]}
+
+
+@dataclass
+class MlipRelaxMaker(MlipStaticMaker):
+    """Relaxation (pre-relaxation before DFT) with a universal potential.
+
+    Defaults of the optimiser knobs come from ``mlip_models.yaml`` (``relax``).
+
+    Attributes
+    ----------
+    fmax
+        Force criterion, eV/Angstrom.
+    steps
+        Most optimiser steps per attempt.
+    optimizer
+        ASE optimiser: ``FIRE`` or ``BFGS``.
+    maxstep
+        Largest atomic displacement per step, Angstrom.
+    scratch_dir
+        Folder for the trajectory and optimiser log (default: the working
+        directory); a re-run after a kill resumes from the trajectory there.
+
+    A relaxation not converged within ``steps`` climbs the optimiser part of
+    the failure ladder (smaller maxstep, then FIRE) before it is recorded as
+    failed.
+    """
+
+    name: str = "mlip relax"
+    fmax: float = field(default_factory=lambda: float(_relax_default("fmax")))
+    steps: int = field(default_factory=lambda: int(_relax_default("steps")))
+    optimizer: str = field(default_factory=lambda: str(_relax_default("optimizer")))
+    maxstep: float = field(default_factory=lambda: float(_relax_default("maxstep")))
+    scratch_dir: str | None = None
+
+    task = "relax"
+
+    def settings(self) -> dict[str, Any]:
+        """Model, weights and the optimiser knobs."""
+        return self.settings_of({"optimizer": self.optimizer, "maxstep": self.maxstep})
+
+    def settings_of(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the settings with an attempt's optimiser and maxstep (after ladder changes)."""
+        return {
+            **super().settings(),
+            "fmax": self.fmax,
+            "steps": self.steps,
+            "optimizer": params["optimizer"],
+            "maxstep": params["maxstep"],
+        }
+
+    def compute(self, atoms: Atoms, fingerprint: str) -> CalcDoc:
+        """Relax with the failure ladder; record anomalies against the input structure."""
+        start = time.perf_counter()
+        initial = atoms.copy()
+        folder = work_dir(self.scratch_dir, self.engine, self.task, fingerprint)
+        resume_from_trajectory(atoms, folder / "relax.traj")
+        calc = load_calculator(self.model)
+
+        def attach(target: Atoms, params: Mapping[str, Any]) -> None:
+            target.calc = calc
+
+        with torch_threads(self.threads):
+            result = relax_with_ladder(
+                atoms,
+                params={"optimizer": self.optimizer, "maxstep": self.maxstep},
+                ladder=optimizer_ladder(),
+                attach=attach,
+                fmax=self.fmax,
+                steps=self.steps,
+                folder=folder,
+            )
+            out = _results(atoms)
+        if result.convergence.fmax is None:
+            result.convergence.fmax = max_force(atoms)
+        return make_doc(
+            fingerprint=fingerprint,
+            engine=self.engine,
+            task=self.task,
+            atoms=atoms,
+            settings=self.settings_of(result.params),
+            convergence=result.convergence,
+            error=result.error,
+            anomalies=check_anomalies(initial, atoms),
+            wall_time=time.perf_counter() - start,
+            **out,
+        )
+
+
+ENGINE: Engine = register_engine(
+    Engine(
+        name="mlip",
+        description="universal machine-learned potential (CHGNet or SevenNet) through ASE",
+        relax=lambda preset: MlipRelaxMaker(model=ENGINE.check_preset(preset)),
+        static=lambda preset: MlipStaticMaker(model=ENGINE.check_preset(preset)),
+        presets=tuple(models()),
+    )
+)
