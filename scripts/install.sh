@@ -39,4 +39,12 @@ if ! "$PY" -c "import gpaw, gpaw_data" 2>/dev/null; then
   log "GPAW (compiles for about 70 s)"
   GPAW_CONFIG="$PWD/scripts/gpaw_siteconfig.py" pip_install "gpaw>=24.1" "gpaw-data>=1.0"
 fi
+
+# MLIP pre-relaxation (extra "mlip"): the CPU torch first, pinned and on its
+# own, so that resolving chgnet cannot pull a CUDA build (platform.md).
+if ! "$PY" -c "import torch, chgnet" 2>/dev/null; then
+  log "MLIP extra: torch 2.13.0 (CPU), then chgnet"
+  pip_install "torch==2.13.0"
+  pip_install -e ".[mlip]"
+fi
 log "done: $("$VENV/bin/arsc" --version), gpaw $("$PY" -c 'import gpaw; print(gpaw.__version__)')"
