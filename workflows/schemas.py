@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from ase import Atoms
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from arsc.dband import DBandAnalysis
 
@@ -92,9 +92,114 @@ class CalcDoc(BaseModel):
         "additional store 'data')",
     )
 
+    @field_validator("structure", mode="before")
+    @classmethod
+    def _structure_as_dict(cls, value: Any) -> Any:
+        """Accept a pymatgen Structure: jobflow revives one when it resolves a reference."""
+        to_dict = getattr(value, "as_dict", None)
+        return to_dict() if callable(to_dict) and not isinstance(value, dict) else value
+
     def final_atoms(self) -> Atoms:
         """Return the final structure as ASE Atoms."""
         from pymatgen.core import Structure
         from pymatgen.io.ase import AseAtomsAdaptor
 
         return AseAtomsAdaptor.get_atoms(Structure.from_dict(self.structure))
+
+
+class StateSummary(BaseModel):
+    """One state of a site (bare or adsorbate in a mode): its calculations in brief."""
+
+    adsorbate: str = Field(description="Intermediate name, or 'bare' for the clean site")
+    mode: str | None = Field(None, description="Binding mode: top1, top2, bridge, side-on")
+    status: Literal["ok", "failed", "missing"] = Field(
+        description="ok: the final static finished; failed: a step failed after its recovery "
+        "ladder; missing: a step raised or was never run"
+    )
+    error: str | None = Field(None, description="One-line reason when not ok")
+    energy: float | None = Field(None, description="E0 of the final static, eV")
+    free_energy: float | None = Field(None, description="F of the final static, eV")
+    total_magmom: float | None = Field(None, description="Total magnetic moment, mu_B")
+    fingerprints: dict[str, str] = Field(
+        default_factory=dict,
+        description="Step ('prerelax', 'relax', 'static') -> calculation fingerprint (sha256)",
+    )
+    ionic_steps: dict[str, int] = Field(
+        default_factory=dict, description="Step -> ionic (optimiser) steps, count"
+    )
+    settings_hash: str | None = Field(None, description="Settings hash of the final static")
+    consistent: bool = Field(
+        False, description="Settings of the final static equal the bare site's (see reason)"
+    )
+    reason: str = Field("", description="Why not consistent, or why not ok")
+    anomalies: list[str] = Field(
+        default_factory=list, description="DAC anomaly flags raised by any step"
+    )
+    dband: dict[str, DBandAnalysis] = Field(
+        default_factory=dict,
+        description="d-band moments per metal of the final static; eV relative to E_F",
+    )
+
+
+class ReactionActivity(BaseModel):
+    """Activity of one reaction at one site (CHE); None where a number is unknown."""
+
+    reaction: str = Field(description="Reaction name from arsc/data/reactions.yaml")
+    overpotential: float | None = Field(None, description="Thermodynamic overpotential, V")
+    limiting_potential: float | None = Field(None, description="U_L, V vs RHE")
+    equilibrium_potential: float | None = Field(None, description="U_eq, V vs RHE")
+    limiting_step: str = Field("", description="Step that sets U_L ('' when unknown)")
+    dg: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="Adsorption free energy of each intermediate, eV, vs its reference molecules",
+    )
+    modes: dict[str, str] = Field(
+        default_factory=dict, description="Binding mode used for each intermediate"
+    )
+    product: str = Field("", description="Product reached (network reactions)")
+    mechanism: str = Field("", description="Branch labels along the path taken (networks)")
+    selectivity: dict[str, str] = Field(
+        default_factory=dict, description="Competition name -> winning label ('' if unknown)"
+    )
+    consistent: bool = Field(description="False when a calculation it needs is inconsistent")
+    reason: str = Field("", description="Why numbers are unknown; which rows are inconsistent")
+
+
+class SiteDoc(BaseModel):
+    """Everything the adsorption flow learned about one site (the flow's last job)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    site_id: str = Field(description="ARSC site id, e.g. Fe-Co_qv-n6_graphene")
+    engine: str = Field(description="DFT engine of the final statics")
+    reactions: list[str] = Field(description="Reactions evaluated")
+    references: str = Field(
+        description="References: gas energies from this flow's own calculations; "
+        "Delta(ZPE - TS) corrections from the named arsc references table"
+    )
+    settings_hash: str | None = Field(
+        None, description="Settings hash of the bare site's static, which every state must match"
+    )
+    consistent: bool = Field(
+        description="Every state and gas reference used has the bare site's settings"
+    )
+    problems: list[str] = Field(
+        default_factory=list,
+        description="Failed, missing or inconsistent calculations, one line each",
+    )
+    states: list[StateSummary] = Field(description="Bare site first, then every adsorbed state")
+    gas: dict[str, float | None] = Field(
+        default_factory=dict, description="Total energy of each reference molecule, eV"
+    )
+    dg: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="Adsorption free energy of each intermediate (lowest mode), eV, vs its "
+        "reference molecules (CHE, U = 0 V vs RHE)",
+    )
+    activity: dict[str, ReactionActivity] = Field(
+        default_factory=dict, description="Reaction name -> activity"
+    )
+    dband: dict[str, DBandAnalysis] = Field(
+        default_factory=dict,
+        description="d-band moments per metal of the bare site; eV relative to E_F",
+    )
