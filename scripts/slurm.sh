@@ -94,6 +94,10 @@ case "${1:-start}" in
   stop)
     pkill -x slurmd || true
     pkill -x slurmctld || true
+    for _ in $(seq 1 40); do
+      pgrep -x slurmd >/dev/null || pgrep -x slurmctld >/dev/null || break
+      sleep 0.25
+    done
     log "stopped"
     ;;
   status)

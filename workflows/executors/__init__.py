@@ -1,0 +1,1 @@
+"""Executors: run flows locally (jobflow run_locally) or at scale (FireWorks + SLURM)."""
