@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -90,9 +89,11 @@ def test_bad_queue_adapter_and_launchpad_files(tmp_path):
     bad.write_text("queue: debug\n")
     with pytest.raises(ArscInputError, match="needs _fw_name and _fw_q_type"):
         load_qadapter(bad, tmp_path / "lp.yaml")
-    with pytest.raises(ArscInputError, match="LaunchPad file .*nope.yaml' not found"):
-        with open_launchpad(tmp_path / "nope.yaml"):
-            pass
+    with (
+        pytest.raises(ArscInputError, match=r"LaunchPad file .*nope\.yaml' not found"),
+        open_launchpad(tmp_path / "nope.yaml"),
+    ):
+        pass
 
 
 # --- real SLURM -------------------------------------------------------------
