@@ -2,8 +2,8 @@
 
 Accepted layouts (CSV, or an Excel sheet):
 
-- columns ``metal1`` (binding metal x) and ``metal2`` (partner y) plus the
-  target column;
+- columns ``metal1`` (binding metal x) and ``metal2`` (partner y; symbols in
+  any case) plus the target column;
 - the authors' layout: a ``sample`` column such as ``WFe`` (metal x then metal
   y, split before each capital letter) plus the target column.
 """
@@ -114,7 +114,10 @@ def convert_workbook(xlsx: str | Path, csv: str | Path, sheet: str = "property")
 
 def _metal_columns(data: pd.DataFrame, source: str) -> tuple[list[str], list[str]]:
     if {"metal1", "metal2"} <= set(data.columns):
-        return [str(v).strip() for v in data["metal1"]], [str(v).strip() for v in data["metal2"]]
+        return (
+            [str(v).strip().capitalize() for v in data["metal1"]],
+            [str(v).strip().capitalize() for v in data["metal2"]],
+        )
     if "sample" in data.columns:
         xs, ys = [], []
         for row, name in enumerate(data["sample"], start=1):

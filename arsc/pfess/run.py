@@ -157,6 +157,8 @@ def _fast(job: _Job) -> None:
                 bases = [subset for subset, _ in ranked[: job.beam]]
                 beam = extend_sets(job.gen, job.scan.keep, y, bases, width)
             ranked = _merge(sis, beam, width=width)
+            if not ranked:  # fewer clean features than k
+                return
         fitted = [(job.add_ols(list(subset)), subset) for subset, _ in ranked[: 2 * job.top]]
         fitted.sort(key=lambda item: -round(item[0].r2, 10))
         job.found.extend(desc for desc, _ in fitted[: job.top])

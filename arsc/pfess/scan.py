@@ -189,6 +189,8 @@ def extend_sets(
         The ``top`` best extended sets (sorted global indices) and their
         residual sums of squares, best first.
     """
+    if not bases:
+        return []
     parts = [_residual_basis(gen.values(list(b)), target) for b in bases]
     q = np.concatenate([p[0] for p in parts])  # (K * d) x rows
     res = np.array([p[1] for p in parts])  # K x rows

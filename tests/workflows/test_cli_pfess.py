@@ -63,7 +63,6 @@ def test_table_prints_formula_r2_rmse_and_cv_rmse():
         (None, ["--target", "property", "--dim", "4"], "descriptor dimension 4 is outside 1..3"),
         ({(6, "metal1"): "Qq"}, ["--target", "property"], "row 7 of .*unknown metal 'Qq'"),
         ({(0, "property"): "high"}, ["--target", "property"], "row 1 of .*value 'high' is not a"),
-        (None, ["--target", "property", "--mode", "slow"], "unknown PFESS mode 'slow'"),
     ],
 )
 def test_bad_input_prints_one_line_and_exits_2(tmp_path, edit, args, message):
