@@ -29,6 +29,7 @@ VERB_MODULES: tuple[str, ...] = (
     "workflows.cli.validate",
     "workflows.cli.model",
     "workflows.cli.pfess",
+    "workflows.cli.run",
 )
 
 app = typer.Typer(

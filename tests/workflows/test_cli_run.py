@@ -1,0 +1,140 @@
+"""``arsc run`` and ``arsc results`` with the FAKE test engine (an orchestration seam, not DFT)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.workflows import fake_engine
+from workflows.cli.main import main
+
+SITE = "Fe-Co_qv-n6_graphene"
+
+
+@pytest.fixture(autouse=True)
+def _fake(monkeypatch, tmp_path):
+    monkeypatch.setitem(fake_engine.base.ENGINE_MODULES, "fake", fake_engine.__name__)
+    monkeypatch.setitem(fake_engine.base._REGISTRY, "fake", fake_engine.ENGINE)
+    for name in ("FAKE_ENGINE_SLEEP", "FAKE_ENGINE_FAIL", "ARSC_CONFIG_FILE", "ARSC_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FAKE_ENGINE_COUNTER", str(tmp_path / "count"))
+    monkeypatch.chdir(tmp_path)
+
+
+def run(project, *extra: str) -> int:
+    args = ["run", "--project", str(project), "--no-progress", *extra]
+    return main(args)
+
+
+def fake_run(project, *extra: str) -> int:
+    opts = ["--engine", "fake", "--prerelax-engine", "fake", "--min-image", "9.5"]
+    return run(project, SITE, *opts, *extra)
+
+
+def results_json(project, capsys) -> dict:
+    capsys.readouterr()
+    assert main(["results", "--project", str(project), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def computations(tmp_path) -> list[str]:
+    path = tmp_path / "count"
+    return path.read_text().split("\n")[:-1] if path.exists() else []
+
+
+def test_run_records_the_request_and_results_lists_the_store(tmp_path, capsys) -> None:
+    project = tmp_path / "proj"
+    assert fake_run(project, "--modes", "top1") == 0
+    request = json.loads((project / "last_request.json").read_text())
+    assert request["sites"] == [SITE]
+    assert (request["engine"], request["modes"], request["reactions"]) == (
+        "fake",
+        ["top1"],
+        ["orr"],
+    )
+    data = results_json(project, capsys)
+    calcs = data["calculations"]
+    # bare + 3 adsorbates: one relax (the fake pre-relax has the relax's key) and one static
+    # each; H2O and H2: relax and static
+    assert len(calcs) == 4 * 2 + 2 * 2
+    assert {c["status"] for c in calcs} == {"ok"}
+    first = calcs[0]
+    assert (first["site"], first["adsorbate"], first["engine"], first["task"]) == (
+        SITE,
+        "bare",
+        "fake",
+        "relax",
+    )
+    assert len(first["fingerprint"]) == 12
+    (site,) = data["sites"]
+    assert site["site"] == SITE
+    assert site["consistent"]
+    assert (site["states_ok"], site["states"]) == (4, 4)
+    assert site["activity"]["orr"]["overpotential"] > 0
+
+
+def test_resume_reruns_the_request_without_recomputing(tmp_path, capsys) -> None:
+    project = tmp_path / "proj"
+    assert fake_run(project, "--modes", "top1") == 0
+    before = computations(tmp_path)
+    assert run(project, "--resume") == 0
+    assert computations(tmp_path) == before
+    out = capsys.readouterr().out
+    assert SITE[:6] in out
+
+
+def test_failed_calculation_is_kept_until_retry_failed(tmp_path, capsys, monkeypatch) -> None:
+    project = tmp_path / "proj"
+    monkeypatch.setenv("FAKE_ENGINE_FAIL", "OH")
+    assert fake_run(project, "--modes", "top1") == 0
+    n = len(computations(tmp_path))
+    monkeypatch.delenv("FAKE_ENGINE_FAIL")
+    assert run(project, "--resume") == 0
+    assert len(computations(tmp_path)) == n  # reported, not retried
+    failed = [c for c in results_json(project, capsys)["calculations"] if c["status"] != "ok"]
+    assert [(c["adsorbate"], c["task"]) for c in failed] == [("OH", "relax")]
+    assert run(project, "--resume", "--retry-failed") == 0
+    assert len(computations(tmp_path)) == n + 2  # the OH relax again, then its static
+    data = results_json(project, capsys)
+    oh = [c for c in data["calculations"] if c["adsorbate"] == "OH"]
+    assert {(c["task"], c["status"]) for c in oh} == {("relax", "ok"), ("static", "ok")}
+    assert data["sites"][0]["states_ok"] == 4
+
+
+def test_results_text_lists_calculations_and_sites(tmp_path, capsys) -> None:
+    project = tmp_path / "proj"
+    assert fake_run(project, "--modes", "top1", "--reactions", "her") == 0
+    capsys.readouterr()
+    assert main(["results", "--project", str(project)]) == 0
+    out = capsys.readouterr().out
+    assert "calculations" in out
+    assert "sites" in out
+    assert "6 calculations (6 ok, 0 failed), 1 sites" in out  # bare, *H top1, H2: relax+static
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "give SITE_IDS"),
+        (["--resume"], "nothing to resume"),
+        (["--resume", SITE], "--resume reruns the recorded request; drop SITE_IDS"),
+        (["--resume", "--engine", "fake"], "drop --engine"),
+        ([SITE, "--engine", "qe"], "unknown engine 'qe'"),
+        ([SITE, "--engine", "fake", "--reactions", "xyz"], "xyz"),
+        ([SITE, "--engine", "fake", "--modes", "ontop"], "binding mode 'ontop'"),
+        (["Xx-Co_qv-n6_graphene", "--engine", "fake"], "Xx"),
+    ],
+)
+def test_bad_requests_exit_2_with_one_line(tmp_path, capsys, args, message) -> None:
+    assert run(tmp_path / "proj", *args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("arsc: error: ")
+    assert "\n" not in err
+    assert message in err
+    assert not (tmp_path / "proj" / "last_request.json").exists()
+
+
+def test_results_without_a_store_exits_2(tmp_path, capsys) -> None:
+    assert main(["results", "--project", str(tmp_path / "empty")]) == 2
+    assert "no job store in project" in capsys.readouterr().err

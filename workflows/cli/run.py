@@ -1,0 +1,230 @@
+"""Verbs that run DFT flows and read their results: ``arsc run``, ``arsc results``."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from arsc.errors import ArscInputError
+from workflows.cli.options import console, split_list
+from workflows.settings import ArscSettings, get_settings
+
+if TYPE_CHECKING:  # the heavy modules (jobflow, flows, engines) load when a verb runs
+    from workflows.executors.local import RunRequest
+
+ListOpt = list[str] | None
+ProjectOpt = Annotated[
+    Path | None,
+    typer.Option("--project", help="Project folder (store, last request); default from settings."),
+]
+
+
+def _request(
+    site_ids: list[str] | None, resume: bool, settings: ArscSettings, explicit: dict[str, Any]
+) -> RunRequest:
+    from workflows.executors.local import RunRequest
+
+    if resume:
+        given = [f"--{k.replace('_', '-')}" for k, v in explicit.items() if v is not None]
+        if site_ids or given:
+            what = ", ".join((["SITE_IDS"] if site_ids else []) + given)
+            raise ArscInputError(
+                f"--resume reruns the recorded request; drop {what} "
+                "(or start a new request without --resume)"
+            )
+        return RunRequest.load(settings.project)
+    if not site_ids:
+        raise ArscInputError("give SITE_IDS (e.g. Fe-Co_qv-n6_graphene) or --resume")
+    options = {k: explicit[k] for k in ("prerelax", "prerelax_engine", "min_image", "modes")}
+    return RunRequest(
+        sites=list(site_ids),
+        reactions=list(settings.reactions),
+        engine=settings.engine,
+        preset=settings.preset,
+        **{k: v for k, v in options.items() if v is not None},
+    )
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+
+
+def _site_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="sites")
+    for col in ("site", "reaction", "overpotential (V)", "U_L (V)", "limiting step"):
+        table.add_column(col)
+    for col in ("states ok", "consistent", "d-band centre (eV)"):
+        table.add_column(col)
+    for row in rows:
+        centres = ", ".join(f"{m} {_fmt(c, 2)}" for m, c in row["dband_centre"].items())
+        acts = row["activity"] or {"-": {}}
+        for reaction, act in acts.items():
+            table.add_row(
+                row["site"],
+                reaction,
+                _fmt(act.get("overpotential")),
+                _fmt(act.get("limiting_potential")),
+                act.get("limiting_step") or "-",
+                f"{row['states_ok']}/{row['states']}",
+                "yes" if row["consistent"] else "no",
+                centres or "-",
+            )
+    return table
+
+
+def run(
+    site_ids: Annotated[
+        list[str] | None, typer.Argument(help="Site ids, e.g. Fe-Co_qv-n6_graphene.")
+    ] = None,
+    reactions: Annotated[
+        ListOpt,
+        typer.Option(
+            "--reactions", "-r", help="Reactions: orr, oer, her, crr, nrr (default from settings)."
+        ),
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option("--engine", help="DFT engine: gpaw, vasp or mlip (default from settings)."),
+    ] = None,
+    preset: Annotated[
+        str | None, typer.Option("--preset", help="Engine preset, e.g. fast (default: engine's).")
+    ] = None,
+    project: ProjectOpt = None,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Rerun the project's last request; finished work is reused."),
+    ] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option("--retry-failed", help="Recompute calculations that failed before."),
+    ] = False,
+    prerelax: Annotated[
+        bool | None,
+        typer.Option("--prerelax/--no-prerelax", help="Pre-relax every state (default: yes)."),
+    ] = None,
+    prerelax_engine: Annotated[
+        str | None,
+        typer.Option("--prerelax-engine", help="Engine of the pre-relaxation (default mlip)."),
+    ] = None,
+    min_image: Annotated[
+        float | None,
+        typer.Option("--min-image", help="Smallest metal-image distance, Angstrom (default 10)."),
+    ] = None,
+    modes: Annotated[
+        ListOpt, typer.Option("--modes", help="Binding modes to compute (default: all).")
+    ] = None,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")
+    ] = True,
+) -> None:
+    """Run the adsorption flow for sites locally; --resume continues the last request."""
+    from workflows.executors.local import run_local, unfinished
+    from workflows.results import site_docs, site_row
+    from workflows.store import make_store
+
+    explicit = {
+        "reactions": split_list(reactions),
+        "engine": engine,
+        "preset": preset,
+        "prerelax": prerelax,
+        "prerelax_engine": prerelax_engine,
+        "min_image": min_image,
+        "modes": split_list(modes),
+    }
+    settings = get_settings(
+        project=project, engine=engine, preset=preset, reactions=explicit["reactions"]
+    )
+    request = _request(site_ids, resume, settings, explicit)
+    flow = request.flow()
+    if not resume:
+        request.save(settings.project)
+    store = make_store(settings)
+    runs = settings.project / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    responses = run_local(flow, store, progress, retry_failed=retry_failed, root_dir=runs)
+    out = console()
+    wanted = set(request.site_ids())
+    rows = [site_row(d) for d in site_docs(store) if d.site_id in wanted]
+    out.print(_site_table(rows))
+    left = unfinished(flow, responses)
+    if left:
+        out.print(
+            f"{len(left)} jobs did not finish (they raised, or need one that did), e.g. "
+            f"{left[0]!r}; `arsc run --resume` retries them"
+        )
+        raise typer.Exit(1)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _calc_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="calculations")
+    cols = ("site", "adsorbate", "mode", "engine", "task", "status", "energy (eV)", "fingerprint")
+    for col in cols:
+        table.add_column(col, justify="right" if col == "energy (eV)" else "left")
+    for r in rows:
+        table.add_row(
+            r["site"],
+            r["adsorbate"],
+            r["mode"] or "-",
+            r["engine"],
+            r["task"],
+            r["status"] if r["status"] == "ok" else f"{r['status']}: {r['error']}",
+            _fmt(r["energy"], 4),
+            r["fingerprint"],
+        )
+    return table
+
+
+def results(
+    project: ProjectOpt = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object (calculations, sites).")
+    ] = False,
+) -> None:
+    """List what the job store holds: one row per calculation, then per-site summaries."""
+    from workflows.results import calculations, site_docs, site_row
+    from workflows.store import is_embedded, make_store
+
+    settings = get_settings(project=project)
+    if is_embedded(settings) and not settings.store_path().is_file():
+        raise ArscInputError(
+            f"no job store in project {str(settings.project)!r} "
+            f"({settings.store_path()} does not exist); run `arsc run` first"
+        )
+    store = make_store(settings)
+    store.connect()
+    try:
+        calcs = calculations(store)
+        sites = [site_row(d) for d in site_docs(store)]
+    finally:
+        store.close()
+    if as_json:
+        payload = {"project": str(settings.project), "calculations": calcs, "sites": sites}
+        typer.echo(json.dumps(_clean(payload), allow_nan=False))
+        return
+    out = console()
+    out.print(_calc_table(calcs))
+    if sites:
+        out.print(_site_table(sites))
+    ok = sum(r["status"] == "ok" for r in calcs)
+    out.print(f"{len(calcs)} calculations ({ok} ok, {len(calcs) - ok} failed), {len(sites)} sites")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's verbs to the app."""
+    app.command("run")(run)
+    app.command("results")(results)
