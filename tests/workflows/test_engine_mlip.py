@@ -100,14 +100,32 @@ def test_job_output_is_a_calcdoc_when_run_with_jobflow(bare) -> None:
     assert (out.engine, out.task, out.status, out.natoms) == ("mlip", "static", "ok", 48)
 
 
-def test_too_few_steps_climb_the_optimizer_ladder_then_fail(bare, tmp_path) -> None:
-    maker = MlipRelaxMaker(steps=2, fmax=0.001, scratch_dir=str(tmp_path))
-    doc = maker.run(bare)
+def test_second_run_in_the_same_store_returns_the_stored_document(bare) -> None:
+    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    first, second = MlipStaticMaker().make(bare), MlipStaticMaker().make(bare)
+    out1 = run_locally(first, store=store, ensure_success=True)[first.uuid][1].output
+    out2 = run_locally(second, store=store, ensure_success=True)[second.uuid][1].output
+    assert out2.fingerprint == out1.fingerprint
+    assert out2.wall_time == out1.wall_time  # the stored document, not a new calculation
+
+
+@pytest.fixture(scope="module")
+def failed_relax(bare, tmp_path_factory):
+    """A relaxation that cannot converge: 2 steps per attempt towards fmax 0.001 eV/A."""
+    scratch = tmp_path_factory.mktemp("mlip-failed")
+    maker = MlipRelaxMaker(steps=2, fmax=0.001, scratch_dir=str(scratch))
+    return maker, maker.run(bare), scratch
+
+
+def test_too_few_steps_climb_the_optimizer_ladder_then_fail(failed_relax) -> None:
+    _, doc, _ = failed_relax
     assert doc.status == "failed"
     assert doc.convergence.retries == ["maxstep 0.1", "optimizer FIRE"]
     assert doc.convergence.ionic_steps == 6
     assert doc.error is not None and "\n" not in doc.error
     assert doc.error.startswith("relaxation not converged")
+    assert doc.settings["maxstep"] == 0.1  # the settings of the last attempt
+    assert doc.settings["optimizer"] == "FIRE"
 
 
 def _logged_energies(log: Path) -> list[tuple[int, float]]:
@@ -116,12 +134,11 @@ def _logged_energies(log: Path) -> list[tuple[int, float]]:
     return [(int(r[1]), float(r[3])) for r in rows if len(r) == 5 and r[1].isdigit()]
 
 
-def test_rerun_resumes_from_the_last_trajectory_frame(bare, tmp_path) -> None:
-    maker = MlipRelaxMaker(steps=3, fmax=0.001, scratch_dir=str(tmp_path))
-    maker.run(bare)  # fails after three attempts of 3 steps, trajectory left behind
-    (log,) = tmp_path.glob("mlip-relax-*/opt.log")
+def test_rerun_resumes_from_the_last_trajectory_frame(bare, failed_relax) -> None:
+    maker, _, scratch = failed_relax
+    (log,) = scratch.glob("mlip-relax-*/opt.log")
     first_run = _logged_energies(log)
-    assert len(first_run) == 12
+    assert len(first_run) == 9  # three attempts of steps 0..2
     maker.run(bare)  # same fingerprint, same folder: starts from the last frame
     second_run = _logged_energies(log)[len(first_run) :]
     assert second_run[0][0] == 0
@@ -143,7 +160,9 @@ def test_torch_threads_apply_inside_the_block_and_restore_after() -> None:
     assert torch.get_num_threads() == before
 
 
+@pytest.mark.slow
 def test_sevenn_static_gives_a_finite_energy(bare) -> None:
+    """Slow: SevenNet compiles its model on first use (about 20 s here)."""
     pytest.importorskip("sevenn", reason="sevenn not installed")
     doc = MlipStaticMaker(model="sevenn").run(bare)
     assert doc.status == "ok"
