@@ -1,0 +1,383 @@
+"""The campaign definition: one YAML file says what to screen, how, and when to stop.
+
+Every field is documented below (and printed by ``arsc campaign validate
+--schema``-style tools through the pydantic JSON schema). Unknown keys are
+refused (``extra="forbid"``); a malformed file, an unknown key or a bad value
+raises :class:`arsc.errors.ArscInputError` with one line naming the file and
+the key. Packaged examples: ``workflows/data/campaigns/*.yaml``
+(:func:`packaged_campaigns`).
+
+Example
+-------
+.. code-block:: yaml
+
+    name: orr-oer-3d
+    space: {metals: [Fe, Co, Ni], motifs: [qv-n6]}
+    objective: {reaction: bifunctional, quantity: overpotential, goal: min}
+    dft: {executor: local, engine: gpaw, preset: fast, relax: mlip, modes: [top1]}
+    acquisition: {strategy: ucb, batch: 1, prune_kappa: 2.0}
+    budget: {dft_calculations: 12}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib.resources import files
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from arsc.errors import ArscInputError, unknown
+from arsc.thermo._yaml import read_yaml, validate
+
+#: Quantities an objective can rank by (see :class:`ObjectiveSpec`).
+QUANTITIES: tuple[str, ...] = ("overpotential", "limiting_potential", "dg", "selectivity")
+#: Executors: how a batch of sites gets its DFT (see :mod:`workflows.campaign.engines`).
+EXECUTORS: tuple[str, ...] = ("local", "fireworks", "replay")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SpaceSpec(_Strict):
+    """The candidate space: every site :func:`arsc.space.enumerate_sites` makes from these."""
+
+    metals: list[str] | None = Field(
+        default=None,
+        description="Metal symbols; None: the authors' 20 (arsc.elements.AUTHORS_METALS)",
+    )
+    motifs: list[str] | None = Field(
+        default=None, description="Motif names of arsc/data/motifs.yaml; None: every motif"
+    )
+    supports: list[str] | None = Field(
+        default=None, description="Support names of arsc/data/supports.yaml; None: every support"
+    )
+    elements: Literal["default", "authors"] = Field(
+        default="default", description="Element property table the metals must be in"
+    )
+    sites: list[str] | None = Field(
+        default=None,
+        description="Explicit site ids (M1-M2_motif_support); when given, replaces the "
+        "metals x motifs x supports enumeration",
+    )
+
+
+class ObjectiveSpec(_Strict):
+    """What a candidate is ranked by: a quantity of one reaction, and which way is best.
+
+    Quantities (computed by :mod:`arsc.thermo` from the adsorption free energies,
+    predicted by ARSC before DFT and computed from DFT after):
+
+    ``overpotential``
+        thermodynamic overpotential of ``reaction``, V (for ``bifunctional``:
+        eta_ORR + eta_OER); with ``product`` set, a site whose predicted or
+        computed path does not reach that product scores ``product_penalty``;
+    ``limiting_potential``
+        U_L of ``reaction``, V vs RHE;
+    ``dg``
+        adsorption free energy of ``intermediate``, eV;
+    ``selectivity``
+        for competition ``competition`` of ``reaction`` (e.g. ``nrr_vs_her``),
+        the step free energy of its first label minus that of its second, eV
+        (negative: the first wins).
+    """
+
+    reaction: str = Field(
+        default="bifunctional",
+        description="Reaction name of arsc/data/reactions.yaml (orr, oer, ...)",
+    )
+    quantity: str = Field(default="overpotential", description=f"One of {', '.join(QUANTITIES)}")
+    goal: str = Field(
+        default="min",
+        description="min, max or closest:VALUE (units of the quantity); "
+        "parsed by arsc.select.Objective",
+    )
+    intermediate: str | None = Field(default=None, description="Intermediate of quantity dg")
+    competition: str | None = Field(
+        default=None, description="Selectivity competition of quantity selectivity (reactions.yaml)"
+    )
+    product: str | None = Field(
+        default=None, description="Product the network path must reach (overpotential of crr/nrr)"
+    )
+    product_penalty: float = Field(
+        default=2.0,
+        description="Value given to a site whose path reaches another product, units of the "
+        "quantity (V); large enough to rank it last among active sites",
+    )
+    intermediates: list[str] | None = Field(
+        default=None,
+        description="Intermediates to compute and predict; None: those the reaction needs",
+    )
+
+    @field_validator("quantity")
+    @classmethod
+    def _known_quantity(cls, value: str) -> str:
+        if value not in QUANTITIES:
+            raise unknown("objective quantity", value, QUANTITIES)
+        return value
+
+    @model_validator(mode="after")
+    def _needs(self) -> ObjectiveSpec:
+        if self.quantity == "dg" and not self.intermediate:
+            raise ValueError("quantity dg needs objective.intermediate")
+        if self.quantity == "selectivity" and not self.competition:
+            raise ValueError("quantity selectivity needs objective.competition")
+        return self
+
+
+class ModelSpec(_Strict):
+    """The ARSC model that scores candidates, where it starts and how it learns."""
+
+    prior: str | None = Field(
+        default="prior-sac-hoer",
+        description="Model used before any DFT: a packaged prior name (arsc/data/models/) "
+        "or a model file path; None: no prior, the first batch is space-filling",
+    )
+    refit: Literal["auto", "offset", "full", "none"] = Field(
+        default="auto",
+        description="How DFT updates the model: offset (prior shape, per-intermediate shift "
+        "and residual std from the campaign's DFT), full (arsc.model.fit_model on the "
+        "campaign's DFT rows), auto (offset until full_refit_rows DFT rows per "
+        "intermediate, then full), none",
+    )
+    full_refit_rows: int = Field(
+        default=12,
+        ge=4,
+        description="DFT rows per intermediate from which auto refits fully, count",
+    )
+    ensemble: int = Field(default=10, ge=0, description="Bootstrap members of a full refit, count")
+    variant: str = Field(default="base", description="Model variant of a full refit (arsc.model)")
+    formula: str | None = Field(
+        default=None,
+        description="A-term formula of a full refit; None: the prior's, else the default",
+    )
+    samples: int = Field(
+        default=64,
+        ge=8,
+        description="Monte Carlo samples of the predicted dG per candidate used to propagate "
+        "the model's uncertainty to the objective quantity, count",
+    )
+
+
+class FireworksSpec(_Strict):
+    """Settings of the FireWorks + SLURM executor."""
+
+    launchpad: str = Field(
+        default="launchpad.yaml", description="LaunchPad YAML file (FireWorks format)"
+    )
+    qadapter: str | None = Field(
+        default=None, description="Queue adapter YAML; None: the packaged SLURM adapter"
+    )
+    workers: int = Field(
+        default=0, ge=0, description="Worker jobs submitted per batch, count; 0: one per firework"
+    )
+    poll_seconds: float = Field(default=2.0, gt=0, description="Seconds between LaunchPad polls, s")
+    timeout_seconds: float = Field(
+        default=86400.0, gt=0, description="Most seconds to wait for a batch, s"
+    )
+
+
+class ReplaySpec(_Strict):
+    """Settings of the replay executor (answers from a table of precomputed results)."""
+
+    table: str = Field(
+        description="CSV with a site column (id or site) and dG_<X> columns (eV) for the "
+        "intermediates; relative paths are relative to the campaign file"
+    )
+    seconds_per_calculation: float = Field(
+        default=0.0,
+        ge=0,
+        description="Wall time booked per replayed calculation, s (accounting only)",
+    )
+
+
+class DftSpec(_Strict):
+    """How the DFT of a batch is computed."""
+
+    executor: str = Field(default="local", description=f"One of {', '.join(EXECUTORS)}")
+    engine: str = Field(default="gpaw", description="Calculator engine: gpaw, vasp or mlip")
+    preset: str | None = Field(
+        default=None, description="Engine preset (e.g. fast); None: its default"
+    )
+    relax: Literal["mlip", "dft"] = Field(
+        default="dft",
+        description="mlip: MLIP relaxation then one DFT single point per state (cheap); "
+        "dft: MLIP pre-relaxation, DFT relaxation, DFT single point",
+    )
+    prerelax_engine: str = Field(default="mlip", description="Engine of the (pre-)relaxation")
+    modes: list[str] | None = Field(
+        default=None, description="Binding modes computed (top1, top2, bridge, side-on); None: all"
+    )
+    min_image: float = Field(
+        default=10.0, gt=0, description="Smallest metal-image distance of the supercell, Angstrom"
+    )
+    corrections: str = Field(
+        default="vasp-pbe",
+        description="References table whose Delta(ZPE - TS) corrections are used",
+    )
+    cores_per_calculation: int = Field(
+        default=1, ge=1, description="Cores one calculation occupies, count (for core-hours)"
+    )
+    fireworks: FireworksSpec = Field(
+        default_factory=lambda: FireworksSpec(), description="FireWorks executor settings"
+    )
+    replay: ReplaySpec | None = Field(default=None, description="Replay executor settings")
+
+    @field_validator("executor")
+    @classmethod
+    def _known_executor(cls, value: str) -> str:
+        if value not in EXECUTORS:
+            raise unknown("executor", value, EXECUTORS)
+        return value
+
+    @model_validator(mode="after")
+    def _replay_table(self) -> DftSpec:
+        if self.executor == "replay" and self.replay is None:
+            raise ValueError("executor replay needs dft.replay.table")
+        return self
+
+
+class AcquisitionSpec(_Strict):
+    """How each batch is chosen (arsc.select)."""
+
+    strategy: str = Field(
+        default="ucb", description="Acquisition strategy: greedy, ucb, ei, thompson or random"
+    )
+    batch: int = Field(default=2, ge=1, description="Sites per batch, count")
+    initial: int | None = Field(
+        default=None,
+        ge=1,
+        description="Sites of the first batch, count; None: batch. Without a prior model the "
+        "first batch is space-filling (farthest-point in descriptor space)",
+    )
+    prune_kappa: float = Field(
+        default=2.0,
+        ge=0,
+        description="Pruning width: a candidate is kept while its optimistic bound "
+        "mu - kappa sigma can still beat the best DFT score, in std units",
+    )
+    seed: int = Field(default=0, description="Seed of every random choice of the campaign")
+
+
+class BudgetSpec(_Strict):
+    """When to stop at the latest."""
+
+    dft_calculations: int = Field(
+        default=12,
+        ge=1,
+        description="DFT calculations the campaign may run (gas references included)",
+    )
+    rounds: int = Field(default=20, ge=1, description="Most rounds (batches), count")
+
+
+class StoppingSpec(_Strict):
+    """The stopping rule besides the budget."""
+
+    rule: Literal["confirmed-lead", "budget"] = Field(
+        default="confirmed-lead",
+        description="confirmed-lead: stop when the best DFT-confirmed candidate beats every "
+        "other candidate's optimistic bound (mu - kappa sigma, scores lower-is-better); "
+        "budget: run until the budget is spent",
+    )
+    kappa: float = Field(default=2.0, ge=0, description="Width of the optimistic bound, std units")
+    min_rounds: int = Field(default=1, ge=1, description="Rounds before the rule may stop, count")
+
+
+class ReportSpec(_Strict):
+    """What the end of the campaign prints."""
+
+    top: int = Field(default=5, ge=1, description="Candidates printed at the end, count")
+    validate_k: int = Field(default=3, ge=1, description="k of the top-k retention in validation")
+
+
+class CampaignDefinition(_Strict):
+    """A screening campaign (the YAML file, see the module docstring)."""
+
+    name: str = Field(description="Campaign name (used in messages and the report)")
+    description: str = Field(default="", description="What the campaign is for, free text")
+    space: SpaceSpec = Field(default_factory=lambda: SpaceSpec(), description="Candidate space")
+    objective: ObjectiveSpec = Field(
+        default_factory=lambda: ObjectiveSpec(), description="What is optimised"
+    )
+    model: ModelSpec = Field(default_factory=lambda: ModelSpec(), description="The ARSC model")
+    dft: DftSpec = Field(default_factory=lambda: DftSpec(), description="How DFT is computed")
+    acquisition: AcquisitionSpec = Field(
+        default_factory=lambda: AcquisitionSpec(), description="Batch selection"
+    )
+    budget: BudgetSpec = Field(default_factory=lambda: BudgetSpec(), description="DFT budget")
+    stopping: StoppingSpec = Field(
+        default_factory=lambda: StoppingSpec(), description="Stopping rule"
+    )
+    report: ReportSpec = Field(
+        default_factory=lambda: ReportSpec(), description="End-of-run printout"
+    )
+
+    def sha256(self) -> str:
+        """Hash of the canonical JSON of the definition (changes with any field)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def read_definition(path: str | Path) -> CampaignDefinition:
+    """Read and check a campaign YAML file.
+
+    Relative paths inside it (``dft.replay.table``, a prior model file) are
+    made absolute against the file's folder.
+
+    Raises
+    ------
+    ArscInputError
+        One line naming the file and the key: missing or malformed file,
+        unknown key, bad value.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ArscInputError(f"campaign file {str(p)!r} does not exist")
+    source = f"campaign file {str(p)!r}"
+    data = read_yaml(p, "campaign file")
+    definition = validate(CampaignDefinition, data, source)
+    return _absolute(definition, p.parent.resolve())
+
+
+def _absolute(definition: CampaignDefinition, base: Path) -> CampaignDefinition:
+    dft = definition.dft
+    if dft.replay is not None and not Path(dft.replay.table).is_absolute():
+        table = str((base / dft.replay.table).resolve())
+        replay = dft.replay.model_copy(update={"table": table})
+        definition = definition.model_copy(
+            update={"dft": dft.model_copy(update={"replay": replay})}
+        )
+    prior = definition.model.prior
+    if prior is not None and prior.endswith(".json") and not Path(prior).is_absolute():
+        model = definition.model.model_copy(update={"prior": str((base / prior).resolve())})
+        definition = definition.model_copy(update={"model": model})
+    return definition
+
+
+def packaged_campaigns() -> dict[str, Path]:
+    """Return the packaged example campaigns, name -> file (``workflows/data/campaigns``)."""
+    folder = Path(str(files("workflows.data").joinpath("campaigns")))
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+
+
+def resolve_campaign(name_or_path: str | Path) -> Path:
+    """Return a campaign file: an existing path, or a packaged campaign's name.
+
+    Raises
+    ------
+    ArscInputError
+        Neither a file nor a packaged name (the message lists the packaged ones).
+    """
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    packaged = packaged_campaigns()
+    if str(name_or_path) in packaged:
+        return packaged[str(name_or_path)]
+    raise ArscInputError(
+        f"campaign file {str(name_or_path)!r} does not exist and is not a packaged campaign; "
+        f"packaged: {', '.join(packaged)}"
+    )
