@@ -107,10 +107,6 @@ class ObjectiveSpec(_Strict):
         description="Value given to a site whose path reaches another product, units of the "
         "quantity (V); large enough to rank it last among active sites",
     )
-    intermediates: list[str] | None = Field(
-        default=None,
-        description="Intermediates to compute and predict; None: those the reaction needs",
-    )
 
     @field_validator("quantity")
     @classmethod
@@ -169,10 +165,14 @@ class FireworksSpec(_Strict):
         default="launchpad.yaml", description="LaunchPad YAML file (FireWorks format)"
     )
     qadapter: str | None = Field(
-        default=None, description="Queue adapter YAML; None: the packaged SLURM adapter"
+        default=None,
+        description="Queue settings YAML (workflows.executors.queue); None: the packaged "
+        "SLURM settings",
     )
     workers: int = Field(
-        default=0, ge=0, description="Worker jobs submitted per batch, count; 0: one per firework"
+        default=0,
+        ge=0,
+        description="Most worker jobs queued per batch, count; 0: one per site of the batch",
     )
     poll_seconds: float = Field(default=2.0, gt=0, description="Seconds between LaunchPad polls, s")
     timeout_seconds: float = Field(
@@ -217,6 +217,12 @@ class DftSpec(_Strict):
     corrections: str = Field(
         default="vasp-pbe",
         description="References table whose Delta(ZPE - TS) corrections are used",
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="Local executor: sites computed side by side in separate processes, "
+        "count (one core each with cores_per_calculation 1)",
     )
     cores_per_calculation: int = Field(
         default=1, ge=1, description="Cores one calculation occupies, count (for core-hours)"

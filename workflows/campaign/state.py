@@ -186,6 +186,11 @@ class CalcCost(_Doc):
         description="True: computed for this campaign; False: found finished in the store "
         "(fingerprint cache), not counted against the budget"
     )
+    dft: bool = Field(
+        default=True,
+        description="True: a DFT step (counted against the budget); False: an MLIP "
+        "(pre-)relaxation",
+    )
 
 
 class SiteResult(_Doc):

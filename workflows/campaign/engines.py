@@ -1,0 +1,557 @@
+"""Batch engines: how a campaign's batch of sites gets its DFT.
+
+One registry (:data:`BATCH_ENGINES`, keyed by the definition's
+``dft.executor``), three engines with one interface (:class:`BatchEngine`):
+
+``local``
+    :class:`workflows.flows.DacAdsorptionFlow` run in this machine's
+    processes through :mod:`workflows.executors.local` and the job store of
+    the settings (by default the embedded sqlite store in the campaign
+    folder). The gas references run first; the sites then run one flow per
+    site, ``dft.workers`` side by side (separate processes, which die with
+    the campaign process).
+``fireworks``
+    the same flows submitted to a FireWorks LaunchPad and run by workers the
+    queue (SLURM) starts, through :mod:`workflows.executors.fireworks`; the
+    engine waits until every submitted workflow has finished.
+``replay``
+    answers from a table of precomputed results (one row per site with
+    ``dG_<X>`` columns, eV) with :class:`arsc.replay.ReplayOracle`, for
+    benchmarks and fast tests.
+
+Whatever the engine, a finished calculation is never recomputed: the
+engines' jobs look their fingerprint up in the store first
+(:mod:`workflows.cache`), so recomputing a batch after a crash only runs what
+had not finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import math
+import signal
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from arsc.errors import ArscInputError, unknown
+from arsc.space import Site
+from workflows.campaign.definition import CampaignDefinition, DftSpec
+from workflows.campaign.state import CalcCost
+
+#: Called with (calculations done, calculations planned) while a batch runs.
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass
+class SiteOutcome:
+    """What the DFT of one site delivered (before the objective is computed)."""
+
+    site: str
+    dg: dict[str, float | None]
+    status: str = "ok"
+    reason: str = ""
+    site_doc: dict[str, Any] | None = None
+    energies: list[dict[str, Any]] = field(default_factory=list)
+    fingerprints: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BatchOutcome:
+    """What a batch delivered: one outcome per site and every calculation involved."""
+
+    sites: list[SiteOutcome]
+    calculations: list[CalcCost]
+    wall_time_s: float
+
+
+class BatchEngine(Protocol):
+    """Computes the DFT of a batch of sites (see the module docstring)."""
+
+    def plan(self, sites: Sequence[str]) -> tuple[list[int], int]:
+        """Return DFT calculations per site and for the gas references (once), counts."""
+        ...
+
+    def compute(self, sites: Sequence[str], progress: ProgressFn | None = None) -> BatchOutcome:
+        """Run (or finish) the DFT of the sites; idempotent."""
+        ...
+
+
+# ---- the flow of the local and FireWorks engines -------------------------------------
+
+
+def flow_maker(dft: DftSpec, reaction: str) -> Any:
+    """Return the :class:`workflows.flows.DacAdsorptionFlow` of a definition's DFT settings.
+
+    ``relax: mlip`` relaxes every state with the MLIP and runs one DFT single
+    point on it; ``relax: dft`` pre-relaxes with the MLIP, then relaxes and
+    runs a single point with the DFT engine.
+    """
+    from workflows.engines import get_engine
+    from workflows.flows import DacAdsorptionFlow
+
+    common: dict[str, Any] = {
+        "engine": dft.engine,
+        "preset": dft.preset,
+        "reactions": (reaction,),
+        "modes": tuple(dft.modes) if dft.modes is not None else None,
+        "min_image": dft.min_image,
+        "corrections": dft.corrections,
+        "prerelax_engine": dft.prerelax_engine,
+    }
+    if dft.relax == "mlip":
+        pre = get_engine(dft.prerelax_engine)
+        relax = pre.relax(pre.check_preset(None))
+        return DacAdsorptionFlow(prerelax=False, relax_maker=relax, **common)
+    return DacAdsorptionFlow(prerelax=True, **common)
+
+
+def dft_steps(dft: DftSpec) -> tuple[str, ...]:
+    """Return the steps of a state that count as DFT calculations."""
+    return ("static",) if dft.relax == "mlip" else ("relax", "static")
+
+
+def _plan_flow(maker: Any, dft: DftSpec, sites: Sequence[str]) -> tuple[list[int], int]:
+    from workflows.flows import gas_references, reaction_intermediates
+
+    steps = len(dft_steps(dft))
+    per_site = [len(maker.states(Site.from_id(s))) * steps for s in sites]
+    gas = len(gas_references(reaction_intermediates(maker.reactions))) * steps
+    return per_site, gas
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def store_calculations(
+    store: Any, sites: Sequence[str], dft: DftSpec, steps: dict[str, str], since: datetime
+) -> list[CalcCost]:
+    """Every calculation of the sites and the gas references in a store, with its cost.
+
+    Parameters
+    ----------
+    store
+        A connected jobflow JobStore.
+    sites
+        Site ids of the batch.
+    dft
+        The DFT settings (which steps are DFT, cores per calculation).
+    steps
+        Fingerprint -> step (prerelax, relax, static) from the SiteDocs.
+    since
+        Campaign start: a fingerprint first computed before it is not new.
+    """
+    wanted = set(sites)
+    props = [
+        "output.fingerprint",
+        "output.site_id",
+        "output.adsorbate",
+        "output.mode",
+        "output.engine",
+        "output.task",
+        "output.status",
+        "output.wall_time",
+        "completed_at",
+    ]
+    first: dict[str, tuple[datetime | None, dict[str, Any]]] = {}
+    for doc in store.query({"output.fingerprint": {"$exists": True}}, properties=props):
+        out = doc["output"]
+        gas = out.get("mode") == "gas"
+        if not gas and out.get("site_id") not in wanted:
+            continue
+        stamp = _parse_time(str(doc.get("completed_at", "")))
+        fp = str(out["fingerprint"])
+        old = first.get(fp)
+        if old is None or (stamp is not None and (old[0] is None or stamp < old[0])):
+            first[fp] = (stamp, out)
+    rows = []
+    counted = dft_steps(dft)
+    for fp, (stamp, out) in sorted(first.items()):
+        gas = out.get("mode") == "gas"
+        step = steps.get(fp) or ("static" if out.get("task") == "static" else "relax")
+        is_dft = step in counted
+        cores = dft.cores_per_calculation if is_dft else 1
+        wall = out.get("wall_time")
+        rows.append(
+            CalcCost(
+                fingerprint=fp,
+                site="gas" if gas else str(out.get("site_id")),
+                adsorbate=str(out.get("adsorbate", "bare")),
+                mode="" if gas else str(out.get("mode") or ""),
+                engine=str(out.get("engine", "")),
+                task=str(out.get("task", "")),
+                status=str(out.get("status", "")),
+                wall_time_s=wall,
+                cores=cores,
+                core_hours=None if wall is None else float(wall) * cores / 3600.0,
+                new=stamp is not None and stamp >= since,
+                dft=is_dft,
+            )
+        )
+    return rows
+
+
+def _outcome(doc: Any) -> SiteOutcome:
+    """Site outcome from a SiteDoc."""
+    from workflows.summary import energies_table
+
+    rows: list[dict[str, Any]] = [
+        {str(k): v for k, v in r.items()}
+        for r in energies_table(doc.site_id, doc.states).to_dict("records")
+    ]
+    for row, st in zip(rows, doc.states, strict=True):
+        row.update(engine=doc.engine, settings_hash=st.settings_hash or "")
+        row.update(path="store:" + st.fingerprints.get("static", ""))
+        for key in ("e0", "f"):
+            if isinstance(row[key], float) and not math.isfinite(row[key]):
+                row[key] = None
+    fps = [fp for st in doc.states for fp in st.fingerprints.values()]
+    dg = {k: (None if v is None or not math.isfinite(v) else float(v)) for k, v in doc.dg.items()}
+    return SiteOutcome(
+        site=doc.site_id,
+        dg=dg,
+        status="ok",
+        reason="; ".join(doc.problems),
+        site_doc=doc.model_dump(mode="json"),
+        energies=rows,
+        fingerprints=fps,
+    )
+
+
+def _collect(
+    store: Any, sites: Sequence[str], dft: DftSpec, since: datetime, wall: float
+) -> BatchOutcome:
+    from workflows.results import site_docs
+
+    store.connect()
+    try:
+        docs = {d.site_id: d for d in site_docs(store) if d.site_id in set(sites)}
+        steps = {
+            fp: step
+            for d in docs.values()
+            for st in d.states
+            for step, fp in st.fingerprints.items()
+        }
+        calcs = store_calculations(store, sites, dft, steps, since)
+    finally:
+        store.close()
+    outcomes = []
+    for s in sites:
+        if s in docs:
+            outcomes.append(_outcome(docs[s]))
+        else:
+            outcomes.append(SiteOutcome(s, {}, "failed", f"no site summary for {s} in the store"))
+    return BatchOutcome(outcomes, calcs, wall)
+
+
+def _count_done(store: Any, sites: Sequence[str]) -> int:
+    store.connect()
+    try:
+        docs = store.query(
+            {"output.fingerprint": {"$exists": True}},
+            properties=["output.fingerprint", "output.site_id", "output.mode"],
+        )
+        wanted = set(sites)
+        return len(
+            {
+                d["output"]["fingerprint"]
+                for d in docs
+                if d["output"].get("site_id") in wanted or d["output"].get("mode") == "gas"
+            }
+        )
+    finally:
+        store.close()
+
+
+# ---- local -----------------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the worker processes
+    """Ask Linux to kill this worker when the campaign process dies (prctl PDEATHSIG)."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+
+
+def _run_site(folder: str, dft_json: str, reaction: str, site: str) -> str:
+    """Worker process: run one site's flow (gas references are cache hits by now)."""
+    from workflows.executors.local import run_local
+    from workflows.settings import get_settings
+    from workflows.store import make_store
+
+    dft = DftSpec.model_validate_json(dft_json)
+    flow = flow_maker(dft, reaction).make([site])
+    store = make_store(get_settings(project=Path(folder)))
+    run_local(flow, store, progress=False, root_dir=Path(folder) / "runs")
+    return site
+
+
+@dataclass
+class LocalEngine:
+    """Run the flows here (see the module docstring)."""
+
+    folder: Path
+    definition: CampaignDefinition
+    since: datetime
+    show_progress: bool = True
+
+    @property
+    def dft(self) -> DftSpec:
+        """The definition's DFT settings."""
+        return self.definition.dft
+
+    def maker(self) -> Any:
+        """Return the flow Maker."""
+        return flow_maker(self.dft, self.definition.objective.reaction)
+
+    def plan(self, sites: Sequence[str]) -> tuple[list[int], int]:
+        """Return DFT calculations per site and for the gas references, counts."""
+        return _plan_flow(self.maker(), self.dft, sites)
+
+    def store(self) -> Any:
+        """Return the job store of the campaign (settings with project = the campaign folder)."""
+        from workflows.settings import get_settings
+        from workflows.store import make_store
+
+        return make_store(get_settings(project=self.folder.resolve()))
+
+    def compute(self, sites: Sequence[str], progress: ProgressFn | None = None) -> BatchOutcome:
+        """Run the gas references, then the sites (``dft.workers`` at a time)."""
+        from workflows.executors.local import run_local
+
+        start = time.perf_counter()
+        runs = self.folder / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        maker = self.maker()
+        per_site, gas = self.plan(sites)
+        total = sum(per_site) + gas
+        if self.dft.workers <= 1 or len(sites) <= 1:
+            run_local(maker.make(list(sites)), self.store(), self.show_progress, root_dir=runs)
+        else:
+            run_local(maker.make([]), self.store(), self.show_progress, root_dir=runs)
+            self._parallel(sites, progress, total)
+        return _collect(self.store(), sites, self.dft, self.since, time.perf_counter() - start)
+
+    def _parallel(self, sites: Sequence[str], progress: ProgressFn | None, total: int) -> None:
+        ctx = get_context("spawn")
+        args = (str(self.folder.resolve()), self.dft.model_dump_json())
+        reaction = self.definition.objective.reaction
+        with ProcessPoolExecutor(
+            max_workers=self.dft.workers, mp_context=ctx, initializer=_die_with_parent
+        ) as pool:
+            futures = [pool.submit(_run_site, *args, reaction, s) for s in sites]
+            pending = set(futures)
+            while pending:
+                done = {f for f in pending if f.done()}
+                pending -= done
+                for f in done:
+                    f.result()  # re-raise a worker's error
+                if progress is not None:
+                    progress(_count_done(self.store(), sites), total)
+                if pending:
+                    time.sleep(2.0)
+
+
+# ---- FireWorks -------------------------------------------------------------------------
+
+
+@dataclass
+class FireworksEngine(LocalEngine):
+    """Submit the flows to a LaunchPad; the queue's workers run them."""
+
+    def key(self, site: str) -> str:
+        """Request key of a site's workflow (duplicate-free submission)."""
+        d = self.dft
+        return f"{self.definition.name}|{site}|{d.engine}|{d.preset}|{d.relax}"
+
+    def compute(self, sites: Sequence[str], progress: ProgressFn | None = None) -> BatchOutcome:
+        """Submit, launch workers, wait until every workflow of the batch has finished."""
+        from workflows.executors.fireworks import (
+            launch,
+            open_launchpad,
+            submit_flows,
+            worker_jobs,
+        )
+        from workflows.executors.queue import load_queue_settings, make_adapter
+
+        start = time.perf_counter()
+        spec = self.dft.fireworks
+        maker = self.maker()
+        keys = [self.key(s) for s in sites]
+        with open_launchpad(spec.launchpad, write=True) as lp:
+            flows = [(k, maker.make([s])) for k, s in zip(keys, sites, strict=True)]
+            submit_flows(
+                lp, flows, store=self.store(), metadata={"arsc_campaign": self.folder.name}
+            )
+        queue = load_queue_settings(spec.qadapter)
+        with open_launchpad(spec.launchpad) as lp:
+            n = worker_jobs(lp, spec.workers or len(sites), queue.sequential)
+            if n:
+                launch(make_adapter(queue, spec.launchpad), lp, n, self.folder / "launch")
+        per_site, gas = self.plan(sites)
+        self._wait(keys, spec.poll_seconds, spec.timeout_seconds, progress, sum(per_site) + gas)
+        return _collect(self.store(), sites, self.dft, self.since, time.perf_counter() - start)
+
+    @staticmethod
+    def _unfinished(lp: Any, keys: Sequence[str]) -> int:
+        ids = [
+            fw_id
+            for wf in lp.workflows.find({"metadata.arsc_key": {"$in": list(keys)}}, {"nodes": 1})
+            for fw_id in wf["nodes"]
+        ]
+        states = ("READY", "WAITING", "RESERVED", "RUNNING")
+        return int(lp.fireworks.count_documents({"fw_id": {"$in": ids}, "state": {"$in": states}}))
+
+    def _wait(
+        self,
+        keys: Sequence[str],
+        poll: float,
+        timeout: float,
+        progress: ProgressFn | None,
+        total: int,
+    ) -> None:
+        from workflows.executors.fireworks import open_launchpad
+
+        end = time.monotonic() + timeout
+        sites = [k.split("|")[1] for k in keys]
+        while True:
+            with open_launchpad(self.dft.fireworks.launchpad) as lp:
+                left = self._unfinished(lp, keys)
+            if progress is not None:
+                progress(_count_done(self.store(), sites), total)
+            if not left:
+                return
+            if time.monotonic() > end:
+                raise ArscInputError(
+                    f"FireWorks batch not finished after {timeout:g} s ({left} fireworks left); "
+                    "`arsc campaign resume` waits again"
+                )
+            time.sleep(poll)
+
+
+# ---- replay ----------------------------------------------------------------------------
+
+
+@dataclass
+class ReplayEngine:
+    """Answer from a table of precomputed free energies (see the module docstring)."""
+
+    folder: Path
+    definition: CampaignDefinition
+    since: datetime
+    show_progress: bool = True
+    _table: pd.DataFrame | None = None
+
+    def table(self) -> pd.DataFrame:
+        """Return the replay table, indexed by site id."""
+        if self._table is None:
+            spec = self.definition.dft.replay
+            assert spec is not None
+            path = Path(spec.table)
+            if not path.is_file():
+                raise ArscInputError(f"replay table {str(path)!r} does not exist")
+            data = pd.read_csv(path)
+            col = "id" if "id" in data.columns else "site"
+            if col not in data.columns:
+                raise ArscInputError(f"replay table {str(path)!r} needs a column 'id' or 'site'")
+            data["_site"] = [Site.from_id(s).id for s in data[col]]
+            self._table = data.set_index("_site", drop=False)
+        return self._table
+
+    def _states(self, site: str) -> list[tuple[str, str]]:
+        from workflows.flows import DacAdsorptionFlow
+
+        flow = DacAdsorptionFlow(
+            reactions=(self.definition.objective.reaction,),
+            modes=tuple(self.definition.dft.modes) if self.definition.dft.modes else None,
+        )
+        return [(a, m or "") for a, m in flow.states(Site.from_id(site))]
+
+    def plan(self, sites: Sequence[str]) -> tuple[list[int], int]:
+        """One calculation per state of each site (no gas: the table holds dG)."""
+        return [len(self._states(s)) for s in sites], 0
+
+    def compute(self, sites: Sequence[str], progress: ProgressFn | None = None) -> BatchOutcome:
+        """Look the sites up with one :class:`arsc.replay.ReplayOracle` per dG column."""
+        from arsc.replay import ReplayOracle
+
+        start = time.perf_counter()
+        data = self.table()
+        spec = self.definition.dft.replay
+        assert spec is not None
+        columns = [c for c in data.columns if c.startswith("dG_")]
+        rows = [data.index.get_loc(s) if s in data.index else None for s in sites]
+        found = [int(r) for r in rows if isinstance(r, int | np.integer)]
+        values: dict[str, np.ndarray] = {}
+        for col in columns:
+            oracle = ReplayOracle(data.drop(columns=["_site"]), col)
+            values[col[3:]] = oracle.query(found)
+        outcomes, calcs = [], []
+        for site, row in zip(sites, rows, strict=True):
+            if not isinstance(row, int | np.integer):
+                outcomes.append(SiteOutcome(site, {}, "failed", "not in the replay table"))
+                continue
+            i = found.index(int(row))
+            dg = {z: _finite(v[i]) for z, v in values.items()}
+            fps = [f"replay:{site}:{a}:{m}" for a, m in self._states(site)]
+            outcomes.append(SiteOutcome(site, dg, fingerprints=fps))
+            calcs += [self._cost(fp, site) for fp in fps]
+        if progress is not None:
+            progress(len(calcs), len(calcs))
+        return BatchOutcome(outcomes, calcs, time.perf_counter() - start)
+
+    def _cost(self, fp: str, site: str) -> CalcCost:
+        _, _, ads, mode = fp.split(":")
+        spec = self.definition.dft.replay
+        wall = spec.seconds_per_calculation if spec else 0.0
+        cores = self.definition.dft.cores_per_calculation
+        return CalcCost(
+            fingerprint=fp,
+            site=site,
+            adsorbate=ads,
+            mode=mode,
+            engine="replay",
+            task="static",
+            status="ok",
+            wall_time_s=wall,
+            cores=cores,
+            core_hours=wall * cores / 3600.0,
+            new=True,
+            dft=True,
+        )
+
+
+def _finite(value: Any) -> float | None:
+    v = float(value)
+    return v if math.isfinite(v) else None
+
+
+#: Executor name -> batch engine class.
+BATCH_ENGINES: dict[str, type] = {
+    "local": LocalEngine,
+    "fireworks": FireworksEngine,
+    "replay": ReplayEngine,
+}
+
+
+def make_engine(
+    folder: Path, definition: CampaignDefinition, since: datetime, show_progress: bool = True
+) -> BatchEngine:
+    """Build the batch engine of a definition's ``dft.executor``."""
+    name = definition.dft.executor
+    if name not in BATCH_ENGINES:
+        raise unknown("executor", name, BATCH_ENGINES)
+    engine: BatchEngine = BATCH_ENGINES[name](folder, definition, since, show_progress)
+    return engine
