@@ -18,16 +18,17 @@ from jobflow import Flow, JobStore
 from maggma.stores import JSONStore
 
 from arsc.errors import ArscInputError
-from tests.workflows.fw_jobs import add
+from tests.workflows.fw_jobs import add, add_then_replace
 from workflows.executors.fireworks import (
     launch,
-    load_qadapter,
     open_launchpad,
     rerun_failed,
     status_rows,
     submit_flows,
     unfinished_count,
+    worker_jobs,
 )
+from workflows.executors.queue import load_queue_settings, make_adapter
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,28 +72,26 @@ def test_submitting_the_same_request_twice_adds_nothing_mongomock_launchpad(tmp_
     assert first.added == ["site-a"] and again.added == ["site-b"] and again.skipped == ["site-a"]
 
 
-def test_packaged_qadapter_writes_a_slurm_script(tmp_path):
-    q = load_qadapter(None, tmp_path / "launchpad.yaml", python="/opt/py/bin/python")
-    script = q.get_script_str(str(tmp_path))
-    assert "#SBATCH --partition=debug" in script
-    assert "#SBATCH --cpus-per-task=2" in script
-    assert "#SBATCH --time=04:00:00" in script
-    assert f"/opt/py/bin/python -m workflows.executors.fw_worker --launchpad {tmp_path}" in script
-    assert "--dependency" not in script and "--account" not in script  # unset fields dropped
+def test_workers_one_per_ready_firework_capped_or_one_when_sequential_mongomock_launchpad(
+    tmp_path, mongomock_lp
+):
+    with open_launchpad(mongomock_lp, write=True) as lp:
+        assert worker_jobs(lp, 10, sequential=False) == 0  # nothing to run: no job
+        submit_flows(lp, [(f"site-{i}", _chain(tmp_path / "log")) for i in range(3)])
+        assert worker_jobs(lp, 10, sequential=False) == 3  # 3 ready roots (children wait)
+        assert worker_jobs(lp, 2, sequential=False) == 2
+        assert worker_jobs(lp, 10, sequential=True) == 1
 
 
-def test_bad_queue_adapter_and_launchpad_files(tmp_path):
-    bad = tmp_path / "q.yaml"
-    bad.write_text("queue: [unclosed\n")
-    with pytest.raises(ArscInputError, match="malformed queue adapter"):
-        load_qadapter(bad, tmp_path / "lp.yaml")
-    bad.write_text("queue: debug\n")
-    with pytest.raises(ArscInputError, match="needs _fw_name and _fw_q_type"):
-        load_qadapter(bad, tmp_path / "lp.yaml")
+def test_bad_launchpad_file_is_one_line_error(tmp_path):
     with (
         pytest.raises(ArscInputError, match=r"LaunchPad file .*nope\.yaml' not found"),
         open_launchpad(tmp_path / "nope.yaml"),
     ):
+        pass
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("host: [unclosed\n")
+    with pytest.raises(ArscInputError, match="malformed LaunchPad file"), open_launchpad(bad):
         pass
 
 
@@ -111,13 +110,19 @@ def slurm():
     return Path(conf.stdout.strip()).parent
 
 
-def _qadapter(lp_file, db):
-    q = load_qadapter(None, lp_file)
-    q["pre_rocket"] = f"export MONGOMOCK_SERVERSTORE_FILE={db} PYTHONPATH={ROOT}"
-    q["dependency"] = "singleton"  # mongomock: one worker process at a time
-    q["cpus_per_task"] = 1
-    q["rocket_launch"] += " --ping 1"
-    return q
+def _qadapter(lp_file, db, max_launches=1):
+    """The packaged SLURM settings, one core, pings every second, one worker at a time."""
+    settings = load_queue_settings(
+        None,
+        {
+            "env": {"MONGOMOCK_SERVERSTORE_FILE": db, "PYTHONPATH": str(ROOT)},
+            "sequential": True,  # mongomock: one worker process at a time
+            "cpus_per_task": 1,
+            "ping_seconds": 1,
+            "max_launches": max_launches,
+        },
+    )
+    return make_adapter(settings, lp_file)
 
 
 def _wait_queue_empty(timeout=120):
@@ -188,3 +193,24 @@ def test_scancelled_run_is_lost_then_rerun_without_touching_finished_sibling_mon
     assert {i: r["state"] for i, r in rows.items()} == {parent: "COMPLETED", child: "COMPLETED"}
     assert rows[parent]["launches"] == 1  # the finished sibling never ran again
     assert log.read_text().splitlines() == ["add 1 2", "add 3 10"]
+
+
+@pytest.mark.slurm
+def test_one_worker_job_drains_the_flow_including_replacements_mongomock_launchpad(
+    tmp_path, mongomock_lp, slurm
+):
+    """Jobs added at run time (a jobflow replacement) run in the same SLURM job as their parent."""
+    log = tmp_path / "ran.log"
+    first = add_then_replace(1, 2, log=str(log))
+    flow = Flow([first, add(first.output, 1000, log=str(log))])
+    with open_launchpad(mongomock_lp, write=True) as lp:
+        submit_flows(lp, [("site-a", flow)], store=_store(tmp_path))
+    db = os.environ["MONGOMOCK_SERVERSTORE_FILE"]
+    with open_launchpad(mongomock_lp) as lp:
+        ids = launch(_qadapter(mongomock_lp, db, max_launches=0), lp, 1, tmp_path / "launch")
+    _wait_queue_empty()
+    rows = _rows(mongomock_lp)
+    assert len(ids) == 1
+    assert [r["state"] for r in rows] == ["COMPLETED"] * 3  # parent, replacement, child
+    assert {r["worker"] for r in rows} == {f"slurm-{ids[0]}"}
+    assert log.read_text().splitlines() == ["add_then_replace 1 2", "add 3 100", "add 103 1000"]

@@ -30,6 +30,8 @@ VERB_MODULES: tuple[str, ...] = (
     "workflows.cli.model",
     "workflows.cli.pfess",
     "workflows.cli.run",
+    "workflows.cli.report",
+    "workflows.cli.submit",
 )
 
 app = typer.Typer(

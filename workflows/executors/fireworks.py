@@ -6,9 +6,16 @@ development machines, so the tests use FireWorks' mongomock backend
 the LaunchPad and written back when it is flushed. It is correct for one
 process at a time only, so here every process flushes as soon as it has
 written (:func:`open_launchpad` ``write=True``), read-only processes never
-write, workers persist their state at checkout and at every ping (so a killed
-worker leaves a RUNNING launch behind, as with MongoDB), and the queue runs
-one worker at a time (``dependency: singleton``).
+write, workers persist their state at checkout, at every ping and at
+completion (so a killed worker leaves a RUNNING launch behind, as with
+MongoDB), and the queue runs one worker at a time (``dependency: singleton``).
+
+Workers (:mod:`workflows.executors.fw_worker`) run fireworks until none is
+ready, so the steps a job adds at run time (jobflow replacements) run in the
+same allocation; :func:`launch` queues them through the validated SLURM
+adapter of :mod:`workflows.executors.queue`. A run whose allocation dies stops
+pinging; :func:`status_rows` shows it as LOST after ``lost_after`` seconds and
+:func:`rerun_failed` puts it back to READY, leaving finished siblings alone.
 
 Duplicate-free submission: each workflow carries ``metadata.arsc_key`` (the
 request: site, engine, preset, reactions); a key already on the LaunchPad
@@ -20,11 +27,9 @@ job store.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +81,27 @@ def _detach(lp: Any) -> None:
         store._finalizer.detach()
 
 
+def use_backend() -> None:
+    """Point FireWorks at mongomock or MongoDB as ``MONGOMOCK_SERVERSTORE_FILE`` says now.
+
+    FireWorks picks its client class once, when ``fireworks.fw_config`` is first
+    imported; a process that imported FireWorks before the variable was set (a
+    test session) would otherwise try to reach a MongoDB server. This re-runs
+    FireWorks' own switch (``override_user_settings``) and hands the chosen
+    class to the LaunchPad module.
+    """
+    import pymongo
+    from fireworks import fw_config
+    from fireworks.core import launchpad as lp_module
+
+    if mongomock_file():
+        fw_config.override_user_settings()
+    else:
+        fw_config.MONGOMOCK_SERVERSTORE_FILE = None
+        fw_config.MongoClient = pymongo.MongoClient
+    lp_module.MongoClient = fw_config.MongoClient
+
+
 @contextmanager
 def open_launchpad(path: str | Path | None, *, write: bool = False) -> Iterator[Any]:
     """Open the LaunchPad of a file (default ``./launchpad.yaml``).
@@ -94,13 +120,15 @@ def open_launchpad(path: str | Path | None, *, write: bool = False) -> Iterator[
         If the file is missing or malformed.
     """
     from fireworks import LaunchPad
+    from ruamel.yaml.error import YAMLError as RuamelYAMLError
 
+    use_backend()
     p = Path(path or "launchpad.yaml")
     if not p.is_file():
         raise ArscInputError(f"LaunchPad file {str(p)!r} not found; pass --launchpad FILE")
     try:
         lp = LaunchPad.from_file(str(p))
-    except (yaml.YAMLError, TypeError, KeyError, ValueError) as exc:
+    except (yaml.YAMLError, RuamelYAMLError, TypeError, KeyError, ValueError) as exc:
         msg = " ".join(str(exc).split())
         raise ArscInputError(f"malformed LaunchPad file {str(p)!r}: {msg}") from None
     try:
@@ -111,52 +139,19 @@ def open_launchpad(path: str | Path | None, *, write: bool = False) -> Iterator[
         _detach(lp)
 
 
-def load_qadapter(path: str | Path | None, launchpad: str | Path, python: str | None = None) -> Any:
-    """Load a FireWorks queue adapter (default: the packaged SLURM one).
-
-    ``{python}`` and ``{launchpad}`` in ``rocket_launch`` are filled in; the
-    template ``default`` is the packaged SLURM template.
-    """
-    from fireworks.user_objects.queue_adapters.common_adapter import CommonAdapter
-
-    if path is None:
-        text = files("workflows.data").joinpath("qadapter_slurm.yaml").read_text()
-        source = "packaged qadapter_slurm.yaml"
-    else:
-        p = Path(path)
-        if not p.is_file():
-            raise ArscInputError(f"queue adapter file {str(p)!r} not found")
-        text, source = p.read_text(), str(p)
-    try:
-        spec = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        msg = " ".join(str(exc).split())
-        raise ArscInputError(f"malformed queue adapter {source!r}: {msg}") from None
-    if not isinstance(spec, dict) or "_fw_q_type" not in spec:
-        raise ArscInputError(f"queue adapter {source!r} needs _fw_name and _fw_q_type keys")
-    if spec.get("_fw_name", "CommonAdapter") != "CommonAdapter":
-        raise ArscInputError(f"queue adapter {source!r}: only _fw_name: CommonAdapter is supported")
-    template = spec.pop("_fw_template_file", None)
-    if template == "default":
-        template = str(files("workflows.data").joinpath("slurm_template.txt"))
-    spec["rocket_launch"] = str(spec.get("rocket_launch", "")).format(
-        python=python or sys.executable, launchpad=str(Path(launchpad).resolve())
-    )
-    q_type = spec.pop("_fw_q_type")
-    fields = {k: v for k, v in spec.items() if v is not None and not k.startswith("_fw")}
-    return CommonAdapter(q_type=q_type, template_file=template, **fields)
-
-
 @dataclass
 class SubmitReport:
-    """What a submission did."""
+    """What a submission did: request keys added and skipped (already on the LaunchPad)."""
 
     added: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
 
 def submit_flows(
-    lp: Any, flows: Sequence[tuple[str, Flow]], store: JobStore | None = None
+    lp: Any,
+    flows: Sequence[tuple[str, Flow]],
+    store: JobStore | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> SubmitReport:
     """Add flows to a LaunchPad, skipping requests already there.
 
@@ -166,9 +161,13 @@ def submit_flows(
         An open LaunchPad (see :func:`open_launchpad`, ``write=True``).
     flows
         ``(key, flow)`` pairs; the key names the request (site, engine,
-        preset, reactions).
+        preset, reactions...). A key already on the LaunchPad in a workflow
+        that is not FIZZLED or DEFUSED is skipped.
     store
-        Job store the workers write to (serialised into the workflow).
+        Job store the workers write to (serialised into every firework).
+    metadata
+        Extra workflow metadata (``arsc status`` reads ``arsc_site``;
+        ``arsc resume`` reads ``arsc_queue``).
     """
     from jobflow.managers.fireworks import flow_to_workflow
 
@@ -180,22 +179,46 @@ def submit_flows(
         if existing:
             report.skipped.append(key)
             continue
-        wf = flow_to_workflow(flow, store=store, metadata={"arsc_key": key})  # type: ignore[arg-type]
+        meta = {**(metadata or {}), "arsc_key": key}
+        wf = flow_to_workflow(flow, store=store, metadata=meta)  # type: ignore[arg-type]
         lp.add_wf(wf)
         report.added.append(key)
     return report
 
 
+def ready_count(lp: Any) -> int:
+    """Count the fireworks ready to run now."""
+    return int(lp.fireworks.count_documents({"state": "READY"}))
+
+
 def unfinished_count(lp: Any) -> int:
-    """Count the fireworks that still need a worker."""
+    """Count the fireworks that still need a worker (READY, WAITING, RESERVED, RUNNING)."""
     return int(lp.fireworks.count_documents({"state": {"$in": list(UNFINISHED)}}))
+
+
+def worker_jobs(lp: Any, max_jobs: int, sequential: bool) -> int:
+    """How many worker jobs to queue: one per ready firework, at most ``max_jobs``.
+
+    Each worker runs fireworks until none is ready, so with ``sequential``
+    (one worker at a time) a single job suffices.
+    """
+    ready = ready_count(lp)
+    if not ready:
+        return 0
+    return 1 if sequential else max(1, min(max_jobs, ready))
 
 
 def launch(qadapter: Any, lp: Any, n_jobs: int, launch_dir: str | Path) -> list[str]:
     """Submit ``n_jobs`` worker jobs to the queue; return the queue job ids.
 
     The workers pull READY fireworks from the LaunchPad; a job finding
-    nothing to do exits at once.
+    nothing to do exits at once. On mongomock, open ``lp`` read-only: the
+    workers write the file while this process still holds it.
+
+    Raises
+    ------
+    RuntimeError
+        If the queue refuses a job (the launcher folder has the script).
     """
     from fireworks.core.fworker import FWorker
     from fireworks.queue.queue_launcher import launch_rocket_to_queue
@@ -206,29 +229,51 @@ def launch(qadapter: Any, lp: Any, n_jobs: int, launch_dir: str | Path) -> list[
         qid = launch_rocket_to_queue(
             lp, FWorker(), qadapter, str(launch_dir), create_launcher_dir=True, fill_mode=True
         )
-        if qid is None:
+        if qid is None or qid is False:
             raise RuntimeError(f"the queue refused a job; see the launcher folders in {launch_dir}")
         ids.append(str(qid))
     return ids
 
 
+def _worker_of(launch: dict[str, Any] | None) -> str:
+    if not launch:
+        return ""
+    return str((launch.get("fworker") or {}).get("name", ""))
+
+
 def status_rows(lp: Any, lost_after: float = LOST_AFTER_SECONDS) -> list[dict[str, Any]]:
-    """One row per firework: id, name, request key, state ('LOST' for lost runs), launches."""
+    """One row per firework, by id.
+
+    Keys: ``fw_id``, ``name`` (the job), ``key`` and ``site`` (the request),
+    ``state`` (FireWorks' state, or ``LOST`` for a RUNNING launch without a
+    ping for ``lost_after`` seconds), ``launches`` (count, reruns' archived
+    launches included) and ``worker`` (the FireWorker of the current launch:
+    ``slurm-<job id>`` for a SLURM worker).
+    """
     _, lost_fw_ids, _ = lp.detect_lostruns(expiration_secs=lost_after, fizzle=False, rerun=False)
-    key_of = {}
+    request_of: dict[int, tuple[str, str]] = {}
     for wf in lp.workflows.find({}, {"nodes": 1, "metadata": 1}):
+        meta = wf.get("metadata", {})
         for fw_id in wf["nodes"]:
-            key_of[fw_id] = wf.get("metadata", {}).get("arsc_key", "")
+            request_of[fw_id] = (meta.get("arsc_key", ""), meta.get("arsc_site", ""))
+    last_launch = {}
+    for launch_doc in lp.launches.find({}, {"launch_id": 1, "fworker": 1}):
+        last_launch[launch_doc["launch_id"]] = launch_doc
     rows = []
-    for fw in lp.fireworks.find({}, {"fw_id": 1, "name": 1, "state": 1, "launches": 1}):
-        state = "LOST" if fw["fw_id"] in lost_fw_ids else fw["state"]
+    fields = {"fw_id": 1, "name": 1, "state": 1, "launches": 1, "archived_launches": 1}
+    for fw in lp.fireworks.find({}, fields):
+        launches = fw.get("launches", [])
+        archived = fw.get("archived_launches", [])
+        key, site = request_of.get(fw["fw_id"], ("", ""))
         rows.append(
             {
                 "fw_id": fw["fw_id"],
                 "name": fw.get("name", ""),
-                "key": key_of.get(fw["fw_id"], ""),
-                "state": state,
-                "launches": len(fw.get("launches", [])),
+                "key": key,
+                "site": site,
+                "state": "LOST" if fw["fw_id"] in lost_fw_ids else fw["state"],
+                "launches": len(launches) + len(archived),
+                "worker": _worker_of(last_launch.get(launches[-1])) if launches else "",
             }
         )
     return sorted(rows, key=lambda r: r["fw_id"])
@@ -245,3 +290,11 @@ def rerun_failed(lp: Any, lost_after: float = LOST_AFTER_SECONDS) -> list[int]:
     for fw_id in fizzled:
         lp.rerun_fw(fw_id)
     return sorted(set(lost) | set(fizzled))
+
+
+def latest_metadata(lp: Any, key: str) -> Any:
+    """Return ``metadata[key]`` of the most recently added workflow that has it, or None."""
+    found = lp.workflows.find_one(
+        {f"metadata.{key}": {"$exists": True}}, {"metadata": 1}, sort=[("created_on", -1)]
+    )
+    return found["metadata"][key] if found else None
