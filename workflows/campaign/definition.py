@@ -327,6 +327,40 @@ class CampaignDefinition(_Strict):
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def with_overrides(
+    definition: CampaignDefinition,
+    source: str = "the command line",
+    unset: tuple[str, ...] = (),
+    **dotted: object,
+) -> CampaignDefinition:
+    """Return the definition with fields replaced and validated again.
+
+    Parameters
+    ----------
+    definition
+        The definition.
+    source
+        Where the values come from, for the message.
+    unset
+        ``section__field`` keys set to None.
+    **dotted
+        ``section__field=value`` (e.g. ``budget__dft_calculations=20``); None
+        values are ignored.
+
+    Raises
+    ------
+    ArscInputError
+        A bad value (one line naming the key).
+    """
+    data = definition.model_dump()
+    for key, value in [*((k, None) for k in unset), *dotted.items()]:
+        if value is None and key not in unset:
+            continue
+        section, name = key.split("__")
+        data[section][name] = value
+    return validate(CampaignDefinition, data, source)
+
+
 def read_definition(path: str | Path) -> CampaignDefinition:
     """Read and check a campaign YAML file.
 

@@ -36,7 +36,6 @@ Steps (see :mod:`workflows.campaign.state` for what each records):
 from __future__ import annotations
 
 import math
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -204,7 +203,8 @@ def start_campaign(
     folder
         Campaign folder (created).
     source
-        The YAML file the definition came from (copied as ``campaign.yaml``).
+        The YAML file the definition came from (named in ``campaign.yaml``,
+        which holds the definition in effect, overrides included).
     show_progress
         Print progress lines and bars on stderr.
     console
@@ -225,11 +225,9 @@ def start_campaign(
             )
         return _open(path, state, show_progress, console)
     path.mkdir(parents=True, exist_ok=True)
-    if source is not None:
-        shutil.copyfile(source, path / DEFINITION_FILE)
-    else:
-        text = yaml.safe_dump(definition.model_dump(mode="json"), sort_keys=False)
-        (path / DEFINITION_FILE).write_text(text)
+    head = f"# campaign definition in effect (read from {source})\n" if source else ""
+    text = yaml.safe_dump(definition.model_dump(mode="json"), sort_keys=False)
+    (path / DEFINITION_FILE).write_text(head + text)
     sites = _sites(definition)
     if not sites:
         raise ArscInputError("the campaign's space has no candidate site")

@@ -30,6 +30,8 @@ VERB_MODULES: tuple[str, ...] = (
     "workflows.cli.model",
     "workflows.cli.pfess",
     "workflows.cli.run",
+    "workflows.cli.campaign",
+    "workflows.cli.screen",
     "workflows.cli.report",
     "workflows.cli.submit",
 )

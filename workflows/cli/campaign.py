@@ -1,0 +1,221 @@
+"""The ``arsc campaign`` verbs: run, resume and validate a screening campaign.
+
+``arsc campaign replay`` (offline benchmark of acquisition strategies) lives
+in :mod:`workflows.cli.campaign_replay` and joins this group when present.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from workflows.cli.options import console
+
+if TYPE_CHECKING:  # the loop (jobflow, engines) loads when a verb runs
+    from workflows.campaign.loop import Campaign
+    from workflows.campaign.state import CampaignState
+
+DirArg = Annotated[
+    Path, typer.Argument(help="Campaign folder (holds state.json).", show_default=True)
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+ProgressOpt = Annotated[
+    bool, typer.Option("--progress/--no-progress", help="Progress lines and bars on stderr.")
+]
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def accounting_line(state: CampaignState) -> str:
+    """One line: DFT spent vs an exhaustive screen of the enumerated space, and the ratio."""
+    a = state.accounting
+    n_sites = state.space.sites if state.space else 0
+    per = a.core_hours_per_calculation
+    spent = f"{a.dft_calculations} DFT calculations, {_fmt(a.core_hours, 2)} core-hours"
+    if per is not None:
+        spent += f" (measured {per:.3f} core-hours per calculation)"
+    whole = (
+        f"an exhaustive screen of the {n_sites} candidates needs {a.exhaustive_calculations} "
+        f"calculations, {_fmt(a.exhaustive_core_hours, 1)} core-hours"
+    )
+    saved = (
+        f"saved {100 * a.saved_fraction:.0f} % ({_fmt(a.ratio, 1)}x fewer)"
+        if a.saved_fraction is not None and a.ratio is not None
+        else "nothing computed yet"
+    )
+    return f"accounting: {spent}; {whole}; {saved}"
+
+
+def top_table(state: CampaignState, top: int | None = None) -> Table:
+    """Return a table of the best candidates of the ranking (DFT-confirmed first)."""
+    spec = state.definition.objective
+    unit = "eV" if spec.quantity in ("dg", "selectivity") else "V"
+    table = Table(title=f"top candidates: {spec.quantity} of {spec.reaction} ({spec.goal})")
+    for col in ("rank", "site", f"{spec.quantity} ({unit})", "std", "source"):
+        table.add_column(col)
+    for row in state.ranking[: top or state.definition.report.top]:
+        table.add_row(
+            str(row.rank),
+            row.site,
+            _fmt(row.value),
+            _fmt(row.value_std, 2),
+            "DFT" if row.source == "dft" else "ARSC prediction",
+        )
+    return table
+
+
+def print_outcome(campaign: Campaign, as_json: bool) -> None:
+    """Print the end of a run: top candidates, accounting, report path (or one JSON object)."""
+    from workflows.campaign.loop import describe, report_path
+
+    state = campaign.state
+    report, written = report_path(campaign) if state.status == "finished" else (None, False)
+    if as_json:
+        payload = {**describe(state), "folder": str(campaign.folder), "report": str(report)}
+        typer.echo(json.dumps(_clean(payload), allow_nan=False))
+        return
+    out = console()
+    if state.status != "finished":
+        out.print(f"campaign {state.definition.name!r} not finished (status {state.status})")
+        return
+    out.print(top_table(state))
+    out.print(f"stopped: {state.stop_reason} after {len(state.rounds)} round(s)")
+    out.print(accounting_line(state))
+    if written:
+        out.print(f"report: {report}")
+    else:
+        out.print(f"report: not written yet (`arsc report {campaign.folder}` writes {report})")
+
+
+def run(
+    file: Annotated[str, typer.Argument(help="Campaign YAML file, or a packaged campaign name.")],
+    folder: Annotated[
+        Path | None,
+        typer.Option("--dir", "-d", help="Campaign folder (default ./campaign-<name>)."),
+    ] = None,
+    budget: Annotated[
+        int | None, typer.Option("--budget", help="DFT calculations (overrides the file).")
+    ] = None,
+    progress: ProgressOpt = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a campaign to its end; rerunning the same campaign continues it."""
+    from workflows.campaign.definition import read_definition, resolve_campaign, with_overrides
+    from workflows.campaign.loop import run_campaign, start_campaign
+
+    path = resolve_campaign(file)
+    definition = with_overrides(read_definition(path), budget__dft_calculations=budget)
+    target = folder or Path(f"campaign-{definition.name}")
+    campaign = start_campaign(definition, target, source=path, show_progress=progress)
+    run_campaign(campaign)
+    print_outcome(campaign, as_json)
+
+
+def resume(
+    folder: DirArg = Path("."),
+    progress: ProgressOpt = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Continue a campaign from its state (after a crash or kill); nothing finished reruns."""
+    from workflows.campaign.loop import resume_campaign, run_campaign
+
+    campaign = resume_campaign(folder, show_progress=progress)
+    run_campaign(campaign)
+    print_outcome(campaign, as_json)
+
+
+def _validation_rows(state: CampaignState, folder: Path) -> list[dict[str, Any]]:
+    from workflows.campaign.validation import validate_round
+
+    k = state.definition.report.validate_k
+    rows = []
+    for rnd in state.rounds:
+        if rnd.step not in ("ingest", "refit", "check") or not rnd.results:
+            continue
+        val = validate_round(state, rnd.index, folder, k)
+        rows.append(
+            {
+                "round": rnd.index,
+                "model": rnd.model_kind,
+                "sites": [r.site for r in rnd.results],
+                "quantities": {q: m.model_dump() for q, m in val.quantities.items()},
+                "cumulative": {q: m.model_dump() for q, m in val.cumulative.items()},
+                "parity_plot": None if val.parity_plot is None else str(folder / val.parity_plot),
+            }
+        )
+    return rows
+
+
+def validate(folder: DirArg = Path("."), as_json: JsonOpt = False) -> None:
+    """ARSC predictions made before each batch vs the DFT that followed, per round."""
+    from workflows.campaign.state import load_state
+
+    state = load_state(folder)
+    rows = _validation_rows(state, folder)
+    if as_json:
+        payload = {"campaign": state.definition.name, "folder": str(folder), "rounds": rows}
+        typer.echo(json.dumps(_clean(payload), allow_nan=False))
+        return
+    out = console()
+    table = Table(title=f"campaign {state.definition.name!r}: ARSC before each batch vs DFT")
+    for col in ("round", "model", "quantity", "n", "MAE", "Spearman", "top-k kept", "within 2 sd"):
+        table.add_column(col)
+    for row in rows:
+        for q, m in row["quantities"].items():
+            topk = "-" if m["k"] is None else f"{m['topk_retained']}/{m['k']}"
+            table.add_row(
+                str(row["round"]),
+                row["model"],
+                q,
+                str(m["n"]),
+                _fmt(m["mae"]),
+                _fmt(m["spearman"], 2),
+                topk,
+                _fmt(m["within_2sigma"], 2),
+            )
+    out.print(table)
+    if not rows:
+        out.print("no round has DFT results yet")
+    for row in rows:
+        if row["parity_plot"]:
+            out.print(f"round {row['round']} parity plot: {row['parity_plot']}")
+
+
+def _register_replay(group: typer.Typer) -> None:
+    """Add ``arsc campaign replay`` from its own module when it exists."""
+    name = "workflows.cli.campaign_replay"
+    if importlib.util.find_spec(name) is not None:
+        importlib.import_module(name).register_replay(group)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``arsc campaign`` group to the app."""
+    group = typer.Typer(
+        name="campaign",
+        help="Screening campaigns: run, resume, validate (and replay benchmarks).",
+        no_args_is_help=True,
+    )
+    group.command("run")(run)
+    group.command("resume")(resume)
+    group.command("validate")(validate)
+    _register_replay(group)
+    app.add_typer(group, name="campaign")
