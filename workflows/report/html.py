@@ -1,0 +1,217 @@
+"""The self-contained report page: one HTML file, figures embedded as base64 PNG data URIs.
+
+No external CSS, JavaScript or fonts: the page opens offline and renders the
+same in any browser (checked in headless Chromium by
+``scripts/screenshot_report.sh``). Every value from the campaign is escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+
+import pandas as pd
+
+from arsc import __version__
+from workflows.report.data import CONFIRM_KAPPA, Accounting, ReportData, confirmed_mask
+from workflows.report.figures import FIGURES
+
+#: Rows of the top-candidates table.
+TOP_ROWS = 15
+
+STYLE = """
+body { font-family: sans-serif; margin: 24px auto; max-width: 1200px; color: #222;
+       line-height: 1.4; padding: 0 16px; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ccc; }
+.meta { color: #666; font-size: 0.9em; }
+.summary { background: #f2f7f7; border-left: 4px solid #21918c; padding: 8px 14px; }
+figure { margin: 0.6em 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-size: 0.9em; color: #444; }
+table { border-collapse: collapse; font-size: 0.9em; margin: 0.5em 0; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
+th { background: #f0f0f0; }
+td.text, th.text { text-align: left; }
+"""
+
+
+def _num(value: float, digits: int = 2) -> str:
+    return f"{value:,.{digits}f}" if math.isfinite(value) else "–"
+
+
+def _pm(mu: float, sigma: float, unit: str) -> str:
+    if not math.isfinite(mu):
+        return "–"
+    return f"{mu:.2f} ± {sigma:.2f} {unit}" if math.isfinite(sigma) else f"{mu:.2f} {unit}"
+
+
+def top_candidates(data: ReportData, rows: int = TOP_ROWS) -> pd.DataFrame:
+    """Return the best candidates (:meth:`ReportData.ranking`: DFT-computed first).
+
+    Columns: rank, site, motif, predicted now (latest mu ± sigma), predicted
+    before DFT, DFT, |pred - DFT|, round, status (predicted, pruned, confirmed,
+    worse than predicted; see :func:`workflows.report.data.confirmed_mask`).
+    """
+    pred = data.predictions.set_index("site")
+    last = data.dft.drop_duplicates("site", keep="last")
+    dft = last.set_index("site").assign(confirmed=confirmed_mask(last, data.objective))
+    unit = data.objective.unit
+    out = []
+    for rank, site in enumerate(data.ranking()["site"].head(rows), start=1):
+        p = pred.loc[site]
+        d = dft.loc[site] if site in dft.index else None
+        row = {
+            "rank": str(rank),
+            "site": site,
+            "motif": p["motif"],
+            "predicted now": _pm(float(p["mu"]), float(p["sigma"]), unit),
+            "predicted before DFT": "–",
+            "DFT": "–",
+            "|pred - DFT|": "–",
+            "round": "–",
+            "status": "pruned" if p["pruned"] else "predicted",
+        }
+        if d is not None:
+            row.update(
+                {
+                    "predicted before DFT": _pm(float(d["pred_mu"]), float(d["pred_sigma"]), unit),
+                    "DFT": f"{float(d['objective']):.2f} {unit}",
+                    "|pred - DFT|": _num(abs(float(d["pred_mu"]) - float(d["objective"]))),
+                    "round": str(int(d["round"])),
+                    "status": "confirmed" if d["confirmed"] else "worse than predicted",
+                }
+            )
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def accounting_rows(acc: Accounting) -> list[tuple[str, str, str]]:
+    """Return the (what, this campaign, exhaustive screen) rows of the accounting table."""
+    per = acc.core_hours_per_calculation
+    rows = [
+        ("DFT calculations", f"{acc.calculations:,}", f"{acc.exhaustive_calculations:,}"),
+        ("core-hours (h)", _num(acc.core_hours, 1), _num(acc.exhaustive_core_hours, 0)),
+        ("core-hours per calculation (h, measured)", _num(per, 3), _num(per, 3)),
+        ("wall time of the DFT steps (h)", _num(acc.wall_time_s / 3600.0, 2), "–"),
+    ]
+    if acc.exhaustive_all is not None:
+        rows.append(
+            (
+                "DFT calculations, every intermediate in every binding mode "
+                "(arsc.space.count_space)",
+                "–",
+                f"{acc.exhaustive_all:,} ({_num(acc.exhaustive_all * per, 0)} core-hours)",
+            )
+        )
+    return rows
+
+
+def accounting_line(acc: Accounting) -> str:
+    """One sentence: spent, exhaustive, ratio saved."""
+    if not acc.calculations:
+        return (
+            f"No DFT calculations run yet; an exhaustive screen needs "
+            f"{acc.exhaustive_calculations:,}."
+        )
+    return (
+        f"{acc.calculations:,} DFT calculations ({_num(acc.core_hours, 1)} core-hours) instead "
+        f"of {acc.exhaustive_calculations:,} ({_num(acc.exhaustive_core_hours, 0)} core-hours) "
+        f"for an exhaustive screen: {_num(acc.ratio, 0)}x fewer, "
+        f"{_num(100 * acc.saved_fraction, 2)} % saved."
+    )
+
+
+def _table(frame: pd.DataFrame, text_columns: tuple[str, ...]) -> str:
+    def cell(tag: str, col: str, value: object) -> str:
+        cls = ' class="text"' if col in text_columns else ""
+        return f"<{tag}{cls}>{escape(str(value))}</{tag}>"
+
+    head = "".join(cell("th", c, c) for c in frame.columns)
+    body = "".join(
+        "<tr>"
+        + "".join(cell("td", c, v) for c, v in zip(frame.columns, rec, strict=True))
+        + "</tr>"
+        for rec in frame.itertuples(index=False)
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def data_uri(png: Path) -> str:
+    """``data:image/png;base64,...`` of a PNG file."""
+    return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
+
+
+def _figure(name: str, png: Path, data: ReportData) -> str:
+    spec = FIGURES[name]
+    caption = spec.caption.format(objective=data.objective.axis)
+    return (
+        f'<h2 id="{name}">{escape(spec.title)}</h2><figure>'
+        f'<img src="{data_uri(png)}" alt="{escape(spec.title)}">'
+        f"<figcaption>{escape(caption)} File: {escape(png.name)}.</figcaption></figure>"
+    )
+
+
+def _summary(data: ReportData) -> str:
+    best = data.best_computed()
+    lines = []
+    if len(best):
+        top = best.iloc[0]
+        lines.append(
+            f"Best computed candidate: <b>{escape(str(top['site']))}</b>, "
+            f"{escape(data.objective.label)} = {float(top['objective']):.2f} "
+            f"{escape(data.objective.unit)} by DFT (predicted before DFT "
+            f"{_pm(float(top['pred_mu']), float(top['pred_sigma']), data.objective.unit)})."
+        )
+    lines.append(escape(accounting_line(data.accounting)))
+    return '<div class="summary">' + "<br>".join(lines) + "</div>"
+
+
+def render_page(data: ReportData, figures: Mapping[str, Path]) -> str:
+    """Return the whole page as one HTML string (figures inlined from their PNG files)."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    sense = {"min": "lower is better", "max": "higher is better"}.get(
+        data.objective.sense, f"closest to {data.objective.target} {data.objective.unit} is best"
+    )
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>ARSC-DAC report: {escape(data.title)}</title>",
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>ARSC-DAC campaign report: {escape(data.title)}</h1>",
+        f'<p class="meta">objective: {escape(data.objective.axis)}, {escape(sense)}; '
+        f"generated {stamp} by arsc {escape(__version__)}</p>",
+        _summary(data),
+    ]
+    parts += [f"<p>{escape(note)}</p>" for note in data.notes]
+    parts.append('<h2 id="top">Top candidates</h2>')
+    parts.append(
+        "<p>DFT-computed sites first, by their DFT value, then the others by the latest ARSC "
+        "prediction. Uncertainties are ±1σ of the ARSC prediction. <i>confirmed</i>: the DFT "
+        f"value is no worse than the prediction made before the batch, mu + {CONFIRM_KAPPA:g}σ, "
+        "allowed for.</p>"
+    )
+    parts.append(_table(top_candidates(data), ("site", "motif", "status")))
+    for name in FIGURES:
+        if name in figures:
+            parts.append(_figure(name, figures[name], data))
+        if name == "accounting":
+            rows = pd.DataFrame(
+                accounting_rows(data.accounting),
+                columns=["", "this campaign", "exhaustive screen"],
+            )
+            parts.append(_table(rows, ("",)))
+            parts.append(f"<p>{escape(accounting_line(data.accounting))}</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_page(data: ReportData, figures: Mapping[str, Path], path: Path) -> Path:
+    """Write the page to ``path`` (UTF-8) and return it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_page(data, figures), encoding="utf-8")
+    return path
