@@ -28,8 +28,10 @@ def run(project, *extra: str) -> int:
 
 
 def fake_run(project, *extra: str) -> int:
+    """Run SITE with the fake engine; HER in the top1 mode unless ``extra`` says otherwise."""
     opts = ["--engine", "fake", "--prerelax-engine", "fake", "--min-image", "9.5"]
-    return run(project, SITE, *opts, *extra)
+    defaults = [] if "--reactions" in extra else ["--reactions", "her"]
+    return run(project, SITE, *opts, *defaults, *extra)
 
 
 def results_json(project, capsys) -> dict:
@@ -45,7 +47,7 @@ def computations(tmp_path) -> list[str]:
 
 def test_run_records_the_request_and_results_lists_the_store(tmp_path, capsys) -> None:
     project = tmp_path / "proj"
-    assert fake_run(project, "--modes", "top1") == 0
+    assert fake_run(project, "--modes", "top1", "--reactions", "orr") == 0
     request = json.loads((project / "last_request.json").read_text())
     assert request["sites"] == [SITE]
     assert (request["engine"], request["modes"], request["reactions"]) == (
@@ -86,25 +88,25 @@ def test_resume_reruns_the_request_without_recomputing(tmp_path, capsys) -> None
 
 def test_failed_calculation_is_kept_until_retry_failed(tmp_path, capsys, monkeypatch) -> None:
     project = tmp_path / "proj"
-    monkeypatch.setenv("FAKE_ENGINE_FAIL", "OH")
+    monkeypatch.setenv("FAKE_ENGINE_FAIL", "H")
     assert fake_run(project, "--modes", "top1") == 0
     n = len(computations(tmp_path))
     monkeypatch.delenv("FAKE_ENGINE_FAIL")
     assert run(project, "--resume") == 0
     assert len(computations(tmp_path)) == n  # reported, not retried
     failed = [c for c in results_json(project, capsys)["calculations"] if c["status"] != "ok"]
-    assert [(c["adsorbate"], c["task"]) for c in failed] == [("OH", "relax")]
+    assert [(c["adsorbate"], c["task"]) for c in failed] == [("H", "relax")]
     assert run(project, "--resume", "--retry-failed") == 0
-    assert len(computations(tmp_path)) == n + 2  # the OH relax again, then its static
+    assert len(computations(tmp_path)) == n + 2  # the *H relax again, then its static
     data = results_json(project, capsys)
-    oh = [c for c in data["calculations"] if c["adsorbate"] == "OH"]
-    assert {(c["task"], c["status"]) for c in oh} == {("relax", "ok"), ("static", "ok")}
-    assert data["sites"][0]["states_ok"] == 4
+    h = [c for c in data["calculations"] if c["adsorbate"] == "H"]
+    assert {(c["task"], c["status"]) for c in h} == {("relax", "ok"), ("static", "ok")}
+    assert data["sites"][0]["states_ok"] == 2
 
 
 def test_results_text_lists_calculations_and_sites(tmp_path, capsys) -> None:
     project = tmp_path / "proj"
-    assert fake_run(project, "--modes", "top1", "--reactions", "her") == 0
+    assert fake_run(project, "--modes", "top1") == 0
     capsys.readouterr()
     assert main(["results", "--project", str(project)]) == 0
     out = capsys.readouterr().out

@@ -147,7 +147,7 @@ def test_failed_relaxation_is_reported_and_blocks_activity_without_zeros(
     tmp_path, monkeypatch
 ) -> None:
     monkeypatch.setenv("FAKE_ENGINE_FAIL", "OH")
-    store, _ = run_flow(tmp_path, fake_flow())
+    store, _ = run_flow(tmp_path, fake_flow(modes=("top1", "bridge")))
     doc = site_doc(store)
     oh = [s for s in doc.states if s.adsorbate == "OH"]
     assert {s.status for s in oh} == {"failed"}
