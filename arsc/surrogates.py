@@ -1,0 +1,217 @@
+"""Surrogate models for acquisition: predict a target's mean and std from a few computed sites.
+
+A surrogate is built for one campaign on one candidate table
+(``make_surrogate(name, table)``; it may keep state between rounds, such as
+warm-start hyperparameters) and then called with the rows computed so far and
+their values; it returns the predictive mean and standard deviation (target
+units) of the rows asked for. Registry :data:`SURROGATES`:
+
+``gp`` (default)
+    Gaussian process (scikit-learn) with a Matern-5/2 ARD kernel plus white
+    noise on site features: per metal the ARSC A descriptor ln phi_xx and the
+    intrinsic properties n, S, d, IE, X, R of the element table, and the
+    first-shell counts (coord_* columns), each standardised over the table.
+``forest``
+    Extremely randomised trees on the same features; std across trees.
+``arsc``
+    The ARSC model itself (:func:`arsc.model.fit_model`, small bootstrap
+    ensemble, no CV) fitted to the target as one intermediate. Its form
+    dG = a + b phi^beta is monotone in phi, so it suits adsorption free
+    energies (with ``closest:dG_opt``), not volcano-shaped targets such as
+    an overpotential.
+
+See ``docs/acquisition.md`` for why ``gp`` is the default.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+if TYPE_CHECKING:
+    from sklearn.gaussian_process.kernels import Kernel
+
+from arsc.elements import load_elements
+from arsc.errors import unknown
+from arsc.model import fit_model, score
+from arsc.model.table import coord_columns, coord_counts, read_table
+from arsc.model.terms import DEFAULT_FORMULA, Descriptor
+
+#: Element properties used as surrogate features (see arsc/data/elements.yaml for units).
+PROPERTIES: tuple[str, ...] = ("n", "S", "d", "IE", "X", "R")
+#: Smallest predictive std returned, as a fraction of the training target's std.
+STD_FLOOR = 1e-3
+#: Bounds of the GP length scales, in standard deviations of each feature over the table.
+GP_LENGTH_SCALE = (1.0, 1e3)
+#: Bounds of the GP white-noise variance, in units of the training target's variance.
+GP_NOISE = (1e-4, 1.0)
+#: The GP re-optimises its hyperparameters when the training set has grown by this factor.
+GP_REOPTIMISE = 1.25
+#: Bootstrap members of the ``arsc`` surrogate (few: it is refitted every round).
+ARSC_ENSEMBLE = 8
+
+
+class Surrogate(Protocol):
+    """Fit on computed rows, predict the others (indices into the table it was built for)."""
+
+    def __call__(
+        self, train: np.ndarray, y: np.ndarray, test: np.ndarray, seed: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return the predictive mean and std of the ``test`` rows (target units)."""
+        ...
+
+
+SurrogateFactory = Callable[[pd.DataFrame], Surrogate]
+#: Surrogates by name; each entry builds a surrogate for one candidate table.
+SURROGATES: dict[str, SurrogateFactory] = {}
+#: The surrogate used when none is named.
+DEFAULT_SURROGATE = "gp"
+
+
+def register_surrogate(name: str) -> Callable[[SurrogateFactory], SurrogateFactory]:
+    """Register a surrogate factory under ``name`` (decorator)."""
+
+    def deco(factory: SurrogateFactory) -> SurrogateFactory:
+        SURROGATES[name] = factory
+        return factory
+
+    return deco
+
+
+def make_surrogate(name: str, table: pd.DataFrame) -> Surrogate:
+    """Build the named surrogate for a candidate table (ArscInputError for an unknown name)."""
+    if name not in SURROGATES:
+        raise unknown("surrogate", name, SURROGATES)
+    return SURROGATES[name](read_table(table))
+
+
+def site_features(
+    table: pd.DataFrame, elements: str = "default", formula: str = DEFAULT_FORMULA
+) -> np.ndarray:
+    """Standardised site features: per metal ln phi_xx and properties, then first-shell counts.
+
+    Columns that are constant over the table, or repeat an earlier column
+    (single-atom tables: metal 2 = metal 1), are dropped.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (rows, features), each column with mean 0 and std 1.
+    """
+    props = load_elements(elements)
+    descriptor = Descriptor.from_formula(formula, props)
+    lxx = descriptor.log_phi_xx(np.zeros(1))[:, 0]
+    cols = []
+    for metal in ("metal1", "metal2"):
+        idx = descriptor.index(table[metal].to_numpy(str), "candidate table")
+        cols.append(lxx[idx])
+        cols += [props[p].to_numpy(float)[idx] for p in PROPERTIES]
+    elements_ = tuple(coord_columns(table))
+    c1, c2 = coord_counts(table, elements_)
+    x = np.column_stack([*cols, c1, c2])
+    x = x[:, np.std(x, axis=0) > 0]
+    _, first = np.unique(np.round(x, 12), axis=1, return_index=True)
+    x = x[:, np.sort(first)]
+    return (x - x.mean(axis=0)) / x.std(axis=0)
+
+
+def _floor(std: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.maximum(std, STD_FLOOR * max(float(np.std(y)), 1e-12))
+
+
+class GaussianProcess:
+    """Gaussian process on :func:`site_features` (Matern-5/2 ARD + white noise).
+
+    Kernel hyperparameters are optimised (maximum marginal likelihood, from
+    the default start plus one random restart) on the first fit and again
+    whenever the training set has grown by :data:`GP_REOPTIMISE` since the
+    last optimisation; in between, the last optimum is reused and only the
+    posterior is recomputed (one Cholesky factorisation). Build one instance
+    per campaign (the training set only grows within one).
+    """
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        self.x = site_features(table)
+        self.theta: np.ndarray | None = None
+        self.n_optimised = 0
+
+    def _kernel(self) -> Kernel:
+        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+        return ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
+            np.ones(self.x.shape[1]), GP_LENGTH_SCALE, nu=2.5
+        ) + WhiteKernel(1e-2, GP_NOISE)
+
+    def __call__(
+        self, train: np.ndarray, y: np.ndarray, test: np.ndarray, seed: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Fit on the ``train`` rows, return mean and std of the ``test`` rows."""
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.gaussian_process import GaussianProcessRegressor
+
+        kernel = self._kernel()
+        optimise = self.theta is None or len(train) >= GP_REOPTIMISE * self.n_optimised
+        if not optimise:
+            kernel.theta = self.theta
+        gp = GaussianProcessRegressor(
+            kernel,
+            normalize_y=True,
+            optimizer="fmin_l_bfgs_b" if optimise else None,
+            n_restarts_optimizer=1,
+            random_state=seed,
+        )
+        with threadpool_limits(1), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # a length scale at its bound
+            gp.fit(self.x[train], y)
+            mu, std = gp.predict(self.x[test], return_std=True)
+        if optimise:
+            self.theta, self.n_optimised = gp.kernel_.theta, len(train)
+        return np.asarray(mu), _floor(np.asarray(std), y)
+
+
+@register_surrogate("gp")
+def gp_surrogate(table: pd.DataFrame) -> Surrogate:
+    """Build a :class:`GaussianProcess` for the table."""
+    return GaussianProcess(table)
+
+
+@register_surrogate("forest")
+def forest_surrogate(table: pd.DataFrame) -> Surrogate:
+    """Extremely randomised trees (200) on :func:`site_features`; std across the trees."""
+    from sklearn.ensemble import ExtraTreesRegressor
+
+    x = site_features(table)
+
+    def fit_predict(
+        train: np.ndarray, y: np.ndarray, test: np.ndarray, seed: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        forest = ExtraTreesRegressor(n_estimators=200, random_state=seed, n_jobs=1)
+        forest.fit(x[train], y)
+        per_tree = np.stack([t.predict(x[test]) for t in forest.estimators_])
+        return per_tree.mean(axis=0), _floor(per_tree.std(axis=0), y)
+
+    return fit_predict
+
+
+@register_surrogate("arsc")
+def arsc_surrogate(table: pd.DataFrame) -> Surrogate:
+    """Fit the ARSC model to the target (ensemble of :data:`ARSC_ENSEMBLE`, no CV)."""
+    keep = ["metal1", "metal2", *(c for pair in coord_columns(table).values() for c in pair if c)]
+    sites = table[keep].reset_index(drop=True)
+
+    def fit_predict(
+        train: np.ndarray, y: np.ndarray, test: np.ndarray, seed: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        data = sites.iloc[train].assign(target=y)
+        model = fit_model(
+            data, "target", ensemble=ARSC_ENSEMBLE, cv_folds=0, seed=seed, intermediate="target"
+        )
+        s = score(model, sites.iloc[test])
+        return s.dg[:, 0], _floor(np.nan_to_num(s.std[:, 0], nan=0.0), y)
+
+    return fit_predict
