@@ -198,7 +198,7 @@ def _notes(state: CampaignState) -> tuple[str, ...]:
         notes.append(" ".join(state.definition.description.split()))
     notes.append(
         f"Status: {state.status}"
-        + (f" ({state.stop_reason})" if state.stop_reason else "")
+        + (f", {state.stop_reason}" if state.stop_reason else "")
         + f"; {len(state.rounds)} round(s); engine {state.definition.dft.engine}"
         + (f" ({state.definition.dft.preset})" if state.definition.dft.preset else "")
         + f", executor {state.definition.dft.executor}, "

@@ -33,6 +33,8 @@ DPI = 110
 CMAPS: dict[str, str] = {"min": "viridis_r", "max": "viridis", "closest": "RdBu_r"}
 #: Fraction of the values inside the colour range (the rest saturates).
 COLOUR_QUANTILES = (0.02, 0.98)
+#: Quantiles of the predicted objective that set the volcano's y range (DFT points always shown).
+VOLCANO_QUANTILES = (0.005, 0.995)
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -57,6 +59,16 @@ def round_colours(rounds: Sequence[int]) -> dict[int, tuple[float, float, float,
     return {r: cmap(0.85 * i / (len(uniq) - 1)) for i, r in enumerate(uniq)}
 
 
+def value_range(values: np.ndarray, pad: float = 0.08) -> tuple[float, float]:
+    """Axis limits around the finite values, padded by a fraction of their span."""
+    v = values[np.isfinite(values)]
+    if not len(v):
+        return 0.0, 1.0
+    lo, hi = float(v.min()), float(v.max())
+    margin = pad * (hi - lo) or 0.1
+    return lo - margin, hi + margin
+
+
 def _by_round(frame: pd.DataFrame) -> list[tuple[int, pd.DataFrame]]:
     """(round, its rows) in round order."""
     rounds = frame["round"].astype(int)
@@ -65,8 +77,7 @@ def _by_round(frame: pd.DataFrame) -> list[tuple[int, pd.DataFrame]]:
 
 def objective_colours(values: np.ndarray, objective: Objective) -> tuple[Colormap, Normalize]:
     """Colour map and normalisation of objective values (robust to outliers)."""
-    cmap = colormaps[CMAPS[objective.sense]].copy()
-    cmap.set_bad("#d9d9d9")
+    cmap = colormaps[CMAPS[objective.sense]].with_extremes(bad="#d9d9d9")
     finite = values[np.isfinite(values)]
     if not len(finite):
         return cmap, Normalize(0.0, 1.0)
@@ -111,7 +122,7 @@ def funnel_plot(funnel: Funnel, path: str | Path) -> Path:
 # ---- heatmap -------------------------------------------------------------------------
 
 
-def _grid(frame: pd.DataFrame, metals: Sequence[str], column: str) -> np.ndarray:
+def metal_grid(frame: pd.DataFrame, metals: Sequence[str], column: str) -> np.ndarray:
     """M1 x M2 matrix of a column; symmetric motifs mirrored."""
     index = {m: i for i, m in enumerate(metals)}
     grid = np.full((len(metals), len(metals)), np.nan)
@@ -162,10 +173,10 @@ def heatmap_plot(
     ticks = np.arange(len(metals))
     image = None
     for ax, ((motif, support), rows) in zip(axes.flat, panels, strict=False):
-        image = ax.imshow(_grid(rows, metals, "mu"), cmap=cmap, norm=norm, origin="upper")
+        image = ax.imshow(metal_grid(rows, metals, "mu"), cmap=cmap, norm=norm, origin="upper")
         marks = rows[rows["site"].isin(done)]
         if len(marks):
-            grid = _grid(marks.assign(one=1.0), metals, "one")
+            grid = metal_grid(marks.assign(one=1.0), metals, "one")
             r, c = np.nonzero(np.isfinite(grid))
             ax.scatter(c, r, s=9, c="black", edgecolors="white", linewidths=0.5)
         symmetric = bool(rows["symmetric"].iloc[0])
@@ -229,6 +240,7 @@ def volcano_plot(
     ax = fig.add_subplot()
     x = predictions["phi"].to_numpy(dtype=float)
     y = predictions["mu"].to_numpy(dtype=float)
+    finite = y[np.isfinite(y)]
     ax.scatter(x, y, s=5, c="#9e9e9e", alpha=0.45, lw=0, label="ARSC prediction (every site)")
     if np.isfinite(x).sum() >= 4:
         curve = _binned(x, y, predictions["sigma"].to_numpy(dtype=float), bins)
@@ -258,6 +270,10 @@ def volcano_plot(
         )
     if objective.sense == "closest" and objective.target is not None:
         ax.axhline(objective.target, color="#b2182b", ls=":", lw=1, label="ideal value")
+    shown = [dft["objective"].to_numpy(float)]
+    if len(finite):
+        shown.append(np.quantile(finite, VOLCANO_QUANTILES))
+    ax.set_ylim(*value_range(np.concatenate(shown)))
     ax.set_xlabel(f"ARSC descriptor {descriptor} (dimensionless)")
     ax.set_ylabel(objective.axis)
     ax.set_title("Volcano: objective vs ARSC descriptor")
@@ -299,11 +315,21 @@ def parity_plot(dft: pd.DataFrame, objective: Objective, path: str | Path) -> Pa
             label=f"round {rnd}: n = {len(rows)}, MAE {mae:.2f} {objective.unit}",
         )
     mu, sd = dft["pred_mu"].to_numpy(float), dft["pred_sigma"].fillna(0.0).to_numpy(float)
-    both = np.concatenate([dft["objective"].to_numpy(float), mu - sd, mu + sd])
-    both = both[np.isfinite(both)]
-    lo, hi = (float(both.min()), float(both.max())) if len(both) else (0.0, 1.0)
-    pad = 0.08 * (hi - lo) or 0.1
-    line = (lo - pad, hi + pad)
+    values = np.concatenate([dft["objective"].to_numpy(float), mu])
+    lo, hi = value_range(values)
+    inside = sd <= (hi - lo)  # error bars wider than the data's span are clipped
+    lo, hi = value_range(np.concatenate([values, (mu - sd)[inside], (mu + sd)[inside]]))
+    line = (lo, hi)
+    if not inside.all():
+        ax.text(
+            0.98,
+            0.02,
+            "some error bars clipped",
+            transform=ax.transAxes,
+            ha="right",
+            fontsize=8,
+            color="#555555",
+        )
     ax.plot(line, line, color="black", lw=1, label="y = x")
     ax.set(xlim=line, ylim=line, aspect="equal")
     ax.set_xlabel(f"DFT {objective.axis}")
