@@ -9,7 +9,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV="${ARSC_VENV:-.venv}"
-APT_PACKAGES=(libxc-dev libopenblas-dev liblapack-dev libfftw3-dev pkg-config)
+# chromium: renders the campaign report in tests (scripts/screenshot_report.sh)
+APT_PACKAGES=(libxc-dev libopenblas-dev liblapack-dev libfftw3-dev pkg-config chromium)
 
 log() { printf '[install] %s\n' "$*"; }
 
