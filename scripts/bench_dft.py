@@ -4,10 +4,13 @@ Relaxes the bare site (default Fe-Co qv-n6 on graphene, ``min_image=9.5``:
 C40N6FeCo, 48 atoms) with GPAW twice: from the built structure, and from the
 structure pre-relaxed with an MLIP (CHGNet by default). Prints the GPAW ionic
 steps and wall times of both and the reduction in GPAW steps (goal >= 70 %
-fewer). The optimiser part of the failure ladder is switched off so that
-``--max-steps`` is a hard cap (a capped run is reported as not converged).
+fewer), and the GPAW steps needed to reach each force level (1, 0.5, 0.2,
+0.1, 0.05 eV/A) read from the optimiser logs. The optimiser part of the
+failure ladder is switched off so that ``--max-steps`` is a hard cap (a
+capped run is reported as not converged).
 Then, unless ``--skip-store``, runs ``scripts/bench_store.py`` (orchestration
-overhead per job on the embedded store, owned by the store helper) if present.
+overhead per job on the embedded store for 500 trivial jobs) if present; with
+``--json`` its JSON object is included under ``"store"``.
 
 A full GPAW relaxation without pre-relaxation takes 45-90 min on two cores
 (platform.md); use a looser ``--fmax`` and a ``--max-steps`` cap for a quick
@@ -15,6 +18,7 @@ figure. Usage::
 
     python scripts/bench_dft.py [--preset fast] [--fmax 0.05] [--max-steps 100]
         [--mlip chgnet] [--mlip-fmax 0.05] [--only both|with|without] [--json]
+    python scripts/bench_dft.py --from-logs --scratch DIR   # steps per force level so far
 """
 
 from __future__ import annotations
@@ -60,18 +64,60 @@ def _summary(doc: CalcDoc) -> dict[str, Any]:
     }
 
 
-def run_without(args: argparse.Namespace, atoms: Any, scratch: str) -> dict[str, Any]:
-    """GPAW relaxation from the built structure."""
-    return {"gpaw": _summary(_gpaw_maker(args, scratch).run(atoms))}
+#: Force levels (eV/A) at which the GPAW step counts are reported from the optimiser logs.
+MILESTONES = (1.0, 0.5, 0.2, 0.1, 0.05)
 
 
-def run_with(args: argparse.Namespace, atoms: Any, scratch: str) -> dict[str, Any]:
-    """MLIP pre-relaxation, then GPAW relaxation from its final structure."""
+def fmax_history(folder: Path) -> list[float]:
+    """Return the fmax after each GPAW ionic step (index 0: the start), from the optimiser log.
+
+    Every ladder attempt starts a new log block whose step 0 re-evaluates the
+    previous geometry; those repeats are dropped.
+    """
+    history: list[float] = []
+    for log in folder.glob("gpaw-relax-*/opt.log"):
+        for line in log.read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 5 and parts[1].isdigit():
+                if int(parts[1]) == 0 and history:
+                    continue
+                history.append(float(parts[4]))
+    return history
+
+
+def milestones(history: list[float]) -> dict[str, int | None]:
+    """GPAW steps needed to reach each force level of :data:`MILESTONES` (None: not reached)."""
+    return {
+        str(level): next((i for i, f in enumerate(history) if f <= level), None)
+        for level in MILESTONES
+    }
+
+
+def run_without(args: argparse.Namespace, atoms: Any, scratch: Path) -> dict[str, Any]:
+    """GPAW relaxation from the built structure (files under ``scratch/without``)."""
+    folder = scratch / "without"
+    gpaw = _summary(_gpaw_maker(args, str(folder)).run(atoms))
+    return {"gpaw": gpaw, "milestones": milestones(fmax_history(folder))}
+
+
+def run_with(args: argparse.Namespace, atoms: Any, scratch: Path) -> dict[str, Any]:
+    """MLIP pre-relaxation, then GPAW relaxation from its result (files under ``scratch/with``)."""
     from workflows.engines.mlip import MlipRelaxMaker
 
-    mlip = MlipRelaxMaker(model=args.mlip, fmax=args.mlip_fmax, scratch_dir=scratch).run(atoms)
-    gpaw = _gpaw_maker(args, scratch).run(mlip)
-    return {"mlip": _summary(mlip), "gpaw": _summary(gpaw)}
+    folder = scratch / "with"
+    mlip = MlipRelaxMaker(model=args.mlip, fmax=args.mlip_fmax, scratch_dir=str(folder))
+    pre = mlip.run(atoms)
+    gpaw = _summary(_gpaw_maker(args, str(folder)).run(pre))
+    return {"mlip": _summary(pre), "gpaw": gpaw, "milestones": milestones(fmax_history(folder))}
+
+
+def from_logs(scratch: Path) -> dict[str, Any]:
+    """Step counts per force level from the logs of a (possibly unfinished) earlier run."""
+    return {
+        key: {"milestones": milestones(fmax_history(scratch / key)), "history": h}
+        for key in ("with", "without")
+        if (h := fmax_history(scratch / key))
+    }
 
 
 def _print(result: dict[str, Any]) -> None:
@@ -91,6 +137,11 @@ def _print(result: dict[str, Any]) -> None:
         g = part["gpaw"]
         state = "converged" if g["converged"] else f"NOT converged (fmax {g['fmax']})"
         print(f"  {label}: {g['steps']} GPAW steps, {g['wall_s']:.0f} s, {state}")
+    print("  GPAW steps to reach fmax (eV/A):")
+    for key in ("without", "with"):
+        if key in result:
+            marks = result[key]["milestones"]
+            print(f"    {key:8s}" + "".join(f"  <= {k}: {v}" for k, v in marks.items()))
     if "reduction" in result:
         saved = 100 * result["reduction"]
         print(f"GPAW steps saved by MLIP pre-relaxation: {saved:.0f} % (goal >= 70 %)")
@@ -109,10 +160,20 @@ def main() -> None:
     parser.add_argument("--scratch", default=None, help="folder for logs and trajectories")
     parser.add_argument("--skip-store", action="store_true", help="skip scripts/bench_store.py")
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
+    parser.add_argument(
+        "--from-logs",
+        action="store_true",
+        help="only summarise the optimiser logs under --scratch (of an earlier or running run)",
+    )
     args = parser.parse_args()
+    if args.from_logs:
+        if not args.scratch:
+            parser.error("--from-logs needs --scratch")
+        print(json.dumps(from_logs(Path(args.scratch)), indent=None if args.json else 1))
+        return
 
     atoms = build(Site.from_id(args.site), min_image=args.min_image)
-    scratch = args.scratch or tempfile.mkdtemp(prefix="bench_dft_")
+    scratch = Path(args.scratch or tempfile.mkdtemp(prefix="bench_dft_"))
     result: dict[str, Any] = {
         "settings": {
             "site": args.site,
@@ -122,7 +183,7 @@ def main() -> None:
             "max_steps": args.max_steps,
             "mlip": args.mlip,
             "mlip_fmax": args.mlip_fmax,
-            "scratch": scratch,
+            "scratch": str(scratch),
         }
     }
     start = time.perf_counter()
@@ -135,12 +196,19 @@ def main() -> None:
         n_without = result["without"]["gpaw"]["steps"]
         result["reduction"] = 1.0 - n_with / n_without if n_without else None
     result["total_s"] = time.perf_counter() - start
-    if args.json:
-        print(json.dumps(result))
-    else:
-        _print(result)
     store_bench = Path(__file__).with_name("bench_store.py")
-    if not args.skip_store and not args.json and store_bench.exists():
+    run_store = not args.skip_store and store_bench.exists()
+    if args.json:
+        if run_store:
+            out = subprocess.run(
+                [sys.executable, str(store_bench), "--json"], capture_output=True, text=True
+            )
+            result["store"] = json.loads(out.stdout) if out.returncode == 0 else None
+        print(json.dumps(result))
+        return
+    _print(result)
+    if run_store:
+        print("orchestration overhead (scripts/bench_store.py):", flush=True)
         subprocess.run([sys.executable, str(store_bench)], check=False)
 
 
