@@ -112,6 +112,10 @@ def submit(
         bool | None,
         typer.Option("--prerelax/--no-prerelax", help="Pre-relax every state (default: yes)."),
     ] = None,
+    prerelax_engine: Annotated[
+        str | None,
+        typer.Option("--prerelax-engine", help="Engine of the pre-relaxation (default mlip)."),
+    ] = None,
     modes: Annotated[
         ListOpt, typer.Option("--modes", help="Binding modes to compute (default: all).")
     ] = None,
@@ -146,6 +150,7 @@ def submit(
     )
     knobs: dict[str, Any] = {
         "prerelax": prerelax,
+        "prerelax_engine": prerelax_engine,
         "min_image": min_image,
         "modes": split_list(modes),
     }
@@ -209,7 +214,14 @@ def _status_tables(data: dict[str, Any], show_jobs: bool) -> list[Table]:
     if show_jobs:
         cols = ["fw_id", "site", "job", "state", "launches", "worker"]
         rows = [
-            [str(r["fw_id"]), r["site"], r["name"], r["state"], str(r["launches"]), r["worker"]]
+            [
+                str(r["fw_id"]),
+                r["site"],
+                r["name"].removeprefix(f"{r['site']} "),
+                r["state"],
+                str(r["launches"]),
+                r["worker"],
+            ]
             for r in data["jobs"]
         ]
         tables.append(_state_table("jobs", cols, rows))

@@ -27,6 +27,8 @@ job store.
 from __future__ import annotations
 
 import os
+import threading
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -57,6 +59,11 @@ def _server_store(lp: Any) -> Any | None:
     return getattr(lp.connection, "_store", None) if mongomock_file() else None
 
 
+#: Serialises this process's writes to a mongomock LaunchPad and its flushes
+#: (a worker's ping thread and main thread both write).
+MOCK_LOCK = threading.RLock()
+
+
 def flush(lp: Any) -> None:
     """Persist a mongomock LaunchPad now, atomically (no-op on MongoDB).
 
@@ -68,10 +75,11 @@ def flush(lp: Any) -> None:
         return
     from bson import json_util
 
-    target = Path(store._filename)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(json_util.dumps(store.to_dict()))
-    os.replace(tmp, target)
+    with MOCK_LOCK:
+        target = Path(store._filename)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json_util.dumps(store.to_dict()))
+        os.replace(tmp, target)
 
 
 def _detach(lp: Any) -> None:
@@ -103,7 +111,9 @@ def use_backend() -> None:
 
 
 @contextmanager
-def open_launchpad(path: str | Path | None, *, write: bool = False) -> Iterator[Any]:
+def open_launchpad(
+    path: str | Path | None, *, write: bool = False, log_level: str = "WARNING"
+) -> Iterator[Any]:
     """Open the LaunchPad of a file (default ``./launchpad.yaml``).
 
     Parameters
@@ -113,6 +123,10 @@ def open_launchpad(path: str | Path | None, *, write: bool = False) -> Iterator[
     write
         Whether this use writes. On mongomock a writer flushes when the block
         ends; a reader never writes back.
+    log_level
+        Level of the LaunchPad's messages on stdout (FireWorks' ``strm_lvl``);
+        WARNING keeps the command line's output (and its ``--json``) clean.
+        ``logdir`` in the file still gets every message.
 
     Raises
     ------
@@ -120,15 +134,17 @@ def open_launchpad(path: str | Path | None, *, write: bool = False) -> Iterator[
         If the file is missing or malformed.
     """
     from fireworks import LaunchPad
-    from ruamel.yaml.error import YAMLError as RuamelYAMLError
 
     use_backend()
     p = Path(path or "launchpad.yaml")
     if not p.is_file():
         raise ArscInputError(f"LaunchPad file {str(p)!r} not found; pass --launchpad FILE")
     try:
-        lp = LaunchPad.from_file(str(p))
-    except (yaml.YAMLError, RuamelYAMLError, TypeError, KeyError, ValueError) as exc:
+        data = yaml.safe_load(p.read_text())
+        if not isinstance(data, dict):
+            raise TypeError(f"expected a mapping of settings, got {type(data).__name__}")
+        lp = LaunchPad.from_dict({**data, "strm_lvl": log_level})
+    except (yaml.YAMLError, TypeError, KeyError, ValueError) as exc:
         msg = " ".join(str(exc).split())
         raise ArscInputError(f"malformed LaunchPad file {str(p)!r}: {msg}") from None
     try:
@@ -226,9 +242,17 @@ def launch(qadapter: Any, lp: Any, n_jobs: int, launch_dir: str | Path) -> list[
     Path(launch_dir).mkdir(parents=True, exist_ok=True)
     ids = []
     for _ in range(n_jobs):
-        qid = launch_rocket_to_queue(
-            lp, FWorker(), qadapter, str(launch_dir), create_launcher_dir=True, fill_mode=True
-        )
+        with warnings.catch_warnings():  # FireWorks' own use of its deprecated cd()
+            warnings.filterwarnings("ignore", message="cd is deprecated", category=FutureWarning)
+            qid = launch_rocket_to_queue(
+                lp,
+                FWorker(),
+                qadapter,
+                str(launch_dir),
+                strm_lvl="WARNING",
+                create_launcher_dir=True,
+                fill_mode=True,
+            )
         if qid is None or qid is False:
             raise RuntimeError(f"the queue refused a job; see the launcher folders in {launch_dir}")
         ids.append(str(qid))

@@ -22,18 +22,20 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from workflows.executors.fireworks import PING_SECONDS, flush, open_launchpad
+from workflows.executors.fireworks import MOCK_LOCK, PING_SECONDS, flush, open_launchpad
 
 #: LaunchPad methods after which the mongomock backend is persisted.
 PERSIST_AFTER = ("checkout_fw", "ping_launch", "complete_launch")
 
 
 def _persisting(lp: Any, name: str) -> None:
+    """Make ``lp.<name>`` write and flush under :data:`MOCK_LOCK` (one thread at a time)."""
     method = getattr(lp, name)
 
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        out = method(*args, **kwargs)
-        flush(lp)
+        with MOCK_LOCK:
+            out = method(*args, **kwargs)
+            flush(lp)
         return out
 
     setattr(lp, name, wrapped)
