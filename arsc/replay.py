@@ -70,7 +70,7 @@ class ReplayOracle:
     def __init__(self, table: pd.DataFrame | str | Path, target: str) -> None:
         self.table = read_table(table)
         self.target = target
-        self._values = target_values(self.table, target)
+        self._values = _complete_target(self.table, target)
         self.calls = 0
         self.order: list[int] = []
         self._asked = np.zeros(len(self._values), bool)
@@ -102,6 +102,20 @@ class ReplayOracle:
         self.calls += idx.size
         self.order += idx.tolist()
         return self._values[idx].copy()
+
+
+def _complete_target(table: pd.DataFrame, target: str) -> np.ndarray:
+    """Return the target column as floats; ArscInputError unless every row has a number."""
+    if target in table.columns:
+        values = pd.to_numeric(table[target], errors="coerce").to_numpy(dtype=float)
+        empty = np.flatnonzero(~np.isfinite(values))
+        if empty.size:
+            raise ArscInputError(
+                f"target column {target!r} has no number in {empty.size} row(s) (first: row "
+                f"{int(empty[0])}, value {table[target].iloc[int(empty[0])]!r}); a replay table "
+                "needs a computed value in every row: drop the others"
+            )
+    return target_values(table, target)
 
 
 @dataclass(frozen=True)
@@ -212,7 +226,7 @@ def replay(
     get_strategy(strategy)
     n = len(oracle)
     settings.check(n)
-    values = target_values(oracle.table, oracle.target)  # truth: metrics and diagnostics only
+    values = _complete_target(oracle.table, oracle.target)  # truth: metrics and diagnostics only
     truth = objective.score(values)
     ranked = true_top(values, objective, settings.top)
     top, best_row = set(ranked.tolist()), int(ranked[0])

@@ -1,0 +1,152 @@
+"""``arsc campaign replay``: benchmark acquisition strategies on a table of precomputed DFT.
+
+The science is :func:`arsc.replay.benchmark`; this module parses, calls it and
+prints. :func:`register_replay` adds the verb to the ``arsc campaign`` group
+(``workflows.cli.campaign`` calls it).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from arsc.replay import (
+    BASELINE,
+    DEFAULT_STRATEGIES,
+    FRACTIONS_PCT,
+    Benchmark,
+    ReplaySettings,
+    benchmark,
+    budget_calls,
+    paired,
+)
+from arsc.select import DEFAULT_KAPPA
+from arsc.surrogates import DEFAULT_SURROGATE, SURROGATES
+from workflows.cli.options import console, split_list
+
+
+def _spread(mean: float, std: float, digits: int) -> str:
+    return f"{mean:.{digits}f}±{std:.{digits}f}"
+
+
+def _table(bench: Benchmark) -> Table:
+    s = bench.settings
+    k_half, k_all = s.milestones
+    title = (
+        f"replay: {bench.target} ({bench.objective}), top {s.top} of {bench.n_rows} rows, "
+        f"init {s.init}, batch {s.batch}, {bench.seeds} seeds, surrogate {bench.surrogate}"
+    )
+    table = Table(title=title)
+    heads = [
+        "strategy",
+        f"calls to {k_half}",
+        f"calls to {k_all}",
+        *(f"found {p} % ({budget_calls(bench.n_rows, p)})" for p in FRACTIONS_PCT),
+        f"vs {BASELINE}",
+        "best pruned",
+    ]
+    for col in heads:
+        table.add_column(col, justify="left" if col == "strategy" else "right")
+    for name, result in bench.results.items():
+        summ = result.summary
+        cells = [name]
+        for key in (f"calls_to_{k_half}", f"calls_to_{k_all}"):
+            cells.append(_spread(summ[key].mean, summ[key].std, 1))
+        for p in FRACTIONS_PCT:
+            m = summ[f"found_at_{p}pct"]
+            cells.append(_spread(m.mean, m.std, 2))
+        if name == BASELINE:
+            cells += ["-", "-"]
+        else:
+            cmp = paired(bench, name)
+            pval = "-" if cmp.p_value is None else f"{cmp.p_value:.2g}"
+            cells.append(f"{cmp.better}/{cmp.worse} ({pval})")
+            pruned = sum(t.best_margin >= s.kappa for t in result.traces)
+            cells.append(f"{pruned}/{len(result.traces)}")
+        table.add_row(*cells)
+    return table
+
+
+def _print(bench: Benchmark) -> None:
+    out = console()
+    out.print(_table(bench))
+    key = f"calls_to_{bench.settings.top}"
+    best = bench.best()
+    ours = bench.results[best].summary[key].mean
+    base = bench.results[BASELINE].summary[key].mean
+    verdict = "fewer" if ours < base else "not fewer"
+    out.print(
+        f"best strategy: {best} finds the whole top-{bench.settings.top} in {ours:.1f} DFT calls "
+        f"on average vs {base:.1f} for {BASELINE} ({verdict}; {base / ours:.2f}x)"
+    )
+    out.print(
+        "calls to k: smallest DFT budget that finds k of the true top-N; found p % (calls): "
+        f"fraction of the top-N within the first p % of the table; mean±std over seeds; vs "
+        f"{BASELINE}: seeds with fewer/more calls to the whole top-N (paired Wilcoxon p); best "
+        f"pruned: campaigns in which the pruning rule (kappa {bench.settings.kappa:g}) would "
+        "have dropped the true best before it was computed"
+    )
+    out.print(f"{bench.seconds:.1f} s")
+
+
+def replay_cmd(
+    table: Annotated[
+        Path, typer.Argument(help="Table of precomputed results (arsc fit format, CSV).")
+    ],
+    target: Annotated[str, typer.Option("--target", "-t", help="Column with the DFT value.")],
+    objective: Annotated[
+        str, typer.Option("--objective", help="min, max or closest:VALUE (target units).")
+    ] = "min",
+    top: Annotated[int, typer.Option("--top", min=1, help="N of the true top-N to find.")] = 10,
+    init: Annotated[
+        int, typer.Option("--init", min=2, help="Random initial sample, DFT calls.")
+    ] = 20,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="DFT calls per round.")] = 10,
+    seeds: Annotated[
+        int, typer.Option("--seeds", min=1, help="Campaigns per strategy (seeds 0..n-1).")
+    ] = 20,
+    strategies: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--strategies",
+            help=f"Strategies, comma-separated (default {','.join(DEFAULT_STRATEGIES)}); "
+            f"{BASELINE} is always added.",
+        ),
+    ] = None,
+    surrogate: Annotated[
+        str,
+        typer.Option("--surrogate", help=f"Surrogate model: {', '.join(SURROGATES)}."),
+    ] = DEFAULT_SURROGATE,
+    kappa: Annotated[
+        float,
+        typer.Option("--kappa", min=0.0, help="UCB weight and pruning width, standard deviations."),
+    ] = DEFAULT_KAPPA,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Replay campaigns on precomputed DFT: calls to find the top-N, per strategy vs random."""
+    names = split_list(strategies) or list(DEFAULT_STRATEGIES)
+    settings = ReplaySettings(top=top, init=init, batch=batch, kappa=kappa)
+    err = Console(stderr=True)
+    with Progress(console=err, transient=True, disable=json_out or not err.is_terminal) as bar:
+        task = bar.add_task("replay", total=seeds * len({*names, BASELINE}))
+
+        def step(strategy: str, seed: int) -> None:
+            bar.update(task, advance=1, description=f"{strategy} seed {seed}")
+
+        bench = benchmark(table, target, objective, names, surrogate, settings, seeds, step)
+    if json_out:
+        payload = bench.to_json()
+        typer.echo(json.dumps(payload, allow_nan=False))
+        return
+    _print(bench)
+
+
+def register_replay(campaign_app: typer.Typer) -> None:
+    """Add ``replay`` to the ``arsc campaign`` group."""
+    campaign_app.command("replay")(replay_cmd)
