@@ -24,6 +24,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Colormap, Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import NullFormatter
 
 from workflows.report.data import Accounting, Funnel, Objective
 from workflows.report.diagrams import U_EQUILIBRIUM, U_LIMITING, U_ZERO, Diagram
@@ -33,6 +34,8 @@ DPI = 110
 CMAPS: dict[str, str] = {"min": "viridis_r", "max": "viridis", "closest": "RdBu_r"}
 #: Fraction of the values inside the colour range (the rest saturates).
 COLOUR_QUANTILES = (0.02, 0.98)
+#: Fewest predicted sites for the volcano's binned median curve.
+MIN_CURVE_SITES = 50
 #: Quantiles of the predicted objective that set the volcano's y range (DFT points always shown).
 VOLCANO_QUANTILES = (0.005, 0.995)
 
@@ -178,7 +181,7 @@ def heatmap_plot(
         if len(marks):
             grid = metal_grid(marks.assign(one=1.0), metals, "one")
             r, c = np.nonzero(np.isfinite(grid))
-            ax.scatter(c, r, s=9, c="black", edgecolors="white", linewidths=0.5)
+            ax.scatter(c, r, s=9 if len(metals) > 10 else 30, c="black", edgecolors="white")
         symmetric = bool(rows["symmetric"].iloc[0])
         ax.set_title(f"{motif} on {support}" + (" (mirrored)" if symmetric else ""), fontsize=9)
         ax.set_xticks(ticks, metals, fontsize=ticksize, rotation=90)
@@ -241,8 +244,17 @@ def volcano_plot(
     x = predictions["phi"].to_numpy(dtype=float)
     y = predictions["mu"].to_numpy(dtype=float)
     finite = y[np.isfinite(y)]
-    ax.scatter(x, y, s=5, c="#9e9e9e", alpha=0.45, lw=0, label="ARSC prediction (every site)")
-    if np.isfinite(x).sum() >= 4:
+    many = len(finite) > 500
+    ax.scatter(
+        x,
+        y,
+        s=5 if many else 20,
+        c="#9e9e9e",
+        alpha=0.45 if many else 0.8,
+        lw=0,
+        label="ARSC prediction (every site)",
+    )
+    if (np.isfinite(x) & np.isfinite(y)).sum() >= MIN_CURVE_SITES:
         curve = _binned(x, y, predictions["sigma"].to_numpy(dtype=float), bins)
         ax.fill_between(
             curve["x"],
@@ -353,15 +365,19 @@ def accounting_plot(accounting: Accounting, path: str | Path) -> Path:
     )
     for ax, (label, spent, full) in zip(axes, panels, strict=True):
         values = np.array([spent, full], dtype=float)
-        shown = np.where(np.isfinite(values) & (values > 0), values, np.nan)
-        ax.bar([0, 1], shown, color=colours, width=0.6)
+        ok = np.isfinite(values) & (values > 0)
+        positive = values[ok] if ok.any() else np.array([1.0])
+        low = 10.0 ** math.floor(math.log10(positive.min()))
+        top = 10.0 ** math.ceil(math.log10(positive.max() * 3.0))
+        ax.bar([0, 1], np.where(ok, values, np.nan), color=colours, width=0.6)
         for i, v in enumerate(values):
-            text = f"{v:,.0f}" if v >= 10 else f"{v:.2g}"
-            ax.text(i, v if v > 0 else 1, text, ha="center", va="bottom", fontsize=10)
+            text = "–" if not ok[i] else (f"{v:,.0f}" if v >= 10 else f"{v:.2g}")
+            ax.text(i, v if ok[i] else low, text, ha="center", va="bottom", fontsize=10)
         ax.set_yscale("log")
+        ax.set_ylim(low, top)
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xticks([0, 1], ["this campaign", "exhaustive screen"])
         ax.set_ylabel(label)
-        ax.margins(y=0.25)
         ax.spines[["top", "right"]].set_visible(False)
     ratio = accounting.ratio
     fig.suptitle(
@@ -416,7 +432,7 @@ def free_energy_plot(diagrams: Sequence[Diagram], path: str | Path, *, ncols: in
     one legend for the figure.
     """
     n = max(len(diagrams), 1)
-    ncols = min(ncols, n)
+    ncols = min(ncols if n > ncols else 2, n)
     nrows = math.ceil(n / ncols)
     fig = _figure(3.8 * ncols, 3.0 * nrows + 0.6)
     axes = fig.subplots(nrows, ncols, squeeze=False)
