@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _mongomock_launchpad(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
     db = folder / "launchpad-db.json"
     db.write_text("{}")
     os.environ["MONGOMOCK_SERVERSTORE_FILE"] = str(db)
@@ -164,7 +165,7 @@ def slurm_latency(folder: Path, repeat: int) -> None:
     store = make_store(ArscSettings(project=folder / "slurm" / "proj"))
     queue = load_queue_settings(None, {"cpus_per_task": 1, "job_name": "arsc-bench"})
     adapter = make_adapter(for_backend(queue), lp_file)
-    to_end, to_seen, sbatch, waits = [], [], [], []
+    to_end, to_seen, sbatch, job_ids = [], [], [], []
     for i in range(repeat):
         tag = f"latency-{i}"
         t0, wall0 = time.perf_counter(), time.time()
@@ -172,7 +173,7 @@ def slurm_latency(folder: Path, repeat: int) -> None:
             submit_flows(lp, [(tag, Flow([probe(tag)]))], store=store)
         with open_launchpad(lp_file) as lp:
             t1 = time.perf_counter()
-            (job_id,) = launch(adapter, lp, 1, folder / "slurm" / "launch")
+            job_ids += launch(adapter, lp, 1, folder / "slurm" / "launch")
             sbatch.append(time.perf_counter() - t1)
         while True:
             with open_launchpad(lp_file) as lp:
@@ -183,9 +184,9 @@ def slurm_latency(folder: Path, repeat: int) -> None:
         store.connect()
         doc = store.query_one({"output.tag": tag}, ["output"]) or {}
         to_end.append(doc["output"]["finished_at"] - wall0)
-        wait = _queue_wait(job_id)
-        if wait is not None:
-            waits.append(wait)
+    while subprocess.run(["squeue", "-h", "-n", "arsc-bench"], capture_output=True).stdout:
+        time.sleep(0.2)  # the last worker leaves the queue; then SLURM writes its record
+    waits = [w for w in map(_queue_wait, job_ids) if w is not None]
 
     def fmt(values: list[float]) -> str:
         low, high = min(values), max(values)
