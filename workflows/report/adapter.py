@@ -192,6 +192,15 @@ def accounting_of(state: CampaignState, sites: list[str]) -> Accounting:
     )
 
 
+def _dft_line(state: CampaignState) -> str:
+    """Return how DFT was done: the replay table, or the engine, preset and executor."""
+    dft = state.definition.dft
+    if dft.executor == "replay" and dft.replay is not None:
+        return f"DFT replayed from {Path(dft.replay.table).name}"
+    preset = f" ({dft.preset})" if dft.preset else ""
+    return f"engine {dft.engine}{preset}, executor {dft.executor}"
+
+
 def _notes(state: CampaignState) -> tuple[str, ...]:
     notes = []
     if state.definition.description:
@@ -199,9 +208,7 @@ def _notes(state: CampaignState) -> tuple[str, ...]:
     notes.append(
         f"Status: {state.status}"
         + (f", {state.stop_reason}" if state.stop_reason else "")
-        + f"; {len(state.rounds)} round(s); engine {state.definition.dft.engine}"
-        + (f" ({state.definition.dft.preset})" if state.definition.dft.preset else "")
-        + f", executor {state.definition.dft.executor}, "
+        + f"; {len(state.rounds)} round(s); {_dft_line(state)}, "
         f"strategy {state.definition.acquisition.strategy}."
     )
     failed = [res.site for _, res in state.results() if res.status != "ok"]
