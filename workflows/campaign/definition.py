@@ -192,6 +192,12 @@ class ReplaySpec(_Strict):
         ge=0,
         description="Wall time booked per replayed calculation, s (accounting only)",
     )
+    delay_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="Real seconds to wait per site answered, imitating a slow engine (demos, "
+        "kill-and-resume tests), s",
+    )
 
 
 class DftSpec(_Strict):

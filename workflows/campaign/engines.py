@@ -17,7 +17,8 @@ One registry (:data:`BATCH_ENGINES`, keyed by the definition's
 ``replay``
     answers from a table of precomputed results (one row per site with
     ``dG_<X>`` columns, eV) with :class:`arsc.replay.ReplayOracle`, for
-    benchmarks and fast tests.
+    benchmarks and fast tests; every answer is appended to
+    ``replay-calls.jsonl`` in the campaign folder, its cache.
 
 Whatever the engine, a finished calculation is never recomputed: the
 engines' jobs look their fingerprint up in the store first
@@ -29,7 +30,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import math
+import os
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -48,6 +51,8 @@ from arsc.space import Site
 from workflows.campaign.definition import CampaignDefinition, DftSpec
 from workflows.campaign.state import CalcCost
 
+#: The replay engine's record of answered sites (one JSON object per line).
+REPLAY_LEDGER = "replay-calls.jsonl"
 #: Called with (calculations done, calculations planned) while a batch runs.
 ProgressFn = Callable[[int, int], None]
 
@@ -483,36 +488,60 @@ class ReplayEngine:
         """One calculation per state of each site (no gas: the table holds dG)."""
         return [len(self._states(s)) for s in sites], 0
 
-    def compute(self, sites: Sequence[str], progress: ProgressFn | None = None) -> BatchOutcome:
-        """Look the sites up with one :class:`arsc.replay.ReplayOracle` per dG column."""
+    def ledger(self) -> dict[str, dict[str, float | None]]:
+        """Sites answered so far (``replay-calls.jsonl``), the replay's fingerprint cache."""
+        path = self.folder / REPLAY_LEDGER
+        out: dict[str, dict[str, float | None]] = {}
+        if path.is_file():
+            for line in path.read_text().splitlines():
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:  # a line cut by a kill: not answered
+                    continue
+                out[rec["site"]] = rec["dg"]
+        return out
+
+    def _ask(self, site: str) -> dict[str, float | None] | None:
+        """Ask the oracle for one site (None: not in the table); append it to the ledger."""
         from arsc.replay import ReplayOracle
 
-        start = time.perf_counter()
         data = self.table()
+        if site not in data.index:
+            return None
+        row = int(np.flatnonzero(data.index == site)[0])
+        frame = data.drop(columns=["_site"])
+        dg = {
+            col[3:]: _finite(ReplayOracle(frame, col).query([row])[0])
+            for col in data.columns
+            if col.startswith("dG_")
+        }
         spec = self.definition.dft.replay
-        assert spec is not None
-        columns = [c for c in data.columns if c.startswith("dG_")]
-        rows = [data.index.get_loc(s) if s in data.index else None for s in sites]
-        found = [int(r) for r in rows if isinstance(r, int | np.integer)]
-        values: dict[str, np.ndarray] = {}
-        for col in columns:
-            oracle = ReplayOracle(data.drop(columns=["_site"]), col)
-            values[col[3:]] = oracle.query(found)
+        if spec is not None and spec.delay_seconds:
+            time.sleep(spec.delay_seconds)
+        with (self.folder / REPLAY_LEDGER).open("a") as fh:
+            fh.write(json.dumps({"site": site, "dg": dg}) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        return dg
+
+    def compute(self, sites: Sequence[str], progress: ProgressFn | None = None) -> BatchOutcome:
+        """Answer each site from the ledger if asked before, else from the table's oracle."""
+        start = time.perf_counter()
+        known = self.ledger()
         outcomes, calcs = [], []
-        for site, row in zip(sites, rows, strict=True):
-            if not isinstance(row, int | np.integer):
+        for n, site in enumerate(sites):
+            dg = known[site] if site in known else self._ask(site)
+            if dg is None:
                 outcomes.append(SiteOutcome(site, {}, "failed", "not in the replay table"))
                 continue
-            i = found.index(int(row))
-            dg = {z: _finite(v[i]) for z, v in values.items()}
             fps = [f"replay:{site}:{a}:{m}" for a, m in self._states(site)]
             outcomes.append(SiteOutcome(site, dg, fingerprints=fps))
-            calcs += [self._cost(fp, site) for fp in fps]
-        if progress is not None:
-            progress(len(calcs), len(calcs))
+            calcs += [self._cost(fp, site, new=site not in known) for fp in fps]
+            if progress is not None:
+                progress(n + 1, len(sites))
         return BatchOutcome(outcomes, calcs, time.perf_counter() - start)
 
-    def _cost(self, fp: str, site: str) -> CalcCost:
+    def _cost(self, fp: str, site: str, new: bool) -> CalcCost:
         _, _, ads, mode = fp.split(":")
         spec = self.definition.dft.replay
         wall = spec.seconds_per_calculation if spec else 0.0
@@ -528,7 +557,7 @@ class ReplayEngine:
             wall_time_s=wall,
             cores=cores,
             core_hours=wall * cores / 3600.0,
-            new=True,
+            new=new,
             dft=True,
         )
 

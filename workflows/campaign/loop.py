@@ -384,22 +384,36 @@ def step_select(c: Campaign, rnd: Round) -> None:
     c.say(f"round {rnd.index}: batch {names} ({rnd.selection.strategy})")
 
 
-def _progress_bar(c: Campaign) -> tuple[Progress | None, Callable[[int, int], None] | None]:
-    if not c.show_progress:
-        return None, None
-    bar = Progress(
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("calculations of the batch"),
-        TimeElapsedColumn(),
-        console=c.console,
-    )
-    task = bar.add_task("compute", total=None)
+class _LazyBar:
+    """A progress bar of the batch's calculations, shown from the engine's first report.
 
-    def update(done: int, total: int) -> None:
-        bar.update(task, completed=done, total=total)
+    Engines that show their own bar (the local one running in this process)
+    never report, so no second bar appears.
+    """
 
-    return bar, update
+    def __init__(self, console: Console, enabled: bool) -> None:
+        self.console, self.enabled = console, enabled
+        self.bar: Progress | None = None
+        self.task: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            self.bar = Progress(
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("calculations of the batch"),
+                TimeElapsedColumn(),
+                console=self.console,
+            )
+            self.task = self.bar.add_task("compute", total=total)
+            self.bar.start()
+        self.bar.update(self.task, completed=min(done, total), total=total)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 def _accounting(c: Campaign, rnd: Round, outcome: BatchOutcome) -> RoundAccounting:
@@ -431,14 +445,11 @@ def step_compute(c: Campaign, rnd: Round) -> None:
         rnd.results, rnd.accounting = [], RoundAccounting()
         return
     c.say(f"round {rnd.index}: DFT of {len(sites)} sites ({c.definition.dft.executor} executor)")
-    bar, update = _progress_bar(c)
-    if bar is not None:
-        bar.start()
+    bar = _LazyBar(c.console, c.show_progress)
     try:
-        outcome = c.engine.compute(sites, update)
+        outcome = c.engine.compute(sites, bar)
     finally:
-        if bar is not None:
-            bar.stop()
+        bar.stop()
     rnd.results = [
         SiteResult(
             site=o.site,

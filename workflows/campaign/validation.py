@@ -49,9 +49,9 @@ def _metrics(rows: pd.DataFrame, k: int) -> IntermediateValidation:
     ok = rows.dropna(subset=["pred", "dft"])
     if ok.empty:
         return IntermediateValidation(n=0, mae=None, spearman=None)
-    m = metrics(ok["pred"].to_numpy(), ok["dft"].to_numpy(), k=k, best="low")
-    std = ok["pred_std"].to_numpy()
-    err = np.abs(ok["pred"].to_numpy() - ok["dft"].to_numpy())
+    m = metrics(ok["pred"].to_numpy(float), ok["dft"].to_numpy(float), k=k, best="low")
+    std = ok["pred_std"].to_numpy(float)
+    err = np.abs(ok["pred"].to_numpy(float) - ok["dft"].to_numpy(float))
     known = np.isfinite(std)
     within = float(np.mean(err[known] <= 2 * std[known])) if known.any() else None
     return IntermediateValidation(
