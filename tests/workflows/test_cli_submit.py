@@ -93,6 +93,22 @@ def test_submitting_the_same_sites_twice_adds_nothing_mongomock_launchpad(
     assert any("mongomock" in note for note in first["notes"])
 
 
+def test_write_qadapter_gives_qlaunch_the_validated_adapter_mongomock_launchpad(
+    tmp_path, mongomock_lp, fake, capsys
+):
+    from fireworks.utilities.fw_serializers import load_object_from_file
+
+    from workflows.executors.queue import ArscSlurmAdapter
+
+    submit_fake(capsys, mongomock_lp, "--write-qadapter", "my_qadapter.yaml", "--account", "chem")
+    adapter = load_object_from_file(str(tmp_path / "my_qadapter.yaml"))
+    assert isinstance(adapter, ArscSlurmAdapter)
+    script = adapter.get_script_str(str(tmp_path))
+    assert "#SBATCH --account=chem" in script.splitlines()
+    assert "#SBATCH --dependency=singleton" in script.splitlines()  # forced on mongomock
+    assert f"--launchpad {mongomock_lp}" in script
+
+
 def test_job_store_in_the_firework_spec_is_the_project_store_by_absolute_path_mongomock_launchpad(
     tmp_path, mongomock_lp, fake, capsys
 ):
@@ -266,6 +282,7 @@ def test_submit_through_slurm_scancel_lost_resume_completed_nothing_recomputed_m
     jobs finished before the cancel ran once; submitting again adds nothing;
     a new request with the same structures and settings recomputes nothing.
     """
+    pytest.importorskip("chgnet", reason="the MLIP extra (scripts/install.sh installs it)")
     name = f"arsc-t{os.getpid()}"
     q = tmp_path / "q.yaml"
     q.write_text(f"partition: debug\ncpus_per_task: 1\njob_name: {name}\nping_seconds: 1\n")
