@@ -238,6 +238,15 @@ class DftSpec(_Strict):
     )
     replay: ReplaySpec | None = Field(default=None, description="Replay executor settings")
 
+    @field_validator("engine", "prerelax_engine")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        from workflows.engines import engine_names
+
+        if value not in engine_names():
+            raise unknown("engine", value, engine_names())
+        return value
+
     @field_validator("executor")
     @classmethod
     def _known_executor(cls, value: str) -> str:

@@ -262,21 +262,27 @@ def _collect(
     return BatchOutcome(outcomes, calcs, wall)
 
 
-def _count_done(store: Any, sites: Sequence[str]) -> int:
+def _count_done(store: Any, sites: Sequence[str], dft: DftSpec) -> int:
+    """Count the batch's finished DFT calculations in the store (for the progress bar)."""
     store.connect()
     try:
         docs = store.query(
             {"output.fingerprint": {"$exists": True}},
-            properties=["output.fingerprint", "output.site_id", "output.mode"],
+            properties=[
+                f"output.{k}" for k in ("fingerprint", "site_id", "mode", "engine", "task")
+            ],
         )
         wanted = set(sites)
-        return len(
-            {
-                d["output"]["fingerprint"]
-                for d in docs
-                if d["output"].get("site_id") in wanted or d["output"].get("mode") == "gas"
-            }
-        )
+        done = set()
+        for d in docs:
+            out = d["output"]
+            if out.get("site_id") not in wanted and out.get("mode") != "gas":
+                continue
+            if out.get("task") == "static" or (
+                dft.relax == "dft" and out.get("engine") == dft.engine
+            ):
+                done.add(out["fingerprint"])
+        return len(done)
     finally:
         store.close()
 
@@ -285,7 +291,11 @@ def _count_done(store: Any, sites: Sequence[str]) -> int:
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the worker processes
-    """Ask Linux to kill this worker when the campaign process dies (prctl PDEATHSIG)."""
+    """Set a worker up: killed when the campaign process dies (prctl PDEATHSIG), stdout to stderr.
+
+    The campaign's stdout is for its results (``--json``); a worker's chatter goes to stderr.
+    """
+    os.dup2(2, 1)
     with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
 
@@ -364,7 +374,7 @@ class LocalEngine:
                 for f in done:
                     f.result()  # re-raise a worker's error
                 if progress is not None:
-                    progress(_count_done(self.store(), sites), total)
+                    progress(_count_done(self.store(), sites, self.dft), total)
                 if pending:
                     time.sleep(2.0)
 
@@ -435,7 +445,7 @@ class FireworksEngine(LocalEngine):
             with open_launchpad(self.dft.fireworks.launchpad) as lp:
                 left = self._unfinished(lp, keys)
             if progress is not None:
-                progress(_count_done(self.store(), sites), total)
+                progress(_count_done(self.store(), sites, self.dft), total)
             if not left:
                 return
             if time.monotonic() > end:
@@ -536,12 +546,12 @@ class ReplayEngine:
                 continue
             fps = [f"replay:{site}:{a}:{m}" for a, m in self._states(site)]
             outcomes.append(SiteOutcome(site, dg, fingerprints=fps))
-            calcs += [self._cost(fp, site, new=site not in known) for fp in fps]
+            calcs += [self._cost(fp, site) for fp in fps]  # the ledger is this campaign's
             if progress is not None:
                 progress(n + 1, len(sites))
         return BatchOutcome(outcomes, calcs, time.perf_counter() - start)
 
-    def _cost(self, fp: str, site: str, new: bool) -> CalcCost:
+    def _cost(self, fp: str, site: str) -> CalcCost:
         _, _, ads, mode = fp.split(":")
         spec = self.definition.dft.replay
         wall = spec.seconds_per_calculation if spec else 0.0
@@ -557,7 +567,7 @@ class ReplayEngine:
             wall_time_s=wall,
             cores=cores,
             core_hours=wall * cores / 3600.0,
-            new=new,
+            new=True,
             dft=True,
         )
 

@@ -35,7 +35,9 @@ Steps (see :mod:`workflows.campaign.state` for what each records):
 
 from __future__ import annotations
 
+import contextlib
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -54,7 +56,13 @@ from arsc.model import ArscModel, load_model, save_model
 from arsc.select import MODEL_FREE, Objective, prune, select_batch
 from arsc.space import enumerate_sites, make_site, space_table
 from workflows.campaign.definition import CampaignDefinition
-from workflows.campaign.engines import BatchEngine, BatchOutcome, dft_steps, make_engine
+from workflows.campaign.engines import (
+    BatchEngine,
+    BatchOutcome,
+    dft_steps,
+    flow_maker,
+    make_engine,
+)
 from workflows.campaign.learning import refit, training_table
 from workflows.campaign.quantities import quantity
 from workflows.campaign.scoring import (
@@ -224,6 +232,8 @@ def start_campaign(
                 "another definition; resume it with `arsc campaign resume` or pick another folder"
             )
         return _open(path, state, show_progress, console)
+    if definition.dft.executor != "replay":  # engines, extras and presets: fail before any work
+        flow_maker(definition.dft, definition.objective.reaction).makers()
     path.mkdir(parents=True, exist_ok=True)
     head = f"# campaign definition in effect (read from {source})\n" if source else ""
     text = yaml.safe_dump(definition.model_dump(mode="json"), sort_keys=False)
@@ -446,8 +456,9 @@ def step_compute(c: Campaign, rnd: Round) -> None:
         return
     c.say(f"round {rnd.index}: DFT of {len(sites)} sites ({c.definition.dft.executor} executor)")
     bar = _LazyBar(c.console, c.show_progress)
-    try:
-        outcome = c.engine.compute(sites, bar)
+    try:  # engines' chatter (e.g. CHGNet's banner) goes to stderr: stdout is for results
+        with contextlib.redirect_stdout(sys.stderr):
+            outcome = c.engine.compute(sites, bar)
     finally:
         bar.stop()
     rnd.results = [
