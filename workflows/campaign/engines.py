@@ -399,35 +399,34 @@ class FireworksEngine(LocalEngine):
             submit_flows,
             worker_jobs,
         )
-        from workflows.executors.queue import load_queue_settings, make_adapter
+        from workflows.executors.queue import load_queue_settings
+        from workflows.executors.submission import META_SITE, adapter_for
 
         start = time.perf_counter()
         spec = self.dft.fireworks
+        lp_file = Path(spec.launchpad)
+        launch_dir = self.folder.resolve() / "fireworks"
+        adapter = adapter_for(load_queue_settings(spec.qadapter), lp_file, launch_dir)
         maker = self.maker()
         keys = [self.key(s) for s in sites]
-        with open_launchpad(spec.launchpad, write=True) as lp:
-            flows = [(k, maker.make([s])) for k, s in zip(keys, sites, strict=True)]
-            submit_flows(
-                lp, flows, store=self.store(), metadata={"arsc_campaign": self.folder.name}
-            )
-        queue = load_queue_settings(spec.qadapter)
-        with open_launchpad(spec.launchpad) as lp:
-            n = worker_jobs(lp, spec.workers or len(sites), queue.sequential)
+        with open_launchpad(lp_file, write=True) as lp:
+            for key, site in zip(keys, sites, strict=True):
+                meta = {META_SITE: site, "arsc_campaign": self.definition.name}
+                submit_flows(lp, [(key, maker.make([site]))], store=self.store(), metadata=meta)
+        with open_launchpad(lp_file) as lp:  # read-only: the workers write from now on
+            n = worker_jobs(lp, spec.workers or len(sites), bool(adapter.settings().sequential))
             if n:
-                launch(make_adapter(queue, spec.launchpad), lp, n, self.folder / "launch")
+                launch(adapter, lp, n, launch_dir)
         per_site, gas = self.plan(sites)
         self._wait(keys, spec.poll_seconds, spec.timeout_seconds, progress, sum(per_site) + gas)
         return _collect(self.store(), sites, self.dft, self.since, time.perf_counter() - start)
 
     @staticmethod
     def _unfinished(lp: Any, keys: Sequence[str]) -> int:
-        ids = [
-            fw_id
-            for wf in lp.workflows.find({"metadata.arsc_key": {"$in": list(keys)}}, {"nodes": 1})
-            for fw_id in wf["nodes"]
-        ]
-        states = ("READY", "WAITING", "RESERVED", "RUNNING")
-        return int(lp.fireworks.count_documents({"fw_id": {"$in": ids}, "state": {"$in": states}}))
+        """Count the batch's workflows not finished yet (COMPLETED, FIZZLED, DEFUSED are)."""
+        done = ("COMPLETED", "FIZZLED", "DEFUSED")
+        query = {"metadata.arsc_key": {"$in": list(keys)}, "state": {"$nin": list(done)}}
+        return int(lp.workflows.count_documents(query))
 
     def _wait(
         self,
@@ -450,7 +449,7 @@ class FireworksEngine(LocalEngine):
                 return
             if time.monotonic() > end:
                 raise ArscInputError(
-                    f"FireWorks batch not finished after {timeout:g} s ({left} fireworks left); "
+                    f"FireWorks batch not finished after {timeout:g} s ({left} workflows left); "
                     "`arsc campaign resume` waits again"
                 )
             time.sleep(poll)
