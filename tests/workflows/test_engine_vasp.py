@@ -296,11 +296,6 @@ def test_static_job_starts_from_the_relax_job_output(fe_co, tmp_path, monkeypatc
     assert incar["MAGMOM"] == [4.0, 3.0] + [0.0] * 46
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workflows.cache.find_calc validates the stored output with its '@module'/'@class' "
-    "keys against CalcDoc (extra='forbid') and raises; cache.py belongs to the store helper",
-)
 def test_job_returns_stored_doc_without_running_vasp(fe_co, tmp_path, monkeypatch):
     """The store is seeded with a hand-made finished document of the same key (a stand-in
     for an earlier run); the VASP command `false` would fail if it were started."""
