@@ -45,17 +45,22 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
+def _sig(value: float | None) -> str:
+    """Three significant digits (core-hours span 1e-4 for an MLIP to 1e3 for DFT)."""
+    return "-" if value is None or not math.isfinite(value) else f"{value:.3g}"
+
+
 def accounting_line(state: CampaignState) -> str:
     """One line: DFT spent vs an exhaustive screen of the enumerated space, and the ratio."""
     a = state.accounting
     n_sites = state.space.sites if state.space else 0
     per = a.core_hours_per_calculation
-    spent = f"{a.dft_calculations} DFT calculations, {_fmt(a.core_hours, 2)} core-hours"
+    spent = f"{a.dft_calculations} DFT calculations, {_sig(a.core_hours)} core-hours"
     if per is not None:
-        spent += f" (measured {per:.3f} core-hours per calculation)"
+        spent += f" (measured {_sig(per)} core-hours per calculation)"
     whole = (
         f"an exhaustive screen of the {n_sites} candidates needs {a.exhaustive_calculations} "
-        f"calculations, {_fmt(a.exhaustive_core_hours, 1)} core-hours"
+        f"calculations, {_sig(a.exhaustive_core_hours)} core-hours"
     )
     saved = (
         f"saved {100 * a.saved_fraction:.0f} % ({_fmt(a.ratio, 1)}x fewer)"
@@ -90,7 +95,8 @@ def print_outcome(campaign: Campaign, as_json: bool) -> None:
     state = campaign.state
     report, written = report_path(campaign) if state.status == "finished" else (None, False)
     if as_json:
-        payload = {**describe(state), "folder": str(campaign.folder), "report": str(report)}
+        where = None if report is None else str(report)
+        payload = {**describe(state), "folder": str(campaign.folder), "report": where}
         typer.echo(json.dumps(_clean(payload), allow_nan=False))
         return
     out = console()
