@@ -7,7 +7,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_launchpad_yaml_is_a_valid_production_launchpad_without_connecting():
-    """Parses launchpad.yaml into a FireWorks LaunchPad (pymongo connects lazily: no server needed)."""
+    """Parse launchpad.yaml into a FireWorks LaunchPad; pymongo connects lazily, no server."""
     data = yaml.safe_load((ROOT / "launchpad.yaml").read_text())
     assert data["name"] and data["port"] == 27017
     lp = LaunchPad.from_file(str(ROOT / "launchpad.yaml"))
