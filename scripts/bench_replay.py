@@ -1,12 +1,13 @@
 """Benchmark acquisition strategies by offline replay on the two tables of tests/data/replay.
 
 Runs ``arsc campaign replay`` (20 seeds, greedy/ucb/ei/thompson vs random)
-on the sac-hoer ORR table and the synthetic DAC table, and prints each
-table with its wall and CPU time. ``--quick`` runs 3 seeds.
+on the sac-hoer ORR table and the synthetic DAC table for each surrogate
+(default: arsc and gp), and prints each table with its wall and CPU time.
+``--quick`` runs 3 seeds.
 
 Usage::
 
-    .venv/bin/python scripts/bench_replay.py [--quick] [--surrogates gp,arsc,forest]
+    .venv/bin/python scripts/bench_replay.py [--quick] [--surrogates arsc,gp,forest] [--only sac]
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def main() -> None:
     """Run every configuration and print its table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 seeds instead of 20")
-    parser.add_argument("--surrogates", default="gp", help="comma-separated surrogate names")
+    parser.add_argument("--surrogates", default="arsc,gp", help="comma-separated surrogate names")
     parser.add_argument("--only", default=None, help="run only tables whose name contains this")
     args = parser.parse_args()
     seeds = 3 if args.quick else 20

@@ -240,7 +240,7 @@ def test_best_strategy_finds_the_top10_with_fewer_calls_than_random_over_20_seed
     path, init, batch
 ):
     settings = ReplaySettings(top=10, init=init, batch=batch)
-    bench = benchmark(path, "overpotential", "min", surrogate="gp", settings=settings, seeds=20)
+    bench = benchmark(path, "overpotential", "min", settings=settings, seeds=20)  # arsc surrogate
     best = bench.best()
     ours = bench.results[best].summary["calls_to_10"].mean
     assert ours < bench.results["random"].summary["calls_to_10"].mean

@@ -8,6 +8,7 @@ prints. :func:`register_replay` adds the verb to the ``arsc campaign`` group
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -50,6 +51,7 @@ def _table(bench: Benchmark) -> Table:
         *(f"found {p} % ({budget_calls(bench.n_rows, p)})" for p in FRACTIONS_PCT),
         f"vs {BASELINE}",
         "best pruned",
+        "safe kappa",
     ]
     for col in heads:
         table.add_column(col, justify="left" if col == "strategy" else "right")
@@ -62,13 +64,15 @@ def _table(bench: Benchmark) -> Table:
             m = summ[f"found_at_{p}pct"]
             cells.append(_spread(m.mean, m.std, 2))
         if name == BASELINE:
-            cells += ["-", "-"]
+            cells += ["-", "-", "-"]
         else:
             cmp = paired(bench, name)
             pval = "-" if cmp.p_value is None else f"{cmp.p_value:.2g}"
             cells.append(f"{cmp.better}/{cmp.worse} ({pval})")
             pruned = sum(t.best_margin >= s.kappa for t in result.traces)
             cells.append(f"{pruned}/{len(result.traces)}")
+            safe = max(t.best_margin for t in result.traces)
+            cells.append(f"> {safe:.2f}" if math.isfinite(safe) else "any")
         table.add_row(*cells)
     return table
 
@@ -90,7 +94,8 @@ def _print(bench: Benchmark) -> None:
         f"fraction of the top-N within the first p % of the table; mean±std over seeds; vs "
         f"{BASELINE}: seeds with fewer/more calls to the whole top-N (paired Wilcoxon p); best "
         f"pruned: campaigns in which the pruning rule (kappa {bench.settings.kappa:g}) would "
-        "have dropped the true best before it was computed"
+        "have dropped the true best before it was computed; safe kappa: the pruning width that "
+        "would have kept it in every campaign"
     )
     out.print(f"{bench.seconds:.1f} s")
 
