@@ -3,7 +3,10 @@
 Runs ``arsc campaign replay`` (20 seeds, greedy/ucb/ei/thompson vs random)
 on the sac-hoer ORR table and the synthetic DAC table for each surrogate
 (default: arsc and gp), and prints each table with its wall and CPU time.
-``--quick`` runs 3 seeds.
+``--quick`` runs 3 seeds. ``--calibration`` instead prints, per table and
+surrogate, held-out coverage of the predictive std and the bias of the
+predictions for the true top-10 (10 random splits; the top-10 never in
+training), which is what decides whether the pruning rule is safe.
 
 Usage::
 
@@ -16,6 +19,10 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
+
+from arsc.replay import ReplayOracle
+from arsc.surrogates import make_surrogate
 from workflows.cli.main import main as arsc
 
 DATA = Path(__file__).parents[1] / "tests" / "data" / "replay"
@@ -27,14 +34,53 @@ RUNS: tuple[tuple[str, int, int], ...] = (
 )
 
 
+#: (table, training rows) of the calibration check.
+CALIBRATION: tuple[tuple[str, int], ...] = (
+    ("sac_hoer_orr.csv", 15),
+    ("sac_hoer_orr.csv", 30),
+    ("synthetic_orr.csv", 60),
+)
+
+
+def calibration(name: str, n_train: int, surrogate: str, splits: int = 10) -> None:
+    """Held-out coverage within 1 and 2 sd, and z = (mu - y)/sd of the top-10 vs the rest."""
+    oracle = ReplayOracle(DATA / name, "overpotential")
+    y = oracle.query(np.arange(len(oracle)))
+    top = np.argsort(y, kind="stable")[:10]
+    z_all, z_top, z_rest = [], [], []
+    for seed in range(splits):
+        pool = np.setdiff1d(np.arange(len(y)), top)
+        train = np.random.default_rng(seed).choice(pool, n_train, replace=False)
+        test = np.setdiff1d(np.arange(len(y)), train)
+        mu, sd = make_surrogate(surrogate, oracle.table)(train, y[train], test, seed)
+        z = (mu - y[test]) / sd
+        z_all += z.tolist()
+        z_top += z[np.isin(test, top)].tolist()
+        z_rest += z[~np.isin(test, top)].tolist()
+    za, zt, zr = np.abs(z_all), np.array(z_top), np.array(z_rest)
+    print(
+        f"{name} {surrogate} train {n_train}: within 1 sd {np.mean(za <= 1):.2f}, "
+        f"2 sd {np.mean(za <= 2):.2f} (calibrated: 0.68, 0.95); top-10 mean z {zt.mean():.2f}, "
+        f"P(z > 2) {np.mean(zt > 2):.2f}; other rows mean z {zr.mean():.2f}",
+        flush=True,
+    )
+
+
 def main() -> None:
     """Run every configuration and print its table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 seeds instead of 20")
     parser.add_argument("--surrogates", default="arsc,gp", help="comma-separated surrogate names")
     parser.add_argument("--only", default=None, help="run only tables whose name contains this")
+    parser.add_argument("--calibration", action="store_true", help="calibration check only")
     args = parser.parse_args()
     seeds = 3 if args.quick else 20
+    if args.calibration:
+        for surrogate in args.surrogates.split(","):
+            for name, n_train in CALIBRATION:
+                if not args.only or args.only in name:
+                    calibration(name, n_train, surrogate)
+        return
     for surrogate in args.surrogates.split(","):
         for name, init, batch in RUNS:
             if args.only and args.only not in name:
