@@ -24,6 +24,7 @@ from arsc.replay import (
 )
 from arsc.select import Objective
 from arsc.surrogates import SURROGATES, make_surrogate
+from tests.paths import SAC_HOER
 
 DATA = Path(__file__).parents[1] / "data" / "replay"
 SAC = DATA / "sac_hoer_orr.csv"
@@ -270,10 +271,12 @@ def test_stored_synthetic_table_is_what_the_builder_writes():
     _same(_builder().synthetic_table(), SYNTHETIC)
 
 
-SHARED_SAC = Path("/work/shared/data/sac-hoer")
+SHARED_SAC = SAC_HOER
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SHARED_SAC.is_dir(), reason="needs /work/shared/data/sac-hoer")
+@pytest.mark.skipif(
+    not SHARED_SAC.is_dir(), reason="needs the shared sac-hoer data (../shared/data/sac-hoer)"
+)
 def test_stored_sac_hoer_table_is_what_ingest_and_activity_give_on_the_full_data():
     _same(_builder().sac_hoer_table(SHARED_SAC), SAC)

@@ -24,6 +24,7 @@ from pymatgen.io.vasp.sets import MPRelaxSet
 from arsc.errors import ArscInputError
 from arsc.space import make_site
 from arsc.structures import build
+from tests.paths import SAC_HOER
 from workflows.engines import get_engine
 from workflows.engines.vasp import (
     DacRelaxSetGenerator,
@@ -42,7 +43,6 @@ FE_OH = DATA / "sac-hoer_2N2_Fe_OH" / "outputs"
 FE_BARE = DATA / "sac-hoer_2N2_Fe_substrate" / "outputs"
 W_OH_BROKEN = DATA / "sac-hoer_2N2_W_OH" / "outputs"
 SYNTHETIC = DATA / "synthetic_vasprun"
-SAC_HOER = Path("/work/shared/data/sac-hoer")
 
 
 @pytest.fixture(scope="module")
