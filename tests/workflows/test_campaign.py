@@ -167,8 +167,14 @@ def _run(tmp_path, name="run", **sections):
     return campaign, run_campaign(campaign)
 
 
-def test_replay_campaign_records_every_step_and_stops_at_the_budget(tmp_path):
-    campaign, state = _run(tmp_path)
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One replay campaign run to its end (shared by the tests that only read it)."""
+    return _run(tmp_path_factory.mktemp("finished"))
+
+
+def test_replay_campaign_records_every_step_and_stops_at_the_budget(finished):
+    campaign, state = finished
     assert state.status == "finished" and state.stop_reason.startswith("budget spent")
     assert len(state.rounds) == 3  # 24 calculations, 4 per site, 2 sites per round
     for rnd in state.rounds:
@@ -193,11 +199,11 @@ def test_replay_campaign_records_every_step_and_stops_at_the_budget(tmp_path):
     assert (campaign.folder / "validation" / "round-00.png").is_file()
 
 
-def test_interrupting_after_any_step_then_resuming_gives_the_same_ranking(tmp_path):
-    _, whole = _run(tmp_path, "whole")
+def test_interrupting_after_any_step_then_resuming_gives_the_same_ranking(tmp_path, finished):
+    whole = finished[1]
     reference = [(r.site, r.source, r.score) for r in whole.ranking]
+    path = write_campaign(tmp_path / "files")
     for steps in (2, 4, 12):  # after prune; after compute; mid round 1
-        path = tmp_path / "files" / "campaign.yaml"
         folder = tmp_path / f"cut-{steps}"
         first = start_campaign(read_definition(path), folder, show_progress=False)
         run_campaign(first, max_steps=steps)
@@ -266,8 +272,8 @@ def test_pruning_records_a_reason_for_every_pruned_candidate(tmp_path):
     assert later.kept + len(later.pruned) + len(state.computed_sites()) - len(later.results) == 36
 
 
-def test_rerunning_a_campaign_continues_it_and_another_definition_is_refused(tmp_path):
-    campaign, state = _run(tmp_path)
+def test_rerunning_a_campaign_continues_it_and_another_definition_is_refused(finished):
+    campaign, state = finished
     again = start_campaign(campaign.definition, campaign.folder, show_progress=False)
     assert run_campaign(again).rounds == state.rounds
     other = with_overrides(campaign.definition, budget__dft_calculations=8)
@@ -275,8 +281,8 @@ def test_rerunning_a_campaign_continues_it_and_another_definition_is_refused(tmp
         start_campaign(other, campaign.folder, show_progress=False)
 
 
-def test_replay_answers_each_site_once_even_when_a_batch_is_recomputed(tmp_path):
-    campaign, state = _run(tmp_path)
+def test_replay_answers_each_site_once_even_when_a_batch_is_recomputed(finished):
+    campaign, state = finished
     lines = (campaign.folder / "replay-calls.jsonl").read_text().splitlines()
     sites = [json.loads(x)["site"] for x in lines]
     assert len(sites) == len(set(sites)) == 6
