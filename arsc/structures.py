@@ -183,7 +183,7 @@ def template(motif_name: str, support_name: str, min_image: float = MIN_IMAGE_DI
     """
     pocket = get_motif(motif_name).pocket
     prim = get_support(support_name).primitive()
-    n = max(1, math.ceil(MIN_IMAGE_DISTANCE / np.linalg.norm(prim.cell[0])))
+    n = max(1, math.ceil(min_image / np.linalg.norm(prim.cell[0])))
     while True:
         sheet, metals = _carve(motif_name, support_name, n)
         if _min_image_distance(sheet.cell[:], metals) >= min_image:
