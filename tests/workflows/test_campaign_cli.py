@@ -93,7 +93,9 @@ def _fake_env(counter: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_local_executor_counts_dft_and_computes_each_calculation_once_fake_engine(tmp_path, workers):
+def test_local_executor_counts_dft_and_computes_each_calculation_once_fake_engine(
+    tmp_path, workers
+):
     path = tmp_path / "fake.yaml"
     path.write_text(
         "name: fake-local\n"
