@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,6 +57,10 @@ def _chgnet(weights: str) -> Calculator:
     from chgnet.model import CHGNet
     from chgnet.model.dynamics import CHGNetCalculator
 
+    # chgnet 0.4.2 converts a grad-tracking tensor to a float on every call; harmless, noisy
+    warnings.filterwarnings(
+        "ignore", message="Converting a tensor with requires_grad=True", category=UserWarning
+    )
     model = CHGNet.load(model_name=weights, use_device="cpu", verbose=False)
     return CHGNetCalculator(model=model, use_device="cpu", on_isolated_atoms="ignore")
 
