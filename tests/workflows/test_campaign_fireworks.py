@@ -29,30 +29,6 @@ from workflows.executors.fireworks import open_launchpad, status_rows
 ROOT = Path(__file__).parents[2]
 
 
-@pytest.fixture(scope="module")
-def slurm():
-    """Start the project's single-node SLURM (scripts/slurm.sh), as CI does."""
-    if os.geteuid() != 0:
-        pytest.skip("the local SLURM needs root (apt, munge); CI runs as root")
-    script = str(ROOT / "scripts/slurm.sh")
-    subprocess.run(["bash", script, "start"], check=True, timeout=600)
-    conf = subprocess.run(["bash", script, "conf"], capture_output=True, text=True, check=True)
-    return conf.stdout.strip()
-
-
-@pytest.fixture
-def mongomock_lp(tmp_path, monkeypatch):
-    """A LaunchPad file on the mongomock backend, reset and empty."""
-    db = tmp_path / "launchpad-db.json"
-    db.write_text("{}")
-    monkeypatch.setenv("MONGOMOCK_SERVERSTORE_FILE", str(db))
-    lp_file = tmp_path / "launchpad.yaml"
-    lp_file.write_text("host: localhost\nname: arsc_campaign_test\n")
-    with open_launchpad(lp_file, write=True) as lp:
-        lp.reset("", require_password=False)
-    return lp_file
-
-
 def test_store_survives_flow_to_workflow_serialisation(tmp_path):
     """The embedded store the workers open is rebuilt from the firework's spec."""
     path = tmp_path / "c.yaml"

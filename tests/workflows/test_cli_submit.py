@@ -34,19 +34,6 @@ HER_TOP1 = ["--reactions", "her", "--modes", "top1"]
 
 
 @pytest.fixture
-def mongomock_lp(tmp_path, monkeypatch):
-    """A LaunchPad file on the mongomock backend (tests only), reset and empty."""
-    db = tmp_path / "launchpad-db.json"
-    db.write_text("{}")
-    monkeypatch.setenv("MONGOMOCK_SERVERSTORE_FILE", str(db))
-    lp_file = tmp_path / "launchpad.yaml"
-    lp_file.write_text("host: localhost\nname: arsc_test\n")
-    with open_launchpad(lp_file, write=True) as lp:
-        lp.reset("", require_password=False)
-    return lp_file
-
-
-@pytest.fixture
 def fake(monkeypatch, tmp_path):
     """Register the FAKE engine in this process; count its computations in a file."""
     monkeypatch.setitem(fake_engine.base.ENGINE_MODULES, "fake", fake_engine.__name__)
@@ -209,17 +196,6 @@ def test_worker_process_runs_the_flow_into_the_store_and_status_says_completed_m
 # --- the slurm tier: real SLURM, real MLIP jobs ----------------------------------------
 
 SLURM_SITE = ["--dft-engine", "mlip", "--preset", "chgnet", "--no-prerelax", *HER_TOP1]
-
-
-@pytest.fixture(scope="module")
-def slurm():
-    """Start the project's single-node SLURM (scripts/slurm.sh), as CI does."""
-    if os.geteuid() != 0:
-        pytest.skip("the local SLURM needs root (apt, munge); CI runs as root")
-    script = str(ROOT / "scripts/slurm.sh")
-    subprocess.run(["bash", script, "start"], check=True, timeout=600)
-    conf = subprocess.run(["bash", script, "conf"], capture_output=True, text=True, check=True)
-    return conf.stdout.strip()
 
 
 class Arsc:

@@ -33,19 +33,6 @@ from workflows.executors.queue import load_queue_settings, make_adapter
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def mongomock_lp(tmp_path, monkeypatch):
-    """A LaunchPad file on the mongomock backend, reset and empty."""
-    db = tmp_path / "launchpad-db.json"
-    db.write_text("{}")
-    monkeypatch.setenv("MONGOMOCK_SERVERSTORE_FILE", str(db))
-    lp_file = tmp_path / "launchpad.yaml"
-    lp_file.write_text("host: localhost\nname: arsc_test\n")
-    with open_launchpad(lp_file, write=True) as lp:
-        lp.reset("", require_password=False)
-    return lp_file
-
-
 def _store(tmp_path):
     return JobStore(
         JSONStore(str(tmp_path / "docs.json"), read_only=False),
@@ -96,18 +83,6 @@ def test_bad_launchpad_file_is_one_line_error(tmp_path):
 
 
 # --- real SLURM -------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def slurm():
-    """Start the project's single-node SLURM (scripts/slurm.sh), as CI does."""
-    if os.geteuid() != 0:
-        pytest.skip("the local SLURM needs root (apt, munge); CI runs as root")
-    script = str(ROOT / "scripts/slurm.sh")
-    subprocess.run(["bash", script, "start"], check=True, timeout=600)
-    conf = subprocess.run(["bash", script, "conf"], capture_output=True, text=True, check=True)
-    os.environ["SLURM_CONF"] = conf.stdout.strip()
-    return Path(conf.stdout.strip()).parent
 
 
 def _qadapter(lp_file, db, max_launches=1):
