@@ -196,6 +196,11 @@ def test_replay_campaign_records_every_step_and_stops_at_the_budget(finished):
     assert ranks == ["dft"] * 6 + ["arsc"] * 30
     dft_scores = [r.score for r in state.ranking[:6]]
     assert dft_scores == sorted(dft_scores)
+    final = state.final_predictions  # the last refit's, which the ARSC part of the ranking uses
+    assert final is not None and final.sites == state.rounds[-1].predictions.sites
+    at = {s: i for i, s in enumerate(final.sites)}
+    for row in state.ranking[6:]:
+        assert row.value == pytest.approx(final.value[at[row.site]])
     assert (campaign.folder / "validation" / "round-00.png").is_file()
 
 

@@ -134,6 +134,18 @@ def test_adapter_dft_rows_carry_the_prediction_made_before_their_batch(synthetic
             assert row["pred_mu"] == pytest.approx(rnd.predictions.value[idx[res.site]])
 
 
+def test_adapter_predicted_now_is_the_final_model_of_a_finished_campaign(synthetic_campaign):
+    state = load_state(synthetic_campaign)
+    last = state.rounds[-1].predictions
+    before = report_data(state).predictions
+    assert before["mu"].tolist() == pytest.approx(last.value)
+    shifted = [None if v is None else v + 1.0 for v in last.value]
+    state.final_predictions = last.model_copy(update={"value": shifted})
+    after = report_data(state).predictions
+    assert after["site"].tolist() == list(last.sites)
+    assert after["mu"].tolist() == pytest.approx(shifted)
+
+
 def test_adapter_accounting_uses_state_and_count_space(synthetic_campaign):
     state = load_state(synthetic_campaign)
     acc = report_data(state).accounting

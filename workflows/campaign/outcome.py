@@ -64,6 +64,7 @@ def ranking(c: Campaign) -> list[RankedCandidate]:
             c.definition.model.samples,
             c.seed(len(c.state.rounds), 0),
         )
+        c.state.final_predictions = pred
         rest = sorted(
             (
                 (math.inf if pred.score[i] is None else pred.score[i], s, i)

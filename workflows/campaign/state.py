@@ -368,6 +368,11 @@ class CampaignState(_Doc):
         default_factory=list,
         description="Final ranking (DFT-confirmed first by score, then ARSC predictions)",
     )
+    final_predictions: Predictions | None = Field(
+        default=None,
+        description="Predictions of the final model (after the last refit) for every "
+        "candidate; the ranking's ARSC values and the report's 'predicted now'",
+    )
 
     # ---- convenience ---------------------------------------------------------------
     @property

@@ -75,6 +75,8 @@ def top_table(state: CampaignState, top: int | None = None) -> Table:
     spec = state.definition.objective
     unit = "eV" if spec.quantity in ("dg", "selectivity") else "V"
     table = Table(title=f"top candidates: {spec.quantity} of {spec.reaction} ({spec.goal})")
+    dft = state.definition.dft
+    computed = f"computed ({dft.engine} {dft.preset})" if dft.preset else f"computed ({dft.engine})"
     for col in ("rank", "site", f"{spec.quantity} ({unit})", "std", "source"):
         table.add_column(col)
     for row in state.ranking[: top or state.definition.report.top]:
@@ -83,7 +85,7 @@ def top_table(state: CampaignState, top: int | None = None) -> Table:
             row.site,
             _fmt(row.value),
             _fmt(row.value_std, 2),
-            "DFT" if row.source == "dft" else "ARSC prediction",
+            computed if row.source == "dft" else "ARSC prediction",
         )
     return table
 

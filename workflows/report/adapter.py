@@ -2,9 +2,11 @@
 
 What is taken from where:
 
-- predictions: the latest round scored by a model (``Round.predictions``:
-  ``value`` and ``value_std`` are mu and sigma, ``phi`` of the volcano's
-  intermediate); pruned: that round's ``pruned`` list;
+- predictions: those of the final model of a finished campaign
+  (``state.final_predictions``, the ones its ranking used), else the latest
+  round scored by a model (``Round.predictions``): ``value`` and
+  ``value_std`` are mu and sigma, ``phi`` of the volcano's intermediate;
+  pruned: the ``pruned`` list of the latest round scored by a model;
 - DFT: every ``SiteResult`` with status ``ok`` (``value``, ``dg``), with the
   prediction of the round that computed it (made before its batch);
 - funnel: enumerated = ``space.sites``; pruned as above; computed = sites with
@@ -79,10 +81,21 @@ def objective_of(spec: ObjectiveSpec) -> Objective:
 
 
 def latest_predictions(state: CampaignState) -> tuple[int, Predictions] | None:
-    """(round index, predictions) of the last round scored by a model; None if none was."""
-    for rnd in reversed(state.rounds):
-        if rnd.predictions is not None and not rnd.predictions.space_filling:
-            return rnd.index, rnd.predictions
+    """(round index, predictions) of the latest model; None if no model scored.
+
+    The predictions are the final model's when the campaign finished with one
+    (``state.final_predictions``), else the last scored round's; the index is
+    that of the last round scored by a model (whose pruned list applies), or
+    the last round.
+    """
+    scored = [
+        r for r in state.rounds if r.predictions is not None and not r.predictions.space_filling
+    ]
+    if state.final_predictions is not None and state.rounds:
+        index = scored[-1].index if scored else state.rounds[-1].index
+        return index, state.final_predictions
+    if scored:
+        return scored[-1].index, scored[-1].predictions  # type: ignore[return-value]
     return None
 
 
