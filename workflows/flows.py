@@ -27,7 +27,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -149,6 +149,10 @@ def site_summary(
     return summarise_site(site_id, engine, reactions, results, gas, corrections)
 
 
+def _has_knob(maker: Maker, name: str) -> bool:
+    return is_dataclass(maker) and name in {f.name for f in fields(maker)}
+
+
 @dataclass
 class DacAdsorptionFlow(Maker):
     """Adsorption flow for dual-atom sites (see the module docstring).
@@ -165,6 +169,10 @@ class DacAdsorptionFlow(Maker):
         Pre-relax every state with :attr:`prerelax_engine` first.
     prerelax_engine, prerelax_preset
         Engine and preset of the pre-relaxation (default the MLIP engine).
+    prerelax_hessian
+        Seed the DFT relaxation's BFGS with the pre-relaxation MLIP's Hessian
+        at the pre-relaxed geometry (:mod:`workflows.engines.hessian`), when
+        the DFT relax Maker has a ``hessian`` knob and was not given.
     reactions
         Reactions whose intermediates are computed (``reactions.yaml`` names).
     modes
@@ -183,6 +191,7 @@ class DacAdsorptionFlow(Maker):
     prerelax: bool = True
     prerelax_engine: str = "mlip"
     prerelax_preset: str | None = None
+    prerelax_hessian: bool = True
     reactions: Sequence[str] = ("orr",)
     modes: Sequence[str] | None = None
     min_image: float = MIN_IMAGE_DISTANCE
@@ -210,7 +219,13 @@ class DacAdsorptionFlow(Maker):
         if self.prerelax and pre is None:
             pre_eng = get_engine(self.prerelax_engine)
             pre = pre_eng.relax(pre_eng.check_preset(self.prerelax_preset))
-        return (pre if self.prerelax else None), relax, static
+        if not self.prerelax:
+            return None, relax, static
+        model = getattr(pre, "model", None)
+        seed = self.prerelax_hessian and self.relax_maker is None and model
+        if seed and _has_knob(relax, "hessian"):
+            relax = replace(relax, **{"hessian": model})
+        return pre, relax, static
 
     def states(self, site: Site) -> list[tuple[str, str | None]]:
         """Return (adsorbate, mode) of every state of a site, the bare site (``bare``, None) first.

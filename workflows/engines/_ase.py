@@ -224,6 +224,7 @@ def relax_with_ladder(
     steps: int,
     folder: Path,
     translate: Translate = _no_translation,
+    initial_hessian: np.ndarray | None = None,
 ) -> RelaxResult:
     """Relax ``atoms`` in place with an ASE optimiser, climbing the failure ladder.
 
@@ -232,7 +233,9 @@ def relax_with_ladder(
     them), continues from the current geometry, and appends to
     ``folder/relax.traj``. An attempt that has not reached ``fmax`` within
     ``steps`` steps fails with kind ``optimizer``; engine errors become
-    recoverable through ``translate``.
+    recoverable through ``translate``. ``initial_hessian`` (3N x 3N, eV/A^2;
+    :mod:`workflows.engines.hessian`) replaces BFGS's ``alpha * I`` start in
+    the first attempt; other optimisers and later attempts ignore it.
 
     Returns
     -------
@@ -254,6 +257,8 @@ def relax_with_ladder(
             append_trajectory=True,
             maxstep=p["maxstep"],
         )
+        if initial_hessian is not None and isinstance(opt, BFGS) and total == 0:
+            opt.H0 = np.array(initial_hessian, dtype=float)
         opt.attach(lambda: energies.append(float(atoms.get_potential_energy())))
         try:
             converged = bool(opt.run(fmax=fmax, steps=steps))

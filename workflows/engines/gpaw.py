@@ -50,6 +50,7 @@ from workflows.engines._ase import (
 )
 from workflows.engines._ase import calc_doc as make_doc
 from workflows.engines.base import Engine, register_engine
+from workflows.engines.hessian import mlip_hessian
 from workflows.schemas import CalcDoc, Convergence, ProjectedDos
 
 PRESETS_FILE = "gpaw_presets.yaml"
@@ -362,6 +363,10 @@ class GpawRelaxMaker(GpawStaticMaker):
         ASE optimiser: ``BFGS`` or ``FIRE``.
     maxstep
         Largest atomic displacement per step, Angstrom.
+    hessian
+        MLIP model (``chgnet``, ``sevenn``) whose finite-difference Hessian at
+        the starting geometry seeds BFGS (:mod:`workflows.engines.hessian`);
+        None: ASE's ``70 eV/A^2 * I``. Needs the ``arsc-dac[mlip]`` extra.
     """
 
     name: str = "gpaw relax"
@@ -370,6 +375,7 @@ class GpawRelaxMaker(GpawStaticMaker):
     steps: int = field(default_factory=lambda: int(_default("relax", "steps")))
     optimizer: str = field(default_factory=lambda: str(_default("relax", "optimizer")))
     maxstep: float = field(default_factory=lambda: float(_default("relax", "maxstep")))
+    hessian: str | None = None
 
     task = "relax"
 
@@ -392,6 +398,8 @@ class GpawRelaxMaker(GpawStaticMaker):
             "steps": self.steps,
             "optimizer": params["optimizer"],
             "maxstep": params["maxstep"],
+            # only when set, so that the keys of plain BFGS relaxations stay as they were
+            **({"hessian": self.hessian} if self.hessian else {}),
         }
 
     def compute(self, atoms: Atoms, fingerprint: str) -> CalcDoc:
@@ -400,6 +408,7 @@ class GpawRelaxMaker(GpawStaticMaker):
         initial = atoms.copy()
         folder = work_dir(self.scratch_dir, self.engine, self.task, fingerprint)
         resume_from_trajectory(atoms, folder / "relax.traj")
+        hessian = mlip_hessian(atoms, self.hessian, folder / "hessian") if self.hessian else None
         counter = {"n": 0}
 
         def attach(target: Atoms, p: Mapping[str, Any]) -> None:
@@ -418,6 +427,7 @@ class GpawRelaxMaker(GpawStaticMaker):
                 steps=self.steps,
                 folder=folder,
                 translate=_translate,
+                initial_hessian=hessian,
             )
             fields = _electronic(atoms) if result.error is None else {}
         if result.error is None:
