@@ -11,6 +11,7 @@ failure ladder when an attempt fails, and summarise into a
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -357,6 +358,40 @@ class AseCalcMaker(Maker):
     def compute(self, atoms: Atoms, fingerprint: str) -> CalcDoc:
         """Run the calculation (no cache lookup) and return its document."""
         raise NotImplementedError
+
+    def settings_of(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the settings of one attempt's parameters (default: :meth:`settings`)."""
+        return self.settings()
+
+    def relax_doc(
+        self,
+        fingerprint: str,
+        atoms: Atoms,
+        initial: Atoms,
+        result: RelaxResult,
+        start: float,
+        **fields: Any,
+    ) -> CalcDoc:
+        """Return the CalcDoc of a relaxation run by :func:`relax_with_ladder`.
+
+        ``initial`` is the input structure (anomalies are checked against it),
+        ``start`` the ``time.perf_counter()`` at the job's start, ``fields``
+        further CalcDoc fields (energy, magmoms, ...).
+        """
+        from workflows.anomalies import check_anomalies
+
+        return calc_doc(
+            fingerprint=fingerprint,
+            engine=self.engine,
+            task=self.task,
+            atoms=atoms,
+            settings=self.settings_of(result.params),
+            convergence=result.convergence,
+            error=result.error,
+            anomalies=check_anomalies(initial, atoms),
+            wall_time=time.perf_counter() - start,
+            **fields,
+        )
 
     def fingerprint(self, atoms: Atoms) -> str:
         """Key of the calculation this Maker would run on ``atoms``."""

@@ -432,18 +432,7 @@ class GpawRelaxMaker(GpawStaticMaker):
             fields = _electronic(atoms) if result.error is None else {}
         if result.error is None:
             result.convergence.scf_iterations = _scf_iterations(atoms.calc)
-        return make_doc(
-            fingerprint=fingerprint,
-            engine=self.engine,
-            task=self.task,
-            atoms=atoms,
-            settings=self.settings_of(result.params),
-            convergence=result.convergence,
-            error=result.error,
-            anomalies=check_anomalies(initial, atoms),
-            wall_time=time.perf_counter() - start,
-            **fields,
-        )
+        return self.relax_doc(fingerprint, atoms, initial, result, start, **fields)
 
 
 ENGINE: Engine = register_engine(

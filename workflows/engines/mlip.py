@@ -260,18 +260,7 @@ class MlipRelaxMaker(MlipStaticMaker):
             out = _results(atoms)
         if result.convergence.fmax is None:
             result.convergence.fmax = max_force(atoms)
-        return make_doc(
-            fingerprint=fingerprint,
-            engine=self.engine,
-            task=self.task,
-            atoms=atoms,
-            settings=self.settings_of(result.params),
-            convergence=result.convergence,
-            error=result.error,
-            anomalies=check_anomalies(initial, atoms),
-            wall_time=time.perf_counter() - start,
-            **out,
-        )
+        return self.relax_doc(fingerprint, atoms, initial, result, start, **out)
 
 
 ENGINE: Engine = register_engine(
