@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,18 +10,7 @@ import typer
 from rich.table import Table
 
 from arsc.thermo import EnergyColumn, compute_activity, load_references, read_energies
-from workflows.cli.options import console
-
-
-def _clean(value: Any) -> Any:
-    """Turn NaN into None (JSON null), recursively."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
+from workflows.cli.options import console, json_clean
 
 
 def _print_summary(summary: dict[str, Any], output: Path | None) -> None:
@@ -106,7 +94,7 @@ def activity(
     if as_json:
         doc = {**summary, "output": str(output) if output else None}
         doc["results"] = frame.drop(columns=["steps"]).to_dict("records")
-        typer.echo(json.dumps(_clean(doc)))
+        typer.echo(json.dumps(json_clean(doc)))
         return
     _print_summary(summary, output)
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from workflows.cli.options import console
+from workflows.cli.options import console, json_clean
 
 if TYPE_CHECKING:  # the loop (jobflow, engines) loads when a verb runs
     from workflows.campaign.loop import Campaign
@@ -29,16 +29,6 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on 
 ProgressOpt = Annotated[
     bool, typer.Option("--progress/--no-progress", help="Progress lines and bars on stderr.")
 ]
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -99,7 +89,7 @@ def print_outcome(campaign: Campaign, as_json: bool) -> None:
     if as_json:
         where = None if report is None else str(report)
         payload = {**describe(state), "folder": str(campaign.folder), "report": where}
-        typer.echo(json.dumps(_clean(payload), allow_nan=False))
+        typer.echo(json.dumps(json_clean(payload), allow_nan=False))
         return
     out = console()
     if state.status != "finished":
@@ -181,7 +171,7 @@ def validate(folder: DirArg = Path("."), as_json: JsonOpt = False) -> None:
     rows = _validation_rows(state, folder)
     if as_json:
         payload = {"campaign": state.definition.name, "folder": str(folder), "rounds": rows}
-        typer.echo(json.dumps(_clean(payload), allow_nan=False))
+        typer.echo(json.dumps(json_clean(payload), allow_nan=False))
         return
     out = console()
     table = Table(title=f"campaign {state.definition.name!r}: ARSC before each batch vs DFT")

@@ -11,13 +11,21 @@ import typer
 from rich.table import Table
 
 from arsc.errors import ArscInputError
-from workflows.cli.options import console, split_list
+from workflows.cli.options import (
+    ListOpt,
+    MinImageOpt,
+    ModesOpt,
+    PrerelaxEngineOpt,
+    PrerelaxOpt,
+    console,
+    json_clean,
+    split_list,
+)
 from workflows.settings import ArscSettings, get_settings
 
 if TYPE_CHECKING:  # the heavy modules (jobflow, flows, engines) load when a verb runs
     from workflows.executors.local import RunRequest
 
-ListOpt = list[str] | None
 ProjectOpt = Annotated[
     Path | None,
     typer.Option("--project", help="Project folder (store, last request); default from settings."),
@@ -103,21 +111,10 @@ def run(
         bool,
         typer.Option("--retry-failed", help="Recompute calculations that failed before."),
     ] = False,
-    prerelax: Annotated[
-        bool | None,
-        typer.Option("--prerelax/--no-prerelax", help="Pre-relax every state (default: yes)."),
-    ] = None,
-    prerelax_engine: Annotated[
-        str | None,
-        typer.Option("--prerelax-engine", help="Engine of the pre-relaxation (default mlip)."),
-    ] = None,
-    min_image: Annotated[
-        float | None,
-        typer.Option("--min-image", help="Smallest metal-image distance, Angstrom (default 10)."),
-    ] = None,
-    modes: Annotated[
-        ListOpt, typer.Option("--modes", help="Binding modes to compute (default: all).")
-    ] = None,
+    prerelax: PrerelaxOpt = None,
+    prerelax_engine: PrerelaxEngineOpt = None,
+    min_image: MinImageOpt = None,
+    modes: ModesOpt = None,
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")
     ] = True,
@@ -158,16 +155,6 @@ def run(
             f"{left[0]!r}; `arsc run --resume` retries them"
         )
         raise typer.Exit(1)
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
 
 
 def _calc_table(rows: list[dict[str, Any]]) -> Table:
@@ -214,7 +201,7 @@ def results(
         store.close()
     if as_json:
         payload = {"project": str(settings.project), "calculations": calcs, "sites": sites}
-        typer.echo(json.dumps(_clean(payload), allow_nan=False))
+        typer.echo(json.dumps(json_clean(payload), allow_nan=False))
         return
     out = console()
     out.print(_calc_table(calcs))

@@ -12,9 +12,7 @@ from arsc.elements import PRIMARY_PROPERTIES, compare_tables, load_elements, tab
 from arsc.io import write_structure
 from arsc.space import Site, count_space, enumerate_sites, space_table
 from arsc.structures import MIN_IMAGE_DISTANCE, build
-from workflows.cli.options import ElementsOpt, ElementTable, console, split_list
-
-ListOpt = list[str] | None
+from workflows.cli.options import ElementsOpt, ElementTable, ListOpt, console, split_list
 
 
 def space(

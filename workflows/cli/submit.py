@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from workflows.cli.options import console, split_list
+from workflows.cli.options import (
+    ListOpt,
+    MinImageOpt,
+    ModesOpt,
+    PrerelaxEngineOpt,
+    PrerelaxOpt,
+    console,
+    split_list,
+)
 from workflows.settings import get_settings
 
 if TYPE_CHECKING:  # jobflow, FireWorks and the engines load when a verb runs
@@ -24,7 +32,6 @@ class Executor(StrEnum):
     fireworks = "fireworks"
 
 
-ListOpt = list[str] | None
 LaunchpadOpt = Annotated[
     Path | None,
     typer.Option("--launchpad", help="FireWorks LaunchPad YAML (default ./launchpad.yaml)."),
@@ -108,21 +115,10 @@ def submit(
     project: ProjectOpt = None,
     no_launch: NoLaunchOpt = False,
     max_jobs: MaxJobsOpt = 10,
-    prerelax: Annotated[
-        bool | None,
-        typer.Option("--prerelax/--no-prerelax", help="Pre-relax every state (default: yes)."),
-    ] = None,
-    prerelax_engine: Annotated[
-        str | None,
-        typer.Option("--prerelax-engine", help="Engine of the pre-relaxation (default mlip)."),
-    ] = None,
-    modes: Annotated[
-        ListOpt, typer.Option("--modes", help="Binding modes to compute (default: all).")
-    ] = None,
-    min_image: Annotated[
-        float | None,
-        typer.Option("--min-image", help="Smallest metal-image distance, Angstrom (default 10)."),
-    ] = None,
+    prerelax: PrerelaxOpt = None,
+    prerelax_engine: PrerelaxEngineOpt = None,
+    modes: ModesOpt = None,
+    min_image: MinImageOpt = None,
     partition: PartitionOpt = None,
     account: AccountOpt = None,
     walltime: WalltimeOpt = None,
