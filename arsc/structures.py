@@ -342,6 +342,33 @@ def build_adsorbed(
         If the mode is unknown or not available for this site and adsorbate
         (the message lists the available ones).
     """
+    return add_adsorbate(build_site(site, min_image), adsorbate, mode)
+
+
+def add_adsorbate(bare: Atoms, adsorbate: str, mode: str = "top1") -> Atoms:
+    """Place one adsorbate on a bare site, as built or relaxed (e.g. by DFT).
+
+    The adsorbate sits where :func:`build_adsorbed` puts it, relative to the
+    metals' current positions, so that adsorbed states can start from a
+    relaxed bare site.
+
+    Parameters
+    ----------
+    bare
+        A bare site with the tags and ``info["site_id"]`` of :func:`build_site`
+        (positions may have moved); not modified.
+    adsorbate, mode
+        As for :func:`build_adsorbed`.
+
+    Raises
+    ------
+    ArscInputError
+        If ``bare`` carries no site id, or the mode is unknown or not
+        available for this site and adsorbate (the message lists the available ones).
+    """
+    if "site_id" not in bare.info:
+        raise ArscInputError("add_adsorbate needs a bare site from build_site (info['site_id'])")
+    site = Site.from_id(str(bare.info["site_id"]))
     ads = get_adsorbate(adsorbate)
     available = binding_modes(site, ads)
     if mode not in available:
@@ -349,7 +376,7 @@ def build_adsorbed(
         raise ArscInputError(
             f"{why} {mode!r} for {adsorbate} on {site.id}; available: {', '.join(available)}"
         )
-    atoms = build_site(site, min_image)
+    atoms = bare.copy()
     part = ads.atoms(side_on=mode == "side-on")
     part.positions = _placement(atoms, ads, mode)
     part.set_tags([TAG_ADSORBATE] * len(part))

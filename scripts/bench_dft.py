@@ -10,6 +10,14 @@ fewer), and the GPAW steps needed to reach each force level (1, 0.5, 0.2,
 0.1, 0.05 eV/A) read from the optimiser logs. The optimiser part of the
 failure ladder is switched off so that ``--max-steps`` is a hard cap (a
 capped run is reported as not converged).
+With ``--state OH`` (any intermediate; ``--mode top1``) the benchmark is
+about an adsorbed state instead: the bare site is relaxed with GPAW first
+(under ``scratch/bare``; a finished relaxation there is picked up from its
+trajectory, not redone), the adsorbate is placed on that DFT-relaxed site
+(:func:`arsc.structures.add_adsorbate`), and the two GPAW relaxations start
+from that structure, the pre-relaxation moving only the adsorbate
+(``MlipRelaxMaker(adsorbate_only=True)``): the flow a chemist runs for every
+intermediate once the bare site is known.
 Then, unless ``--skip-store``, runs ``scripts/bench_store.py`` (orchestration
 overhead per job on the embedded store for 500 trivial jobs) if present; with
 ``--json`` its JSON object is included under ``"store"``.
@@ -20,7 +28,7 @@ figure. Usage::
 
     python scripts/bench_dft.py [--preset fast] [--fmax 0.05] [--max-steps 100]
         [--mlip chgnet] [--mlip-fmax 0.05] [--hessian chgnet|none]
-        [--only both|with|without] [--json]
+        [--only both|with|without] [--state bare|OH|O|OOH|...] [--mode top1] [--json]
     python scripts/bench_dft.py --from-logs --scratch DIR   # steps per force level so far
 """
 
@@ -36,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from arsc.space import Site
-from arsc.structures import build
+from arsc.structures import add_adsorbate, build
 from workflows.engines.gpaw import GpawRelaxMaker, recovery_ladder
 from workflows.schemas import CalcDoc
 
@@ -115,11 +123,39 @@ def run_with(args: argparse.Namespace, atoms: Any, scratch: Path) -> dict[str, A
     from workflows.engines.mlip import MlipRelaxMaker
 
     folder = scratch / "with"
-    mlip = MlipRelaxMaker(model=args.mlip, fmax=args.mlip_fmax, scratch_dir=str(folder))
+    mlip = MlipRelaxMaker(
+        model=args.mlip,
+        fmax=args.mlip_fmax,
+        scratch_dir=str(folder),
+        adsorbate_only=args.state != "bare",
+    )
     pre = mlip.run(atoms)
     hessian = None if args.hessian == "none" else args.hessian
     gpaw = _summary(_gpaw_maker(args, str(folder), hessian).run(pre))
     return {"mlip": _summary(pre), "gpaw": gpaw, "milestones": milestones(fmax_history(folder))}
+
+
+def relaxed_bare(args: argparse.Namespace, scratch: Path) -> Any:
+    """Return the bare site relaxed with GPAW (under ``scratch/bare``; resumed, not redone)."""
+    from pymatgen.core import Structure
+
+    bare = build(Site.from_id(args.site), min_image=args.min_image)
+    doc = _gpaw_maker(args, str(scratch / "bare")).run(bare)
+    if not doc.convergence.converged:
+        raise SystemExit(f"bench_dft: the bare GPAW relaxation did not converge: {doc.error}")
+    bare.positions = Structure.from_dict(doc.structure).cart_coords
+    print(
+        f"bare site relaxed with GPAW: {doc.convergence.ionic_steps} steps, E {doc.energy:.3f} eV",
+        file=sys.stderr,
+    )
+    return bare
+
+
+def start_structure(args: argparse.Namespace, scratch: Path) -> Any:
+    """Return the start of both relaxations: the built bare site, or an adsorbed state."""
+    if args.state == "bare":
+        return build(Site.from_id(args.site), min_image=args.min_image)
+    return add_adsorbate(relaxed_bare(args, scratch), args.state, args.mode)
 
 
 def from_logs(scratch: Path) -> dict[str, Any]:
@@ -134,7 +170,7 @@ def from_logs(scratch: Path) -> dict[str, Any]:
 def _print(result: dict[str, Any]) -> None:
     s = result["settings"]
     print(
-        f"site {s['site']} ({s['natoms']} atoms); GPAW preset {s['preset']}, "
+        f"site {s['site']}, {s['state']} ({s['natoms']} atoms); GPAW preset {s['preset']}, "
         f"fmax {s['fmax']} eV/A, max {s['max_steps']} steps; MLIP {s['mlip']} "
         f"fmax {s['mlip_fmax']} eV/A, starting Hessian {s['hessian']}"
     )
@@ -173,6 +209,10 @@ def main() -> None:
         help="MLIP whose Hessian seeds GPAW's BFGS after pre-relaxation ('none': ASE's default)",
     )
     parser.add_argument("--only", choices=("both", "with", "without"), default="both")
+    parser.add_argument(
+        "--state", default="bare", help="bare, or an intermediate placed on the relaxed bare site"
+    )
+    parser.add_argument("--mode", default="top1", help="binding mode of --state")
     parser.add_argument("--scratch", default=None, help="folder for logs and trajectories")
     parser.add_argument("--skip-store", action="store_true", help="skip scripts/bench_store.py")
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
@@ -188,11 +228,12 @@ def main() -> None:
         print(json.dumps(from_logs(Path(args.scratch)), indent=None if args.json else 1))
         return
 
-    atoms = build(Site.from_id(args.site), min_image=args.min_image)
     scratch = Path(args.scratch or tempfile.mkdtemp(prefix="bench_dft_"))
+    atoms = start_structure(args, scratch)
     result: dict[str, Any] = {
         "settings": {
             "site": args.site,
+            "state": args.state if args.state == "bare" else f"{args.state} {args.mode}",
             "natoms": len(atoms),
             "preset": args.preset,
             "fmax": args.fmax,

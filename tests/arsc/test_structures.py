@@ -12,7 +12,10 @@ from arsc.structures import (
     TAG_M2,
     VACUUM,
     GeometryError,
+    add_adsorbate,
     build,
+    build_adsorbed,
+    build_site,
     check_geometry,
     template,
 )
@@ -163,3 +166,42 @@ def test_coordination_counts_match_the_built_first_shell():
             ]
             got = {el: sum(atoms[i].symbol == el for i in shell) for el in "NCOSB"}
             assert got == {el: counts[f"coord_{el}{k}"] for el in "NCOSB"}, name
+
+
+def test_add_adsorbate_on_the_built_site_equals_build_adsorbed() -> None:
+    site = make_site("Fe", "Co", "qv-n6")
+    bare = build_site(site, min_image=9.5)
+    placed = add_adsorbate(bare, "OOH", "top2")
+    built = build_adsorbed(site, "OOH", "top2", min_image=9.5)
+    assert np.allclose(placed.positions, built.positions)
+    assert list(placed.get_tags()) == list(built.get_tags())
+    assert placed.info == built.info
+    assert len(bare) == 48  # the input is not modified
+
+
+def test_add_adsorbate_follows_the_metal_of_a_relaxed_site() -> None:
+    site = make_site("Fe", "Co", "qv-n6")
+    bare = build_site(site, min_image=9.5)
+    moved = bare.copy()
+    m1 = int(np.flatnonzero(moved.get_tags() == TAG_M1)[0])
+    shift = np.array([0.1, -0.05, 0.3])
+    moved.positions[m1] += shift
+    before = add_adsorbate(bare, "OH", "top1")
+    after = add_adsorbate(moved, "OH", "top1")
+    ads = after.get_tags() == TAG_ADSORBATE
+    assert ads.sum() == 2
+    # the O sits above M1 at the same bond length; the frame follows the M1-M2 axis
+    o_after = after.positions[ads][0] - after.positions[m1]
+    o_before = before.positions[ads][0] - before.positions[m1]
+    assert np.linalg.norm(o_after) == pytest.approx(np.linalg.norm(o_before))
+    assert o_after[:2] == pytest.approx([0.0, 0.0], abs=1e-9)
+
+
+def test_add_adsorbate_needs_a_site_and_an_available_mode() -> None:
+    bare = build_site(make_site("Fe", "Co", "qv-n6"), min_image=9.5)
+    anonymous = bare.copy()
+    anonymous.info = {}
+    with pytest.raises(ArscInputError, match="site_id"):
+        add_adsorbate(anonymous, "OH")
+    with pytest.raises(ArscInputError, match="available: "):
+        add_adsorbate(bare, "OH", "hollow")

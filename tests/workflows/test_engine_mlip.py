@@ -169,3 +169,20 @@ def test_sevenn_static_gives_a_finite_energy(bare) -> None:
     assert np.isfinite(doc.energy)
     assert doc.settings["version"].startswith("sevenn")
     assert load_calculator("sevenn") is load_calculator("sevenn")
+
+
+def test_adsorbate_only_relaxation_moves_the_adsorbate_and_nothing_else(tmp_path) -> None:
+    from arsc.structures import TAG_ADSORBATE, build_adsorbed
+
+    start = build_adsorbed(SITE, "OH", "top1", min_image=9.5)
+    start.positions[start.get_tags() == TAG_ADSORBATE] += [0.0, 0.0, 0.3]  # O-M stretched
+    maker = MlipRelaxMaker(fmax=0.05, adsorbate_only=True, scratch_dir=str(tmp_path))
+    doc = maker.run(start)
+    assert doc.status == "ok" and doc.convergence.converged
+    assert doc.settings["adsorbate_only"] is True
+    assert "adsorbate_only" not in MlipRelaxMaker().settings()  # keys of full relaxations unchanged
+    final = doc.structure["sites"]
+    moved = np.linalg.norm(np.array([s["xyz"] for s in final]) - start.positions, axis=1)
+    ads = start.get_tags() == TAG_ADSORBATE
+    assert np.all(moved[~ads] < 1e-8)
+    assert moved[ads].max() > 0.05

@@ -30,8 +30,10 @@ import chgnet  # noqa: F401  (the extra's marker: ImportError here names the ext
 import torch
 from ase import Atoms
 from ase.calculators.calculator import Calculator
+from ase.constraints import FixAtoms
 
 from arsc.errors import ArscInputError, unknown
+from arsc.structures import TAG_ADSORBATE
 from workflows.anomalies import check_anomalies
 from workflows.engines._ase import (
     AseCalcMaker,
@@ -207,6 +209,10 @@ class MlipRelaxMaker(MlipStaticMaker):
     scratch_dir
         Folder for the trajectory and optimiser log (default: the working
         directory); a re-run after a kill resumes from the trajectory there.
+    adsorbate_only
+        Move only the adsorbate atoms (tag 4, :data:`arsc.structures.TAG_ADSORBATE`);
+        the site stays where it is, e.g. a DFT-relaxed bare site on which the
+        adsorbate was placed (:func:`arsc.structures.add_adsorbate`).
 
     A relaxation not converged within ``steps`` climbs the optimiser part of
     the failure ladder (smaller maxstep, then FIRE) before it is recorded as
@@ -219,6 +225,7 @@ class MlipRelaxMaker(MlipStaticMaker):
     optimizer: str = field(default_factory=lambda: str(_relax_default("optimizer")))
     maxstep: float = field(default_factory=lambda: float(_relax_default("maxstep")))
     scratch_dir: str | None = None
+    adsorbate_only: bool = False
 
     task = "relax"
 
@@ -234,6 +241,8 @@ class MlipRelaxMaker(MlipStaticMaker):
             "steps": self.steps,
             "optimizer": params["optimizer"],
             "maxstep": params["maxstep"],
+            # only when set, so that the keys of whole-structure relaxations stay as they were
+            **({"adsorbate_only": True} if self.adsorbate_only else {}),
         }
 
     def compute(self, atoms: Atoms, fingerprint: str) -> CalcDoc:
@@ -243,6 +252,8 @@ class MlipRelaxMaker(MlipStaticMaker):
         folder = work_dir(self.scratch_dir, self.engine, self.task, fingerprint)
         resume_from_trajectory(atoms, folder / "relax.traj")
         calc = load_calculator(self.model)
+        if self.adsorbate_only:
+            atoms.set_constraint(FixAtoms(mask=atoms.get_tags() != TAG_ADSORBATE))
 
         def attach(target: Atoms, params: Mapping[str, Any]) -> None:
             target.calc = calc
@@ -258,6 +269,7 @@ class MlipRelaxMaker(MlipStaticMaker):
                 folder=folder,
             )
             out = _results(atoms)
+        atoms.set_constraint()
         if result.convergence.fmax is None:
             result.convergence.fmax = max_force(atoms)
         return self.relax_doc(fingerprint, atoms, initial, result, start, **out)
