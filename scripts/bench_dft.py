@@ -1,10 +1,10 @@
 """Benchmark: GPAW relaxation of one 48-atom M2N6 site with and without MLIP pre-relaxation.
 
 Relaxes the bare site (default Fe-Co qv-n6 on graphene, ``min_image=9.5``:
-C40N6FeCo, 48 atoms) with GPAW twice: from the built structure (BFGS from
-ASE's ``70 eV/A^2 * I``), and after MLIP pre-relaxation (CHGNet by default):
-from the MLIP's geometry with BFGS seeded by the MLIP's Hessian there
-(``--hessian none``: the geometry only; workflows/engines/hessian.py). Prints the GPAW ionic
+C40N6FeCo, 48 atoms) with GPAW twice: from the built structure, and from the
+MLIP's (CHGNet by default) pre-relaxed geometry; ``--hessian chgnet`` also
+seeds that second BFGS with the MLIP's Hessian there instead of ASE's
+``70 eV/A^2 * I`` (workflows/engines/hessian.py). Prints the GPAW ionic
 steps and wall times of both and the reduction in GPAW steps (goal >= 70 %
 fewer), and the GPAW steps needed to reach each force level (1, 0.5, 0.2,
 0.1, 0.05 eV/A) read from the optimiser logs. The optimiser part of the
@@ -27,7 +27,7 @@ A full GPAW relaxation without pre-relaxation takes 45-90 min on two cores
 figure. Usage::
 
     python scripts/bench_dft.py [--preset fast] [--fmax 0.05] [--max-steps 100]
-        [--mlip chgnet] [--mlip-fmax 0.05] [--hessian chgnet|none]
+        [--mlip chgnet] [--mlip-fmax 0.05] [--hessian none|chgnet]
         [--only both|with|without] [--state bare|OH|O|OOH|...] [--mode top1] [--json]
     python scripts/bench_dft.py --from-logs --scratch DIR   # steps per force level so far
 """
@@ -117,8 +117,8 @@ def run_without(args: argparse.Namespace, atoms: Any, scratch: Path) -> dict[str
 def run_with(args: argparse.Namespace, atoms: Any, scratch: Path) -> dict[str, Any]:
     """MLIP pre-relaxation, then GPAW relaxation from its result (files under ``scratch/with``).
 
-    BFGS starts from the MLIP's Hessian at the pre-relaxed geometry unless
-    ``--hessian none``; the Hessian's wall time is part of the GPAW job's.
+    With ``--hessian MODEL`` BFGS starts from that MLIP's Hessian at the
+    pre-relaxed geometry; the Hessian's wall time is part of the GPAW job's.
     """
     from workflows.engines.mlip import MlipRelaxMaker
 
@@ -205,8 +205,8 @@ def main() -> None:
     parser.add_argument("--mlip-fmax", type=float, default=0.05)
     parser.add_argument(
         "--hessian",
-        default="chgnet",
-        help="MLIP whose Hessian seeds GPAW's BFGS after pre-relaxation ('none': ASE's default)",
+        default="none",
+        help="MLIP whose Hessian seeds GPAW's BFGS after pre-relaxation (none: ASE's alpha*I)",
     )
     parser.add_argument("--only", choices=("both", "with", "without"), default="both")
     parser.add_argument(

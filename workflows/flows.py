@@ -172,7 +172,9 @@ class DacAdsorptionFlow(Maker):
     prerelax_hessian
         Seed the DFT relaxation's BFGS with the pre-relaxation MLIP's Hessian
         at the pre-relaxed geometry (:mod:`workflows.engines.hessian`), when
-        the DFT relax Maker has a ``hessian`` knob and was not given.
+        the DFT relax Maker has a ``hessian`` knob and was not given. Off by
+        default: on the bare Fe-Co qv-n6 site it did not save GPAW steps
+        (docs/engines.md).
     reactions
         Reactions whose intermediates are computed (``reactions.yaml`` names).
     modes
@@ -191,7 +193,7 @@ class DacAdsorptionFlow(Maker):
     prerelax: bool = True
     prerelax_engine: str = "mlip"
     prerelax_preset: str | None = None
-    prerelax_hessian: bool = True
+    prerelax_hessian: bool = False
     reactions: Sequence[str] = ("orr",)
     modes: Sequence[str] | None = None
     min_image: float = MIN_IMAGE_DISTANCE

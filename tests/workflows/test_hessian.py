@@ -89,16 +89,16 @@ def test_gpaw_relax_settings_name_the_hessian_only_when_set() -> None:
     assert GpawRelaxMaker(hessian="chgnet").settings()["hessian"] == "chgnet"
 
 
-def test_flow_seeds_the_dft_relax_with_the_prerelax_mlip_hessian() -> None:
+def test_flow_seeds_the_dft_relax_with_the_prerelax_mlip_hessian_when_asked() -> None:
     pytest.importorskip("gpaw", reason="GPAW not installed: bash scripts/install.sh")
     pytest.importorskip("chgnet", reason="MLIP extra not installed: pip install 'arsc-dac[mlip]'")
     from workflows.flows import DacAdsorptionFlow
 
-    pre, relax, _ = DacAdsorptionFlow(engine="gpaw", preset="fast").makers()
+    pre, relax, _ = DacAdsorptionFlow(engine="gpaw", prerelax_hessian=True).makers()
     assert pre is not None and relax.hessian == pre.model == "chgnet"  # type: ignore[attr-defined]
-    _, plain, _ = DacAdsorptionFlow(engine="gpaw", prerelax_hessian=False).makers()
+    _, plain, _ = DacAdsorptionFlow(engine="gpaw").makers()  # off by default
     assert plain.hessian is None  # type: ignore[attr-defined]
-    _, alone, _ = DacAdsorptionFlow(engine="gpaw", prerelax=False).makers()
+    _, alone, _ = DacAdsorptionFlow(engine="gpaw", prerelax=False, prerelax_hessian=True).makers()
     assert alone.hessian is None  # type: ignore[attr-defined]
 
 
