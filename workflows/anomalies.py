@@ -2,7 +2,8 @@
 
 A relaxation can end in a structure that is no longer the state it was meant
 to be: a metal that left its pocket, two metals that aggregated into a
-dimer, an adsorbate that desorbed or dissociated. :func:`check_anomalies`
+dimer, an adsorbate that desorbed, dissociated or moved to another binding
+mode (top -> bridge). :func:`check_anomalies`
 compares the initial and final structures (tags and ``info`` as set by
 :func:`arsc.structures.build`) with the motif's template and the adsorbate's
 template geometry and returns one flag per problem, ``"<code>: <details>"``,
@@ -38,6 +39,7 @@ METAL_OUT_OF_PLANE = "metal_out_of_plane"
 PAIR_AGGREGATED = "pair_aggregated"
 ADSORBATE_DESORBED = "adsorbate_desorbed"
 ADSORBATE_DISSOCIATED = "adsorbate_dissociated"
+ADSORBATE_MOVED = "adsorbate_moved"
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Thresholds:
     desorbed_tolerance: float
     dissociated_factor: float
     intramolecular_bond_factor: float
+    site_bond_factor: float
 
     @classmethod
     @cache
@@ -219,6 +222,40 @@ def adsorbate_dissociated(initial: Atoms, final: Atoms, th: Thresholds) -> list[
     return flags
 
 
+def _bound_metals(atoms: Atoms, b: int, metals: list[tuple[str, int]], factor: float) -> list[str]:
+    """Labels (``Fe1``) of the metals the atom ``b`` is bonded to."""
+    return [
+        f"{atoms[m].symbol}{m}"
+        for _, m in metals
+        if float(_dist(atoms, b, [m])[0]) < factor * (_radius(atoms, b) + _radius(atoms, m))
+    ]
+
+
+def adsorbate_moved(initial: Atoms, final: Atoms, th: Thresholds) -> list[str]:
+    """Flag a binding atom bonded to another set of metals than at the start (top -> bridge, ...).
+
+    The state then no longer is the binding mode it was built as; a binding
+    atom bonded to no metal at the end is left to :func:`adsorbate_desorbed`.
+    """
+    found = _adsorbate(final)
+    metals = _metals(final)
+    if found is None or not metals or len(initial) != len(final):
+        return []
+    idx, _ = found
+    binders = idx[:2] if final.info.get("mode") == "side-on" else idx[:1]
+    flags = []
+    for b in (int(x) for x in binders):
+        before = _bound_metals(initial, b, metals, th.site_bond_factor)
+        after = _bound_metals(final, b, metals, th.site_bond_factor)
+        if after and after != before:
+            flags.append(
+                f"{ADSORBATE_MOVED}: {final.info['adsorbate']} {final.info.get('mode', '')} "
+                f"binding atom {final[b].symbol}{b} bonded to {'+'.join(before) or 'no metal'} "
+                f"at the start, to {'+'.join(after)} at the end"
+            )
+    return flags
+
+
 Check = Callable[[Atoms, Atoms, Thresholds], list[str]]
 
 #: Every check, by flag code.
@@ -228,6 +265,7 @@ CHECKS: dict[str, Check] = {
     PAIR_AGGREGATED: pair_aggregated,
     ADSORBATE_DESORBED: adsorbate_desorbed,
     ADSORBATE_DISSOCIATED: adsorbate_dissociated,
+    ADSORBATE_MOVED: adsorbate_moved,
 }
 
 

@@ -12,6 +12,7 @@ from arsc.structures import TAG_ADSORBATE, TAG_M1, TAG_M2, build
 from workflows.anomalies import (
     ADSORBATE_DESORBED,
     ADSORBATE_DISSOCIATED,
+    ADSORBATE_MOVED,
     CHECKS,
     METAL_LEFT_POCKET,
     METAL_OUT_OF_PLANE,
@@ -96,6 +97,29 @@ def test_adsorbate_moved_3_angstrom_up_is_desorbed_not_dissociated(oh) -> None:
     assert _codes(check_anomalies(oh, final)) == {ADSORBATE_DESORBED}
 
 
+def test_oh_tilted_into_the_fe_co_bridge_has_moved(oh) -> None:
+    """The geometry CHGNet gave *OH top1 on the DFT-relaxed site (docs/engines.md)."""
+    final = oh.copy()
+    fe, co = _index(final, TAG_M1), _index(final, TAG_M2)
+    o, h = np.flatnonzero(final.get_tags() == TAG_ADSORBATE)
+    # O at 1.87 A from Fe and 2.12 A from Co, in the plane of the pair axis
+    p_fe, p_co = final.positions[fe], final.positions[co]
+    axis = (p_co - p_fe) / np.linalg.norm(p_co - p_fe)
+    d = float(np.linalg.norm(p_co - p_fe))
+    x = (1.87**2 - 2.12**2 + d**2) / (2 * d)
+    final.positions[o] = p_fe + x * axis + [0.0, 0.0, np.sqrt(1.87**2 - x**2)]
+    final.positions[h] = final.positions[o] + [0.0, 0.0, 0.98]
+    flags = check_anomalies(oh, final)
+    assert _codes(flags) == {ADSORBATE_MOVED}
+    assert f"Fe{fe} at the start, to Fe{fe}+Co{co} at the end" in flags[0]
+
+
+def test_oh_leaning_on_its_own_metal_has_not_moved(oh) -> None:
+    final = oh.copy()
+    final.positions[final.get_tags() == TAG_ADSORBATE] += [0.3, 0.0, -0.1]
+    assert ADSORBATE_MOVED not in _codes(check_anomalies(oh, final))
+
+
 def test_oh_bond_stretched_to_1_5_angstrom_is_dissociated_not_desorbed(oh) -> None:
     final = oh.copy()
     o, h = np.flatnonzero(final.get_tags() == TAG_ADSORBATE)
@@ -143,6 +167,7 @@ def test_every_check_is_registered_under_its_flag_code() -> None:
         PAIR_AGGREGATED,
         ADSORBATE_DESORBED,
         ADSORBATE_DISSOCIATED,
+        ADSORBATE_MOVED,
     }
 
 
