@@ -18,10 +18,11 @@ Examples
 from __future__ import annotations
 
 import importlib
+import io
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -63,8 +64,11 @@ def _chgnet(weights: str) -> Calculator:
     warnings.filterwarnings(
         "ignore", message="Converting a tensor with requires_grad=True", category=UserWarning
     )
-    model = CHGNet.load(model_name=weights, use_device="cpu", verbose=False)
-    return CHGNetCalculator(model=model, use_device="cpu", on_isolated_atoms="ignore")
+    # both print a banner on stdout ("CHGNet v0.3.0 initialized ...", "will run on cpu")
+    # in every worker process; the model and weights are recorded in the settings instead
+    with redirect_stdout(io.StringIO()):
+        model = CHGNet.load(model_name=weights, use_device="cpu", verbose=False)
+        return CHGNetCalculator(model=model, use_device="cpu", on_isolated_atoms="ignore")
 
 
 def _sevenn(weights: str) -> Calculator:
