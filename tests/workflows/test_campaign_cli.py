@@ -55,6 +55,21 @@ def test_human_output_has_top_candidates_accounting_and_report(tmp_path, capsys)
     assert "top candidates" in out and "rank" in out
     assert "accounting: 8 DFT calculations" in out and "saved 94 % (18.0x fewer)" in out
     assert "report:" in out
+    assert "replayed (table)" in out  # where the values came from, not a generic "DFT"
+
+
+def test_accounting_of_an_mlip_campaign_says_mlip_not_dft(tmp_path, capsys):
+    from workflows.campaign.state import load_state
+    from workflows.cli.campaign import accounting_line, top_table
+
+    path = write_campaign(tmp_path / "files", budget={"dft_calculations": 8})
+    assert main(["campaign", "run", str(path), "--dir", str(tmp_path / "r"), "--no-progress"]) == 0
+    state = load_state(tmp_path / "r")
+    state.definition.dft.executor = "local"
+    state.definition.dft.engine = "mlip"
+    state.definition.dft.preset = "chgnet"
+    assert accounting_line(state).startswith("accounting: 8 MLIP calculations")
+    assert "computed (mlip chgnet)" in {c for c in top_table(state).columns[-1].cells}
 
 
 @pytest.mark.parametrize(

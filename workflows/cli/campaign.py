@@ -41,11 +41,13 @@ def _sig(value: float | None) -> str:
 
 
 def accounting_line(state: CampaignState) -> str:
-    """One line: DFT spent vs an exhaustive screen of the enumerated space, and the ratio."""
+    """Return one line: DFT (or MLIP) spent vs an exhaustive screen, and the ratio."""
     a = state.accounting
     n_sites = state.space.sites if state.space else 0
     per = a.core_hours_per_calculation
-    spent = f"{a.dft_calculations} DFT calculations, {_sig(a.core_hours)} core-hours"
+    # an MLIP "campaign" spends no DFT; say what it spent
+    kind = "MLIP" if state.definition.dft.engine == "mlip" else "DFT"
+    spent = f"{a.dft_calculations} {kind} calculations, {_sig(a.core_hours)} core-hours"
     if per is not None:
         spent += f" (measured {_sig(per)} core-hours per calculation)"
     whole = (
@@ -67,6 +69,8 @@ def top_table(state: CampaignState, top: int | None = None) -> Table:
     table = Table(title=f"top candidates: {spec.quantity} of {spec.reaction} ({spec.goal})")
     dft = state.definition.dft
     computed = f"computed ({dft.engine} {dft.preset})" if dft.preset else f"computed ({dft.engine})"
+    if dft.executor == "replay":  # the values come from a table of earlier results
+        computed = "replayed (table)"
     for col in ("rank", "site", f"{spec.quantity} ({unit})", "std", "source"):
         table.add_column(col)
     for row in state.ranking[: top or state.definition.report.top]:
