@@ -146,6 +146,16 @@ def test_adapter_predicted_now_is_the_final_model_of_a_finished_campaign(synthet
     assert after["mu"].tolist() == pytest.approx(shifted)
 
 
+def test_report_of_an_mlip_campaign_says_its_values_are_not_dft(synthetic_campaign):
+    state = load_state(synthetic_campaign)
+    assert not any("not DFT" in n for n in report_data(state).notes)
+    state.definition.dft.executor = "local"
+    state.definition.dft.engine = "mlip"
+    state.definition.dft.preset = "chgnet"
+    first = report_data(state).notes[0]
+    assert first.startswith("Engine mlip: every value this page labels DFT") and "(chgnet)" in first
+
+
 def test_adapter_accounting_uses_state_and_count_space(synthetic_campaign):
     state = load_state(synthetic_campaign)
     acc = report_data(state).accounting
