@@ -27,9 +27,10 @@ from arsc.pfess.authors import lasso_subsets, rf_screen, standardise
 from arsc.pfess.data import split_sample
 from arsc.pfess.fit import best_subsets, cv_rmse, ols
 from arsc.pfess.scan import column_checks, column_keys, extend_sets
+from tests.paths import SHARED
 
 DEMO = Path(__file__).parents[1] / "data" / "pfess-demo" / "pairs.csv"
-WORKBOOK = Path(__file__).parents[2].parent / "shared" / "data" / "pfess-demo" / "train-test.xlsx"
+WORKBOOK = SHARED / "data" / "pfess-demo" / "train-test.xlsx"
 
 
 @pytest.fixture(scope="module")
