@@ -36,6 +36,8 @@ from arsc.thermo._yaml import read_yaml, validate
 QUANTITIES: tuple[str, ...] = ("overpotential", "limiting_potential", "dg", "selectivity")
 #: Executors: how a batch of sites gets its DFT (see :mod:`workflows.campaign.engines`).
 EXECUTORS: tuple[str, ...] = ("local", "fireworks", "replay")
+#: Engines whose numbers stand in for DFT without being DFT (universal potentials).
+NOT_DFT_ENGINES: tuple[str, ...] = ("mlip",)
 
 
 class _Strict(BaseModel):
@@ -237,6 +239,22 @@ class DftSpec(_Strict):
         default_factory=lambda: FireworksSpec(), description="FireWorks executor settings"
     )
     replay: ReplaySpec | None = Field(default=None, description="Replay executor settings")
+
+    @property
+    def is_dft(self) -> bool:
+        """False when an MLIP engine computes the values (a replay table counts as DFT)."""
+        return self.executor == "replay" or self.engine not in NOT_DFT_ENGINES
+
+    @property
+    def source(self) -> str:
+        """Where a computed value came from: ``computed (gpaw fast)``, ``replayed (table)``."""
+        if self.executor == "replay":
+            return "replayed (table)"
+        return (
+            f"computed ({self.engine} {self.preset})"
+            if self.preset
+            else f"computed ({self.engine})"
+        )
 
     @field_validator("engine", "prerelax_engine")
     @classmethod

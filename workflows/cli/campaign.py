@@ -45,8 +45,7 @@ def accounting_line(state: CampaignState) -> str:
     a = state.accounting
     n_sites = state.space.sites if state.space else 0
     per = a.core_hours_per_calculation
-    # an MLIP "campaign" spends no DFT; say what it spent
-    kind = "MLIP" if state.definition.dft.engine == "mlip" else "DFT"
+    kind = "DFT" if state.definition.dft.is_dft else "MLIP"  # say what it spent
     spent = f"{a.dft_calculations} {kind} calculations, {_sig(a.core_hours)} core-hours"
     if per is not None:
         spent += f" (measured {_sig(per)} core-hours per calculation)"
@@ -67,10 +66,7 @@ def top_table(state: CampaignState, top: int | None = None) -> Table:
     spec = state.definition.objective
     unit = "eV" if spec.quantity in ("dg", "selectivity") else "V"
     table = Table(title=f"top candidates: {spec.quantity} of {spec.reaction} ({spec.goal})")
-    dft = state.definition.dft
-    computed = f"computed ({dft.engine} {dft.preset})" if dft.preset else f"computed ({dft.engine})"
-    if dft.executor == "replay":  # the values come from a table of earlier results
-        computed = "replayed (table)"
+    computed = state.definition.dft.source
     for col in ("rank", "site", f"{spec.quantity} ({unit})", "std", "source"):
         table.add_column(col)
     for row in state.ranking[: top or state.definition.report.top]:

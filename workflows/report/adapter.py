@@ -214,19 +214,21 @@ def _dft_line(state: CampaignState) -> str:
     return f"engine {dft.engine}{preset}, executor {dft.executor}"
 
 
-#: Engines whose numbers are not DFT: the page says so above everything else.
-NOT_DFT = {
-    "mlip": "Engine mlip: every value this page labels DFT was computed with the universal "
+#: First note of a campaign whose engine is not DFT (DftSpec.is_dft).
+NOT_DFT_NOTE = (
+    "Engine {engine}: every value this page labels DFT was computed with the universal "
     "potential ({preset}), not DFT; it tests the workflow, not the chemistry "
-    "(docs/campaign.md).",
-}
+    "(docs/campaign.md)."
+)
 
 
 def _notes(state: CampaignState) -> tuple[str, ...]:
     notes = []
     dft = state.definition.dft
-    if dft.engine in NOT_DFT and dft.executor != "replay":
-        notes.append(NOT_DFT[dft.engine].format(preset=dft.preset or "its default model"))
+    if not dft.is_dft:
+        notes.append(
+            NOT_DFT_NOTE.format(engine=dft.engine, preset=dft.preset or "its default model")
+        )
     if state.definition.description:
         notes.append(" ".join(state.definition.description.split()))
     notes.append(
