@@ -17,6 +17,7 @@ import typer
 from rich.table import Table
 
 from workflows.cli.options import console, json_clean
+from workflows.formatting import significant
 
 if TYPE_CHECKING:  # the loop (jobflow, engines) loads when a verb runs
     from workflows.campaign.loop import Campaign
@@ -35,23 +36,21 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
-def _sig(value: float | None) -> str:
-    """Three significant digits (core-hours span 1e-4 for an MLIP to 1e3 for DFT)."""
-    return "-" if value is None or not math.isfinite(value) else f"{value:.3g}"
-
-
 def accounting_line(state: CampaignState) -> str:
     """Return one line: DFT (or MLIP) spent vs an exhaustive screen, and the ratio."""
     a = state.accounting
     n_sites = state.space.sites if state.space else 0
     per = a.core_hours_per_calculation
     kind = "DFT" if state.definition.dft.is_dft else "MLIP"  # say what it spent
-    spent = f"{a.dft_calculations} {kind} calculations, {_sig(a.core_hours)} core-hours"
+    hours, per_calc, whole_hours = (
+        significant(x, "-") for x in (a.core_hours, per, a.exhaustive_core_hours)
+    )
+    spent = f"{a.dft_calculations} {kind} calculations, {hours} core-hours"
     if per is not None:
-        spent += f" (measured {_sig(per)} core-hours per calculation)"
+        spent += f" (measured {per_calc} core-hours per calculation)"
     whole = (
         f"an exhaustive screen of the {n_sites} candidates needs {a.exhaustive_calculations} "
-        f"calculations, {_sig(a.exhaustive_core_hours)} core-hours"
+        f"calculations, {whole_hours} core-hours"
     )
     saved = (
         f"saved {100 * a.saved_fraction:.0f} % ({_fmt(a.ratio, 1)}x fewer)"

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from arsc import __version__
+from workflows.formatting import significant
 from workflows.report.data import CONFIRM_KAPPA, Accounting, ReportData, confirmed_mask
 from workflows.report.figures import FIGURES
 
@@ -42,11 +43,6 @@ td.text, th.text { text-align: left; }
 
 def _num(value: float, digits: int = 2) -> str:
     return f"{value:,.{digits}f}" if math.isfinite(value) else "–"
-
-
-def _sig(value: float | None) -> str:
-    """Three significant digits (core-hours of an MLIP run are 1e-4, of a DFT screen 1e3)."""
-    return f"{value:,.3g}" if value is not None and math.isfinite(value) else "–"
 
 
 def _pm(mu: float, sigma: float, unit: str) -> str:
@@ -100,8 +96,8 @@ def accounting_rows(acc: Accounting) -> list[tuple[str, str, str]]:
     per = acc.core_hours_per_calculation
     rows = [
         ("DFT calculations", f"{acc.calculations:,}", f"{acc.exhaustive_calculations:,}"),
-        ("core-hours (h)", _sig(acc.core_hours), _sig(acc.exhaustive_core_hours)),
-        ("core-hours per calculation (h, measured)", _sig(per), _sig(per)),
+        ("core-hours (h)", significant(acc.core_hours), significant(acc.exhaustive_core_hours)),
+        ("core-hours per calculation (h, measured)", significant(per), significant(per)),
         ("wall time of the DFT steps (h)", _num(acc.wall_time_s / 3600.0, 2), "–"),
     ]
     if acc.exhaustive_all is not None:
@@ -110,7 +106,7 @@ def accounting_rows(acc: Accounting) -> list[tuple[str, str, str]]:
                 "DFT calculations, every intermediate in every binding mode "
                 "(arsc.space.count_space)",
                 "–",
-                f"{acc.exhaustive_all:,} ({_sig(acc.exhaustive_all * per)} core-hours)",
+                f"{acc.exhaustive_all:,} ({significant(acc.exhaustive_all * per)} core-hours)",
             )
         )
     return rows
@@ -124,8 +120,8 @@ def accounting_line(acc: Accounting) -> str:
             f"{acc.exhaustive_calculations:,}."
         )
     return (
-        f"{acc.calculations:,} DFT calculations ({_sig(acc.core_hours)} core-hours) instead "
-        f"of {acc.exhaustive_calculations:,} ({_sig(acc.exhaustive_core_hours)} core-hours) "
+        f"{acc.calculations:,} DFT calculations ({significant(acc.core_hours)} core-hours) instead "
+        f"of {acc.exhaustive_calculations:,} ({significant(acc.exhaustive_core_hours)} core-hours) "
         f"for an exhaustive screen: {_num(acc.ratio, 0)}x fewer, "
         f"{_num(100 * acc.saved_fraction, 2)} % saved."
     )
