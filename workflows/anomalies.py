@@ -174,17 +174,22 @@ def _adsorbate(final: Atoms) -> tuple[np.ndarray, np.ndarray] | None:
     return idx, ref
 
 
+def _binding_atoms(final: Atoms) -> list[int]:
+    """Return the adsorbate atoms bound to the site: the first one, the first two side-on."""
+    found = _adsorbate(final)
+    if found is None:
+        return []
+    idx = found[0]
+    return [int(i) for i in (idx[:2] if final.info.get("mode") == "side-on" else idx[:1])]
+
+
 def adsorbate_desorbed(initial: Atoms, final: Atoms, th: Thresholds) -> list[str]:
     """Flag binding atom(s) farther than bond length + tolerance from every metal."""
-    found = _adsorbate(final)
     metals = _metals(final)
-    if found is None or not metals:
+    if not metals:
         return []
-    idx, _ = found
-    binders = idx[:2] if final.info.get("mode") == "side-on" else idx[:1]
     flags = []
-    for b in binders:
-        b = int(b)
+    for b in _binding_atoms(final):
         gaps = [
             float(_dist(final, b, [m])[0]) - (_radius(final, b) + _radius(final, m))
             for _, m in metals
@@ -237,14 +242,11 @@ def adsorbate_moved(initial: Atoms, final: Atoms, th: Thresholds) -> list[str]:
     The state then no longer is the binding mode it was built as; a binding
     atom bonded to no metal at the end is left to :func:`adsorbate_desorbed`.
     """
-    found = _adsorbate(final)
     metals = _metals(final)
-    if found is None or not metals or len(initial) != len(final):
+    if not metals or len(initial) != len(final):
         return []
-    idx, _ = found
-    binders = idx[:2] if final.info.get("mode") == "side-on" else idx[:1]
     flags = []
-    for b in (int(x) for x in binders):
+    for b in _binding_atoms(final):
         before = _bound_metals(initial, b, metals, th.site_bond_factor)
         after = _bound_metals(final, b, metals, th.site_bond_factor)
         if after and after != before:
