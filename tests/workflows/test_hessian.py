@@ -34,8 +34,7 @@ def test_finite_difference_hessian_of_bulk_copper_is_symmetric_with_three_transl
     tmp_path,
 ) -> None:
     atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
-    atoms.calc = EMT()
-    hessian = finite_difference_hessian(atoms, tmp_path)
+    hessian = finite_difference_hessian(atoms, EMT(), tmp_path)
     assert hessian.shape == (12, 12)
     assert np.allclose(hessian, hessian.T, atol=1e-3)
     omega = np.sort(np.linalg.eigvalsh(hessian))
@@ -69,9 +68,7 @@ def _relax(tmp_path, name: str, hessian: np.ndarray | None):
 
 
 def test_bfgs_seeded_with_the_hessian_reaches_the_same_minimum_in_fewer_steps(tmp_path) -> None:
-    start = _rattled_cluster()
-    start.calc = EMT()
-    hessian = regularise(finite_difference_hessian(start, tmp_path / "vib"))
+    hessian = regularise(finite_difference_hessian(_rattled_cluster(), EMT(), tmp_path / "vib"))
     plain_atoms, plain = _relax(tmp_path, "plain", None)
     seeded_atoms, seeded = _relax(tmp_path, "seeded", hessian)
     assert plain.convergence.converged and seeded.convergence.converged

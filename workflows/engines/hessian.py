@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
+from ase.calculators.calculator import Calculator
 from ase.vibrations import Vibrations
 
 #: Smallest curvature kept in the starting Hessian, eV/A^2.
@@ -48,8 +49,10 @@ def regularise(hessian: np.ndarray, min_curvature: float = MIN_CURVATURE) -> np.
     return np.asarray((vectors * omega) @ vectors.T)
 
 
-def finite_difference_hessian(atoms: Atoms, folder: Path, delta: float = DELTA) -> np.ndarray:
-    """Return the 3N x 3N Hessian (eV/A^2) of ``atoms`` with its calculator.
+def finite_difference_hessian(
+    atoms: Atoms, calc: Calculator, folder: Path, delta: float = DELTA
+) -> np.ndarray:
+    """Return the 3N x 3N Hessian (eV/A^2) of ``atoms`` with ``calc``; ``atoms`` is not modified.
 
     The displaced force calls are cached under ``folder`` (a re-run after a
     kill reuses them). Atoms under ``FixAtoms`` keep their rows (the
@@ -57,7 +60,7 @@ def finite_difference_hessian(atoms: Atoms, folder: Path, delta: float = DELTA) 
     """
     folder.mkdir(parents=True, exist_ok=True)
     work = atoms.copy()
-    work.calc = atoms.calc
+    work.calc = calc
     work.set_constraint()
     vib = Vibrations(work, delta=delta, nfree=2, name=str(folder / "vib"))
     vib.run()
@@ -83,8 +86,6 @@ def mlip_hessian(
     """
     from workflows.engines.mlip import load_calculator, torch_threads
 
-    work = atoms.copy()
-    work.calc = load_calculator(model)
     with torch_threads(1):
-        hessian = finite_difference_hessian(work, folder)
+        hessian = finite_difference_hessian(atoms, load_calculator(model), folder)
     return regularise(hessian, min_curvature)
