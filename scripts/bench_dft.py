@@ -43,6 +43,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from arsc.errors import ArscInputError
 from arsc.space import Site
 from arsc.structures import add_adsorbate, build
 from workflows.engines.gpaw import GpawRelaxMaker, recovery_ladder
@@ -135,11 +136,11 @@ def run_with(args: argparse.Namespace, atoms: Any, scratch: Path) -> dict[str, A
     return {"mlip": _summary(pre), "gpaw": gpaw, "milestones": milestones(fmax_history(folder))}
 
 
-def relaxed_bare(args: argparse.Namespace, scratch: Path) -> Any:
-    """Return the bare site relaxed with GPAW (under ``scratch/bare``; resumed, not redone)."""
+def relaxed_bare(args: argparse.Namespace, built: Any, scratch: Path) -> Any:
+    """Return the built bare site relaxed with GPAW (in ``scratch/bare``; resumed, not redone)."""
     from pymatgen.core import Structure
 
-    bare = build(Site.from_id(args.site), min_image=args.min_image)
+    bare = built.copy()
     doc = _gpaw_maker(args, str(scratch / "bare")).run(bare)
     if not doc.convergence.converged:
         raise SystemExit(f"bench_dft: the bare GPAW relaxation did not converge: {doc.error}")
@@ -153,9 +154,11 @@ def relaxed_bare(args: argparse.Namespace, scratch: Path) -> Any:
 
 def start_structure(args: argparse.Namespace, scratch: Path) -> Any:
     """Return the start of both relaxations: the built bare site, or an adsorbed state."""
+    built = build(Site.from_id(args.site), min_image=args.min_image)
     if args.state == "bare":
-        return build(Site.from_id(args.site), min_image=args.min_image)
-    return add_adsorbate(relaxed_bare(args, scratch), args.state, args.mode)
+        return built
+    add_adsorbate(built, args.state, args.mode)  # a bad state or mode fails here, before any DFT
+    return add_adsorbate(relaxed_bare(args, built, scratch), args.state, args.mode)
 
 
 def from_logs(scratch: Path) -> dict[str, Any]:
@@ -229,7 +232,10 @@ def main() -> None:
         return
 
     scratch = Path(args.scratch or tempfile.mkdtemp(prefix="bench_dft_"))
-    atoms = start_structure(args, scratch)
+    try:
+        atoms = start_structure(args, scratch)
+    except ArscInputError as exc:
+        parser.error(str(exc))
     result: dict[str, Any] = {
         "settings": {
             "site": args.site,
