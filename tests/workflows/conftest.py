@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def slurm() -> str:
+def slurm_cluster() -> str:
     """Start the project's single-node SLURM (scripts/slurm.sh), as CI does; return SLURM_CONF.
 
     The path is also exported to this process's environment, so in-process
@@ -31,6 +33,24 @@ def slurm() -> str:
     conf = subprocess.run(["bash", script, "conf"], capture_output=True, text=True, check=True)
     os.environ["SLURM_CONF"] = conf.stdout.strip()
     return conf.stdout.strip()
+
+
+@pytest.fixture
+def slurm(slurm_cluster: str) -> Iterator[str]:
+    """The local SLURM for one test; jobs the test leaves behind are cancelled after it.
+
+    A test that fails midway (e.g. before its own scancel) would otherwise leave
+    a sleeping worker in the queue, and the next test's wait for an empty queue
+    would fail for a reason that is not its own.
+    """
+    yield slurm_cluster
+    subprocess.run(["scancel", "--user", str(os.geteuid())], check=False)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        out = subprocess.run(["squeue", "-h"], capture_output=True, text=True, check=False)
+        if not out.stdout.strip():
+            return
+        time.sleep(0.5)
 
 
 @pytest.fixture

@@ -115,6 +115,10 @@ def _rows(lp_file, lost_after=3600):
         return status_rows(lp, lost_after=lost_after)
 
 
+def _states(lp_file):
+    return {r["fw_id"]: r["state"] for r in _rows(lp_file)}
+
+
 @pytest.mark.slurm
 def test_flow_runs_to_completed_through_real_slurm_mongomock_launchpad(
     tmp_path, mongomock_lp, slurm
@@ -144,10 +148,13 @@ def test_scancelled_run_is_lost_then_rerun_without_touching_finished_sibling_mon
     q = _qadapter(mongomock_lp, db)
     with open_launchpad(mongomock_lp) as lp:
         launch(q, lp, 2, tmp_path / "launch")
+    # wait for the parent to finish and the 120 s child to start (the parent is
+    # RUNNING for a moment first, so waiting for any RUNNING state is a race)
     deadline = time.time() + 90
-    while time.time() < deadline and "RUNNING" not in {r["state"] for r in _rows(mongomock_lp)}:
+    states = _states(mongomock_lp)
+    while time.time() < deadline and sorted(states.values()) != ["COMPLETED", "RUNNING"]:
         time.sleep(0.5)
-    states = {r["fw_id"]: r["state"] for r in _rows(mongomock_lp)}
+        states = _states(mongomock_lp)
     assert sorted(states.values()) == ["COMPLETED", "RUNNING"]  # parent done, child running
     child = next(i for i, s in states.items() if s == "RUNNING")
     parent = next(i for i, s in states.items() if s == "COMPLETED")
