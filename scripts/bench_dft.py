@@ -124,16 +124,47 @@ def run_with(args: argparse.Namespace, atoms: Any, scratch: Path) -> dict[str, A
     from workflows.engines.mlip import MlipRelaxMaker
 
     folder = scratch / "with"
+    tuned = finetune(args, scratch) if args.finetune_on else None
     mlip = MlipRelaxMaker(
         model=args.mlip,
         fmax=args.mlip_fmax,
         scratch_dir=str(folder),
         adsorbate_only=args.state != "bare",
+        weights_file=tuned["weights_file"] if tuned else None,
     )
     pre = mlip.run(atoms)
     hessian = None if args.hessian == "none" else args.hessian
     gpaw = _summary(_gpaw_maker(args, str(folder), hessian).run(pre))
-    return {"mlip": _summary(pre), "gpaw": gpaw, "milestones": milestones(fmax_history(folder))}
+    out = {"mlip": _summary(pre), "gpaw": gpaw, "milestones": milestones(fmax_history(folder))}
+    return out | ({"finetune": tuned} if tuned else {})
+
+
+def finetune(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+    """Relax the sibling sites with GPAW, fine-tune the MLIP on their frames (``scratch/siblings``).
+
+    A sibling relaxation already finished there is picked up from its
+    trajectory, not redone; its GPAW steps are reported (in a campaign they
+    are computed anyway, as results of their own).
+    """
+    from workflows.engines.finetune import ChgnetFinetune, read_frames
+
+    if args.mlip != "chgnet":
+        raise SystemExit("bench_dft: --finetune-on fine-tunes chgnet only")
+    siblings: dict[str, Any] = {}
+    trajectories: list[Path] = []
+    for site_id in args.finetune_on.split(","):
+        folder = scratch / "siblings" / site_id
+        built = build(Site.from_id(site_id), min_image=args.min_image)
+        doc = _gpaw_maker(args, str(folder)).run(built)
+        siblings[site_id] = _summary(doc)
+        trajectories += sorted(folder.glob("gpaw-relax-*/relax.traj"))
+    start = time.perf_counter()
+    result = ChgnetFinetune().run(read_frames(trajectories), scratch / "finetune")
+    return {
+        "siblings": siblings,
+        "wall_s": time.perf_counter() - start,
+        **result.model_dump(),
+    }
 
 
 def relaxed_bare(args: argparse.Namespace, built: Any, scratch: Path) -> Any:
@@ -181,6 +212,14 @@ def _print(result: dict[str, Any]) -> None:
         if key not in result:
             continue
         part = result[key]
+        if "finetune" in part:
+            t = part["finetune"]
+            steps = ", ".join(f"{k} {v['steps']}" for k, v in t["siblings"].items())
+            print(
+                f"  CHGNet fine-tuned on {t['n_frames']} GPAW frames of the siblings "
+                f"(GPAW steps: {steps}) in {t['wall_s']:.0f} s: validation force MAE "
+                f"{t['force_mae_before']:.3f} -> {t['force_mae_after']:.3f} eV/A"
+            )
         if "mlip" in part:
             m = part["mlip"]
             print(f"  MLIP pre-relaxation: {m['steps']} steps, {m['wall_s']:.0f} s")
@@ -211,6 +250,13 @@ def main() -> None:
         default="none",
         help="MLIP whose Hessian seeds GPAW's BFGS after pre-relaxation (none: ASE's alpha*I)",
     )
+    parser.add_argument(
+        "--finetune-on",
+        default=None,
+        metavar="SITE,SITE",
+        help="sibling site ids: relax them with GPAW, fine-tune CHGNet on their frames, "
+        "pre-relax with the tuned model",
+    )
     parser.add_argument("--only", choices=("both", "with", "without"), default="both")
     parser.add_argument(
         "--state", default="bare", help="bare, or an intermediate placed on the relaxed bare site"
@@ -234,6 +280,8 @@ def main() -> None:
     scratch = Path(args.scratch or tempfile.mkdtemp(prefix="bench_dft_"))
     try:
         atoms = start_structure(args, scratch)
+        for site_id in (args.finetune_on or "").split(",") if args.finetune_on else []:
+            Site.from_id(site_id)  # a bad sibling fails here, before any DFT
     except ArscInputError as exc:
         parser.error(str(exc))
     result: dict[str, Any] = {
@@ -247,6 +295,7 @@ def main() -> None:
             "mlip": args.mlip,
             "mlip_fmax": args.mlip_fmax,
             "hessian": args.hessian,
+            "finetune_on": args.finetune_on,
             "scratch": str(scratch),
         }
     }

@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import io
 import time
@@ -25,6 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import chgnet  # noqa: F401  (the extra's marker: ImportError here names the extra)
@@ -56,39 +58,71 @@ def models() -> dict[str, dict[str, Any]]:
     return dict(load_data("mlip_models.yaml")["models"])
 
 
-def _chgnet(weights: str) -> Calculator:
-    from chgnet.model import CHGNet
-    from chgnet.model.dynamics import CHGNetCalculator
-
+def _quiet_chgnet() -> None:
     # chgnet 0.4.2 converts a grad-tracking tensor to a float on every call; harmless, noisy
     warnings.filterwarnings(
         "ignore", message="Converting a tensor with requires_grad=True", category=UserWarning
     )
+
+
+def base_chgnet() -> Any:
+    """Return a fresh CHGNet model with the weights listed in ``mlip_models.yaml``."""
+    from chgnet.model import CHGNet
+
+    _quiet_chgnet()
+    with redirect_stdout(io.StringIO()):
+        return CHGNet.load(
+            model_name=str(models()["chgnet"]["weights"]), use_device="cpu", verbose=False
+        )
+
+
+def _chgnet(weights: str, weights_file: str | None = None) -> Calculator:
+    from chgnet.model import CHGNet
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    _quiet_chgnet()
     # both print a banner on stdout ("CHGNet v0.3.0 initialized ...", "will run on cpu")
     # in every worker process; the model and weights are recorded in the settings instead
     with redirect_stdout(io.StringIO()):
-        model = CHGNet.load(model_name=weights, use_device="cpu", verbose=False)
+        if weights_file is None:
+            model = CHGNet.load(model_name=weights, use_device="cpu", verbose=False)
+        else:
+            model = CHGNet.from_file(weights_file)
         return CHGNetCalculator(model=model, use_device="cpu", on_isolated_atoms="ignore")
 
 
-def _sevenn(weights: str) -> Calculator:
+def _sevenn(weights: str, weights_file: str | None = None) -> Calculator:
     from sevenn.calculator import SevenNetCalculator
 
+    if weights_file is not None:
+        raise ArscInputError("fine-tuned weights files are supported for chgnet only")
     return SevenNetCalculator(model=weights, device="cpu")
 
 
-#: Model name -> calculator factory taking the weights name.
-LOADERS: dict[str, Callable[[str], Calculator]] = {"chgnet": _chgnet, "sevenn": _sevenn}
+#: Model name -> calculator factory taking the weights name and an optional tuned-weights file.
+LOADERS: dict[str, Callable[[str, str | None], Calculator]] = {
+    "chgnet": _chgnet,
+    "sevenn": _sevenn,
+}
 
 
 @cache
-def load_calculator(model: str) -> Calculator:
+def load_calculator(model: str, weights_file: str | None = None) -> Calculator:
     """Return the (cached) ASE calculator of a model.
+
+    Parameters
+    ----------
+    model
+        A name of ``mlip_models.yaml``.
+    weights_file
+        Fine-tuned weights of that model (:mod:`workflows.engines.finetune`)
+        instead of the packaged ones.
 
     Raises
     ------
     ArscInputError
-        Unknown model, or its package is not installed (the message says what to install).
+        Unknown model, its package is not installed (the message says what to
+        install), or the weights file is missing.
     """
     table = models()
     if model not in table or model not in LOADERS:
@@ -101,15 +135,25 @@ def load_calculator(model: str) -> Calculator:
             f"MLIP model {model!r} needs the package {entry['package']}; "
             f"install it: pip install '{entry['pip']}'"
         ) from None
-    return LOADERS[model](str(entry["weights"]))
+    if weights_file is not None and not Path(weights_file).is_file():
+        raise ArscInputError(f"MLIP weights file {weights_file} not found")
+    return LOADERS[model](str(entry["weights"]), weights_file)
 
 
-def model_version(model: str) -> str:
-    """Package version and weights of a model, recorded in the settings."""
-    load_calculator(model)  # checks the name and the package
+def model_version(model: str, weights_file: str | None = None) -> str:
+    """Package version and weights of a model, recorded in the settings.
+
+    A fine-tuned weights file is named by its SHA-256 (first 16 hex digits), so
+    two different tunings never share a fingerprint and a moved file still does.
+    """
+    load_calculator(model, weights_file)  # checks the name, the package and the file
     entry = models()[model]
     version = importlib.import_module(entry["package"]).__version__
-    return f"{entry['package']} {version}, weights {entry['weights']}"
+    weights = str(entry["weights"])
+    if weights_file is not None:
+        digest = hashlib.sha256(Path(weights_file).read_bytes()).hexdigest()[:16]
+        weights = f"{weights} fine-tuned sha256:{digest}"
+    return f"{entry['package']} {version}, weights {weights}"
 
 
 @contextmanager
@@ -145,24 +189,28 @@ class MlipStaticMaker(AseCalcMaker):
         ``chgnet`` or ``sevenn`` (see ``mlip_models.yaml``).
     threads
         torch threads (does not change the result).
+    weights_file
+        Fine-tuned weights of ``model`` (:mod:`workflows.engines.finetune`);
+        None: the packaged weights.
     """
 
     name: str = "mlip static"
     model: str = "chgnet"
     threads: int = 1
+    weights_file: str | None = None
 
     engine = "mlip"
     task = "static"
 
     def settings(self) -> dict[str, Any]:
         """Model and weights (with package version)."""
-        return {"model": self.model, "version": model_version(self.model)}
+        return {"model": self.model, "version": model_version(self.model, self.weights_file)}
 
     def compute(self, atoms: Atoms, fingerprint: str) -> CalcDoc:
         """Evaluate energy, forces and (CHGNet) magnetic moments."""
         start = time.perf_counter()
         with torch_threads(self.threads):
-            atoms.calc = load_calculator(self.model)
+            atoms.calc = load_calculator(self.model, self.weights_file)
             out = _results(atoms)
             fmax = max_force(atoms)
         return make_doc(
@@ -255,7 +303,7 @@ class MlipRelaxMaker(MlipStaticMaker):
         initial = atoms.copy()
         folder = work_dir(self.scratch_dir, self.engine, self.task, fingerprint)
         resume_from_trajectory(atoms, folder / "relax.traj")
-        calc = load_calculator(self.model)
+        calc = load_calculator(self.model, self.weights_file)
         if self.adsorbate_only:
             atoms.set_constraint(FixAtoms(mask=atoms.get_tags() != TAG_ADSORBATE))
 

@@ -1,0 +1,89 @@
+"""CHGNet fine-tuning on GPAW frames: real CHGNet, real GPAW frames (tests/data/gpaw-frames)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from arsc.errors import ArscInputError
+
+pytest.importorskip("chgnet", reason="MLIP extra not installed: pip install 'arsc-dac[mlip]'")
+
+from workflows.engines.finetune import WEIGHTS_NAME, ChgnetFinetune, read_frames
+from workflows.engines.mlip import MlipStaticMaker, load_calculator
+
+TRAJ = Path(__file__).parents[1] / "data/gpaw-frames/fe-co_qv-n6_relax.traj"
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return read_frames([TRAJ])
+
+
+@pytest.fixture(scope="module")
+def tuned(frames, tmp_path_factory):
+    return ChgnetFinetune(epochs=5).run(frames, tmp_path_factory.mktemp("tuned"))
+
+
+def test_read_frames_keeps_labelled_frames_and_always_the_last(frames) -> None:
+    assert len(frames) == 6
+    assert all("forces" in a.calc.results for a in frames)
+    every_4th = read_frames([TRAJ], every=4)
+    # frames 0 and 4 by the stride, and the last one (the minimum) added
+    assert len(every_4th) == 3
+    assert every_4th[-1].get_potential_energy() == frames[-1].get_potential_energy()
+
+
+def test_unreadable_or_unlabelled_trajectory_is_a_one_line_error(tmp_path) -> None:
+    bad = tmp_path / "relax.traj"
+    bad.write_bytes(b"not a trajectory")
+    with pytest.raises(ArscInputError, match=r"cannot read trajectory .*relax\.traj") as err:
+        read_frames([bad])
+    assert "\n" not in str(err.value)
+    with pytest.raises(ArscInputError, match="cannot read trajectory"):
+        read_frames([tmp_path / "missing.traj"])
+    from ase.io import write
+
+    plain = tmp_path / "plain.traj"
+    write(plain, read_frames([TRAJ])[0].copy())  # positions only, no calculator
+    with pytest.raises(ArscInputError, match="has no frame with energy and forces"):
+        read_frames([plain])
+
+
+def test_too_few_frames_is_refused(frames, tmp_path) -> None:
+    with pytest.raises(ArscInputError, match="at least 4 DFT frames, got 3"):
+        ChgnetFinetune(epochs=1).run(frames[:3], tmp_path)
+
+
+def test_tuned_model_fits_held_out_dft_forces_better_and_is_saved(tuned) -> None:
+    assert Path(tuned.weights_file).name == WEIGHTS_NAME and Path(tuned.weights_file).is_file()
+    assert (tuned.n_frames, tuned.n_validation, tuned.epochs) == (6, 1, 5)
+    assert tuned.force_mae_after < tuned.force_mae_before
+    # the elemental references were refitted to GPAW's energy zero: tens of meV/atom,
+    # not the ~1 eV/atom offset between GPAW and the VASP energies CHGNet was trained on
+    assert tuned.energy_mae_after < 0.1
+
+
+def test_tuned_weights_change_the_forces_and_the_fingerprint_settings(tuned, frames) -> None:
+    frame = frames[0]
+    base = MlipStaticMaker()
+    tuned_maker = MlipStaticMaker(weights_file=tuned.weights_file)
+    assert base.settings()["version"].endswith("weights 0.3.0")
+    assert "fine-tuned sha256:" in tuned_maker.settings()["version"]
+    assert tuned_maker.settings() != base.settings()  # so the two never share a cached result
+    dft = frame.get_forces()
+    errors = []
+    for weights in (None, tuned.weights_file):
+        atoms = frame.copy()
+        atoms.calc = load_calculator("chgnet", weights)
+        errors.append(np.abs(atoms.get_forces() - dft).mean())
+    err_base, err_tuned = errors
+    assert err_tuned < err_base  # a training frame: the tuned model is closer to GPAW
+
+
+def test_missing_weights_file_is_a_one_line_error(tmp_path) -> None:
+    maker = MlipStaticMaker(weights_file=str(tmp_path / "nope.pth.tar"))
+    with pytest.raises(ArscInputError, match=r"MLIP weights file .*nope\.pth\.tar not found"):
+        maker.settings()
