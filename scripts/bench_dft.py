@@ -18,6 +18,11 @@ trajectory, not redone), the adsorbate is placed on that DFT-relaxed site
 from that structure, the pre-relaxation moving only the adsorbate
 (``MlipRelaxMaker(adsorbate_only=True)``): the flow a chemist runs for every
 intermediate once the bare site is known.
+With ``--finetune-on SITE,SITE`` the pre-relaxation uses CHGNet fine-tuned
+on the GPAW frames of sibling sites (other metal pairs on the same support),
+each relaxed with GPAW first under ``scratch/siblings`` (picked up if
+finished): in a campaign those sites are computed anyway
+(workflows/engines/finetune.py).
 Then, unless ``--skip-store``, runs ``scripts/bench_store.py`` (orchestration
 overhead per job on the embedded store for 500 trivial jobs) if present; with
 ``--json`` its JSON object is included under ``"store"``.
@@ -28,7 +33,8 @@ figure. Usage::
 
     python scripts/bench_dft.py [--preset fast] [--fmax 0.05] [--max-steps 100]
         [--mlip chgnet] [--mlip-fmax 0.05] [--hessian none|chgnet]
-        [--only both|with|without] [--state bare|OH|O|OOH|...] [--mode top1] [--json]
+        [--only both|with|without] [--state bare|OH|O|OOH|...] [--mode top1]
+        [--finetune-on Fe-Fe_qv-n6_graphene,Co-Co_qv-n6_graphene] [--json]
     python scripts/bench_dft.py --from-logs --scratch DIR   # steps per force level so far
 """
 
@@ -207,6 +213,7 @@ def _print(result: dict[str, Any]) -> None:
         f"site {s['site']}, {s['state']} ({s['natoms']} atoms); GPAW preset {s['preset']}, "
         f"fmax {s['fmax']} eV/A, max {s['max_steps']} steps; MLIP {s['mlip']} "
         f"fmax {s['mlip_fmax']} eV/A, starting Hessian {s['hessian']}"
+        + (f", fine-tuned on {s['finetune_on']}" if s["finetune_on"] else "")
     )
     for key, label in (("without", "GPAW from the built structure"), ("with", "MLIP + GPAW")):
         if key not in result:
@@ -280,7 +287,7 @@ def main() -> None:
     scratch = Path(args.scratch or tempfile.mkdtemp(prefix="bench_dft_"))
     try:
         atoms = start_structure(args, scratch)
-        for site_id in (args.finetune_on or "").split(",") if args.finetune_on else []:
+        for site_id in args.finetune_on.split(",") if args.finetune_on else ():
             Site.from_id(site_id)  # a bad sibling fails here, before any DFT
     except ArscInputError as exc:
         parser.error(str(exc))

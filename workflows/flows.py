@@ -36,7 +36,7 @@ from ase.build import molecule
 from jobflow import Flow, Job, JobConfig, Maker, OnMissing, Response, job
 from pymatgen.io.ase import MSONAtoms
 
-from arsc.errors import unknown
+from arsc.errors import ArscInputError, unknown
 from arsc.space import MODES, Site, binding_modes
 from arsc.structures import MIN_IMAGE_DISTANCE, build
 from arsc.thermo import load_network
@@ -175,6 +175,10 @@ class DacAdsorptionFlow(Maker):
         the DFT relax Maker has a ``hessian`` knob and was not given. Off by
         default: on the bare Fe-Co qv-n6 site it did not save GPAW steps
         (docs/engines.md).
+    prerelax_weights
+        Fine-tuned weights file of the pre-relaxation MLIP
+        (:mod:`workflows.engines.finetune`, ``arsc finetune``), used when the
+        pre-relax Maker has a ``weights_file`` knob and was not given.
     reactions
         Reactions whose intermediates are computed (``reactions.yaml`` names).
     modes
@@ -194,6 +198,7 @@ class DacAdsorptionFlow(Maker):
     prerelax_engine: str = "mlip"
     prerelax_preset: str | None = None
     prerelax_hessian: bool = False
+    prerelax_weights: str | None = None
     reactions: Sequence[str] = ("orr",)
     modes: Sequence[str] | None = None
     min_image: float = MIN_IMAGE_DISTANCE
@@ -221,6 +226,13 @@ class DacAdsorptionFlow(Maker):
         if self.prerelax and pre is None:
             pre_eng = get_engine(self.prerelax_engine)
             pre = pre_eng.relax(pre_eng.check_preset(self.prerelax_preset))
+            if self.prerelax_weights is not None:
+                if not _has_knob(pre, "weights_file"):
+                    raise ArscInputError(
+                        f"prerelax_weights needs an MLIP pre-relaxation engine, "
+                        f"not {self.prerelax_engine!r}"
+                    )
+                pre = replace(pre, **{"weights_file": self.prerelax_weights})
         if not self.prerelax:
             return None, relax, static
         model = getattr(pre, "model", None)

@@ -126,6 +126,10 @@ def test_results_text_lists_calculations_and_sites(tmp_path, capsys) -> None:
         ([SITE, "--engine", "fake", "--reactions", "xyz"], "xyz"),
         ([SITE, "--engine", "fake", "--modes", "ontop"], "binding mode 'ontop'"),
         (["Xx-Co_qv-n6_graphene", "--engine", "fake"], "Xx"),
+        (
+            [SITE, "--engine", "fake", "--prerelax-engine", "fake", "--prerelax-weights", "w.pt"],
+            "prerelax_weights needs an MLIP pre-relaxation engine, not 'fake'",
+        ),
     ],
 )
 def test_bad_requests_exit_2_with_one_line(tmp_path, capsys, args, message) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -87,3 +88,44 @@ def test_missing_weights_file_is_a_one_line_error(tmp_path) -> None:
     maker = MlipStaticMaker(weights_file=str(tmp_path / "nope.pth.tar"))
     with pytest.raises(ArscInputError, match=r"MLIP weights file .*nope\.pth\.tar not found"):
         maker.settings()
+
+
+def test_flow_prerelaxes_with_the_tuned_weights_when_given(tuned) -> None:
+    from workflows.flows import DacAdsorptionFlow
+
+    pre, _, _ = DacAdsorptionFlow(engine="mlip", prerelax_weights=tuned.weights_file).makers()
+    assert pre is not None and pre.weights_file == tuned.weights_file  # type: ignore[attr-defined]
+    plain, _, _ = DacAdsorptionFlow(engine="mlip").makers()
+    assert plain is not None and plain.weights_file is None  # type: ignore[attr-defined]
+    with pytest.raises(ArscInputError, match="needs an MLIP pre-relaxation engine, not 'gpaw'"):
+        DacAdsorptionFlow(
+            engine="mlip", prerelax_engine="gpaw", prerelax_weights=tuned.weights_file
+        ).makers()
+
+
+def test_cli_finetune_writes_a_model_the_run_request_records(tmp_path, capsys) -> None:
+    from workflows.cli.main import main
+    from workflows.executors.local import RunRequest
+
+    out = tmp_path / "model"
+    args = ["finetune", "--traj", str(TRAJ), "--epochs", "1", "--output", str(out), "--json"]
+    assert main([*args, "--project", str(tmp_path / "proj")]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["trajectories"] == [str(TRAJ)] and doc["n_frames"] == 6 and doc["epochs"] == 1
+    assert Path(doc["weights_file"]) == out / WEIGHTS_NAME and (out / "train.log").is_file()
+    request = RunRequest(
+        sites=["Fe-Co_qv-n6_graphene"],
+        reactions=["orr"],
+        engine="mlip",
+        prerelax_weights=doc["weights_file"],
+    )
+    pre, _, _ = request.maker().makers()
+    assert pre is not None and pre.weights_file == doc["weights_file"]  # type: ignore[attr-defined]
+
+
+def test_cli_finetune_without_trajectories_is_a_one_line_error(tmp_path, capsys) -> None:
+    from workflows.cli.main import main
+
+    assert main(["finetune", "--project", str(tmp_path / "proj")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("arsc: error: no GPAW relaxation trajectories under ") and "\n" not in err

@@ -30,6 +30,7 @@ VERB_MODULES: tuple[str, ...] = (
     "workflows.cli.model",
     "workflows.cli.pfess",
     "workflows.cli.run",
+    "workflows.cli.finetune",
     "workflows.cli.campaign",
     "workflows.cli.screen",
     "workflows.cli.report",

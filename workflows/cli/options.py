@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -48,6 +49,14 @@ PrerelaxOpt = Annotated[
 PrerelaxEngineOpt = Annotated[
     str | None,
     typer.Option("--prerelax-engine", help="Engine of the pre-relaxation (default mlip)."),
+]
+#: ``--prerelax-weights``
+PrerelaxWeightsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--prerelax-weights",
+        help="Fine-tuned CHGNet weights for the pre-relaxation (from `arsc finetune`).",
+    ),
 ]
 #: ``--min-image``
 MinImageOpt = Annotated[

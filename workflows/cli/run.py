@@ -17,6 +17,7 @@ from workflows.cli.options import (
     ModesOpt,
     PrerelaxEngineOpt,
     PrerelaxOpt,
+    PrerelaxWeightsOpt,
     console,
     json_clean,
     split_list,
@@ -48,7 +49,8 @@ def _request(
         return RunRequest.load(settings.project)
     if not site_ids:
         raise ArscInputError("give SITE_IDS (e.g. Fe-Co_qv-n6_graphene) or --resume")
-    options = {k: explicit[k] for k in ("prerelax", "prerelax_engine", "min_image", "modes")}
+    knobs = ("prerelax", "prerelax_engine", "prerelax_weights", "min_image", "modes")
+    options = {k: explicit[k] for k in knobs}
     return RunRequest(
         sites=list(site_ids),
         reactions=list(settings.reactions),
@@ -113,6 +115,7 @@ def run(
     ] = False,
     prerelax: PrerelaxOpt = None,
     prerelax_engine: PrerelaxEngineOpt = None,
+    prerelax_weights: PrerelaxWeightsOpt = None,
     min_image: MinImageOpt = None,
     modes: ModesOpt = None,
     progress: Annotated[
@@ -130,6 +133,7 @@ def run(
         "preset": preset,
         "prerelax": prerelax,
         "prerelax_engine": prerelax_engine,
+        "prerelax_weights": str(prerelax_weights.absolute()) if prerelax_weights else None,
         "min_image": min_image,
         "modes": split_list(modes),
     }

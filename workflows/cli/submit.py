@@ -16,6 +16,7 @@ from workflows.cli.options import (
     ModesOpt,
     PrerelaxEngineOpt,
     PrerelaxOpt,
+    PrerelaxWeightsOpt,
     console,
     split_list,
 )
@@ -117,6 +118,7 @@ def submit(
     max_jobs: MaxJobsOpt = 10,
     prerelax: PrerelaxOpt = None,
     prerelax_engine: PrerelaxEngineOpt = None,
+    prerelax_weights: PrerelaxWeightsOpt = None,
     modes: ModesOpt = None,
     min_image: MinImageOpt = None,
     partition: PartitionOpt = None,
@@ -147,6 +149,7 @@ def submit(
     knobs: dict[str, Any] = {
         "prerelax": prerelax,
         "prerelax_engine": prerelax_engine,
+        "prerelax_weights": str(prerelax_weights.absolute()) if prerelax_weights else None,
         "min_image": min_image,
         "modes": split_list(modes),
     }

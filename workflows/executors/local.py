@@ -46,6 +46,9 @@ class RunRequest(BaseModel):
     preset: str | None = Field(None, description="Engine preset; None for the default")
     prerelax: bool = Field(True, description="Pre-relax with the MLIP engine first")
     prerelax_engine: str = Field("mlip", description="Engine of the pre-relaxation")
+    prerelax_weights: str | None = Field(
+        None, description="Fine-tuned MLIP weights file of the pre-relaxation; None: packaged"
+    )
     min_image: float = Field(MIN_IMAGE_DISTANCE, description="Metal-image distance, Angstrom")
     modes: list[str] | None = Field(None, description="Binding modes; None for all")
 
@@ -56,6 +59,7 @@ class RunRequest(BaseModel):
             preset=self.preset,
             prerelax=self.prerelax,
             prerelax_engine=self.prerelax_engine,
+            prerelax_weights=self.prerelax_weights,
             reactions=tuple(self.reactions),
             modes=tuple(self.modes) if self.modes is not None else None,
             min_image=self.min_image,
