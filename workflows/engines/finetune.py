@@ -154,6 +154,19 @@ def _freeze(model: Any, trainable_convs: int) -> None:
             param.requires_grad = True
 
 
+def _loader(structures: list[Any], frames: list[Atoms], batch_size: int, shuffle: bool) -> Any:
+    from chgnet.data.dataset import StructureData, collate_graphs
+    from torch.utils.data import DataLoader
+
+    data = StructureData(
+        structures,
+        energies=[_energy(a) / len(a) for a in frames],  # CHGNet learns energy per atom
+        forces=[a.get_forces().tolist() for a in frames],
+        shuffle=False,
+    )
+    return DataLoader(data, batch_size=batch_size, shuffle=shuffle, collate_fn=collate_graphs)
+
+
 @dataclass
 class ChgnetFinetune:
     """Fine-tune CHGNet (weights from ``mlip_models.yaml``) on DFT frames.
@@ -192,69 +205,30 @@ class ChgnetFinetune:
     def run(self, frames: Sequence[Atoms], out_dir: str | Path) -> FinetuneResult:
         """Fine-tune on ``frames`` and write the model to ``out_dir/chgnet-finetuned.pth.tar``.
 
+        The training log goes to ``out_dir/train.log``.
+
         Raises
         ------
         ArscInputError
             Fewer than 4 frames, or a frame without energy and forces.
         """
-        from chgnet.data.dataset import StructureData, collate_graphs
-        from chgnet.trainer import Trainer
-        from torch.utils.data import DataLoader
-
         from workflows.engines.mlip import base_chgnet, torch_threads
 
-        if len(frames) < 4:
-            raise ArscInputError(f"fine-tuning needs at least 4 DFT frames, got {len(frames)}")
-        for i, atoms in enumerate(frames):
-            if atoms.calc is None or "forces" not in atoms.calc.results:
-                raise ArscInputError(f"frame {i} of the fine-tuning set has no energy and forces")
-        order = list(range(len(frames)))
-        random.Random(self.seed).shuffle(order)
-        n_val = max(1, round(self.validation_fraction * len(frames)))
-        val = [frames[i] for i in order[:n_val]]
-        train = [frames[i] for i in order[n_val:]]
+        train, val = self.split(frames)
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         log = (out / "train.log").open("w")
-        checkpoints = tempfile.TemporaryDirectory(prefix="chgnet-ckpt-")
-        with log, checkpoints, torch_threads(self.threads), redirect_stdout(log):
+        with log, torch_threads(self.threads), redirect_stdout(log):
             torch.manual_seed(self.seed)
             model = base_chgnet()
             train_s, val_s = _structures(train), _structures(val)
             before = _force_mae(model, val_s, val)
             refit_composition_model(model, train_s, train)
             _freeze(model, self.trainable_convs)
-
-            def loader(structs: list[Any], atoms: list[Atoms], shuffle: bool) -> DataLoader:
-                data = StructureData(
-                    structs,
-                    energies=[_energy(a) / len(a) for a in atoms],
-                    forces=[a.get_forces().tolist() for a in atoms],
-                    shuffle=False,
-                )
-                return DataLoader(
-                    data, batch_size=self.batch_size, shuffle=shuffle, collate_fn=collate_graphs
-                )
-
-            trainer = Trainer(
-                model=model,
-                targets="ef",
-                force_loss_ratio=self.force_loss_ratio,
-                optimizer="Adam",
-                scheduler="CosLR",
-                criterion="MSE",
-                epochs=self.epochs,
-                learning_rate=self.learning_rate,
-                use_device="cpu",
-                print_freq=10**6,
-                torch_seed=self.seed,
-                data_seed=self.seed,
-            )
-            trainer.train(
-                loader(train_s, train, True),
-                loader(val_s, val, False),
-                save_dir=checkpoints.name,  # Trainer's per-epoch files; the result is saved below
-                train_composition_model=False,
+            self._train(
+                model,
+                _loader(train_s, train, self.batch_size, shuffle=True),
+                _loader(val_s, val, self.batch_size, shuffle=False),
             )
             model.eval()
             after = _force_mae(model, val_s, val)
@@ -270,3 +244,42 @@ class ChgnetFinetune:
             force_mae_after=after,
             energy_mae_after=energy_after,
         )
+
+    def split(self, frames: Sequence[Atoms]) -> tuple[list[Atoms], list[Atoms]]:
+        """Return (training, validation) frames, a seeded random split.
+
+        Raises
+        ------
+        ArscInputError
+            Fewer than 4 frames, or a frame without energy and forces.
+        """
+        if len(frames) < 4:
+            raise ArscInputError(f"fine-tuning needs at least 4 DFT frames, got {len(frames)}")
+        for i, atoms in enumerate(frames):
+            if atoms.calc is None or "forces" not in atoms.calc.results:
+                raise ArscInputError(f"frame {i} of the fine-tuning set has no energy and forces")
+        order = list(range(len(frames)))
+        random.Random(self.seed).shuffle(order)
+        n_val = max(1, round(self.validation_fraction * len(frames)))
+        return [frames[i] for i in order[n_val:]], [frames[i] for i in order[:n_val]]
+
+    def _train(self, model: Any, train: Any, val: Any) -> None:
+        from chgnet.trainer import Trainer
+
+        trainer = Trainer(
+            model=model,
+            targets="ef",
+            force_loss_ratio=self.force_loss_ratio,
+            optimizer="Adam",
+            scheduler="CosLR",
+            criterion="MSE",
+            epochs=self.epochs,
+            learning_rate=self.learning_rate,
+            use_device="cpu",
+            print_freq=10**6,
+            torch_seed=self.seed,
+            data_seed=self.seed,
+        )
+        # Trainer writes per-epoch checkpoints; the tuned model is saved by run()
+        with tempfile.TemporaryDirectory(prefix="chgnet-ckpt-") as checkpoints:
+            trainer.train(train, val, save_dir=checkpoints, train_composition_model=False)
