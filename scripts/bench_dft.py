@@ -57,7 +57,10 @@ from workflows.schemas import CalcDoc
 
 
 def _gpaw_maker(
-    args: argparse.Namespace, scratch: str, hessian: str | None = None
+    args: argparse.Namespace,
+    scratch: str,
+    hessian: str | None = None,
+    hessian_weights: str | None = None,
 ) -> GpawRelaxMaker:
     scf_only = {
         "scf": [{"label": s.label, "set": dict(s.changes)} for s in recovery_ladder()["scf"]],
@@ -70,6 +73,7 @@ def _gpaw_maker(
         scratch_dir=scratch,
         recovery=scf_only,
         hessian=hessian,
+        hessian_weights=hessian_weights,
     )
 
 
@@ -140,7 +144,8 @@ def run_with(args: argparse.Namespace, atoms: Any, scratch: Path) -> dict[str, A
     )
     pre = mlip.run(atoms)
     hessian = None if args.hessian == "none" else args.hessian
-    gpaw = _summary(_gpaw_maker(args, str(folder), hessian).run(pre))
+    weights = tuned["weights_file"] if tuned and hessian == args.mlip else None
+    gpaw = _summary(_gpaw_maker(args, str(folder), hessian, weights).run(pre))
     out = {"mlip": _summary(pre), "gpaw": gpaw, "milestones": milestones(fmax_history(folder))}
     return out | ({"finetune": tuned} if tuned else {})
 
@@ -156,6 +161,11 @@ def finetune(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
 
     if args.mlip != "chgnet":
         raise SystemExit("bench_dft: --finetune-on fine-tunes chgnet only")
+    out = scratch / "finetune"
+    done = out / "result.json"
+    if done.is_file():  # siblings and model of an earlier run on this scratch folder
+        print(f"siblings and tuned model reused from {out} (delete it to redo)", file=sys.stderr)
+        return dict(json.loads(done.read_text()))
     siblings: dict[str, Any] = {}
     trajectories: list[Path] = []
     for site_id in args.finetune_on.split(","):
@@ -165,12 +175,10 @@ def finetune(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         siblings[site_id] = _summary(doc)
         trajectories += sorted(folder.glob("gpaw-relax-*/relax.traj"))
     start = time.perf_counter()
-    result = ChgnetFinetune().run(read_frames(trajectories), scratch / "finetune")
-    return {
-        "siblings": siblings,
-        "wall_s": time.perf_counter() - start,
-        **result.model_dump(),
-    }
+    result = ChgnetFinetune().run(read_frames(trajectories), out)
+    record = {"siblings": siblings, "wall_s": time.perf_counter() - start, **result.model_dump()}
+    done.write_text(json.dumps(record))
+    return record
 
 
 def relaxed_bare(args: argparse.Namespace, built: Any, scratch: Path) -> Any:

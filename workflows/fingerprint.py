@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -82,3 +83,12 @@ def calc_fingerprint(atoms: Atoms, engine: str, task: str, settings: Mapping[str
         "settings": json.loads(json.dumps(settings, sort_keys=True, default=str)),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def file_digest(path: str | Path) -> str:
+    """Return the first 16 hex digits of a file's SHA-256 (e.g. fine-tuned MLIP weights).
+
+    Settings name a weights file by its content, so two different files never
+    share a fingerprint and a moved file still does.
+    """
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]

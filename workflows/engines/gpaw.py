@@ -51,6 +51,7 @@ from workflows.engines._ase import (
 from workflows.engines._ase import calc_doc as make_doc
 from workflows.engines.base import Engine, register_engine
 from workflows.engines.hessian import mlip_hessian
+from workflows.fingerprint import file_digest
 from workflows.schemas import CalcDoc, Convergence, ProjectedDos
 
 PRESETS_FILE = "gpaw_presets.yaml"
@@ -367,6 +368,8 @@ class GpawRelaxMaker(GpawStaticMaker):
         MLIP model (``chgnet``, ``sevenn``) whose finite-difference Hessian at
         the starting geometry seeds BFGS (:mod:`workflows.engines.hessian`);
         None: ASE's ``70 eV/A^2 * I``. Needs the ``arsc-dac[mlip]`` extra.
+    hessian_weights
+        Fine-tuned weights file of that MLIP (:mod:`workflows.engines.finetune`).
     """
 
     name: str = "gpaw relax"
@@ -376,6 +379,7 @@ class GpawRelaxMaker(GpawStaticMaker):
     optimizer: str = field(default_factory=lambda: str(_default("relax", "optimizer")))
     maxstep: float = field(default_factory=lambda: float(_default("relax", "maxstep")))
     hessian: str | None = None
+    hessian_weights: str | None = None
 
     task = "relax"
 
@@ -400,6 +404,11 @@ class GpawRelaxMaker(GpawStaticMaker):
             "maxstep": params["maxstep"],
             # only when set, so that the keys of plain BFGS relaxations stay as they were
             **({"hessian": self.hessian} if self.hessian else {}),
+            **(
+                {"hessian_weights": file_digest(self.hessian_weights)}
+                if self.hessian and self.hessian_weights
+                else {}
+            ),
         }
 
     def compute(self, atoms: Atoms, fingerprint: str) -> CalcDoc:
@@ -408,7 +417,10 @@ class GpawRelaxMaker(GpawStaticMaker):
         initial = atoms.copy()
         folder = work_dir(self.scratch_dir, self.engine, self.task, fingerprint)
         resume_from_trajectory(atoms, folder / "relax.traj")
-        hessian = mlip_hessian(atoms, self.hessian, folder / "hessian") if self.hessian else None
+        hessian = None
+        if self.hessian:
+            weights = self.hessian_weights
+            hessian = mlip_hessian(atoms, self.hessian, folder / "hessian", weights_file=weights)
         counter = {"n": 0}
 
         def attach(target: Atoms, p: Mapping[str, Any]) -> None:

@@ -68,7 +68,11 @@ def finite_difference_hessian(
 
 
 def mlip_hessian(
-    atoms: Atoms, model: str, folder: Path, min_curvature: float = MIN_CURVATURE
+    atoms: Atoms,
+    model: str,
+    folder: Path,
+    min_curvature: float = MIN_CURVATURE,
+    weights_file: str | None = None,
 ) -> np.ndarray:
     """Return the regularised MLIP Hessian (eV/A^2) of ``atoms`` at its current geometry.
 
@@ -83,9 +87,12 @@ def mlip_hessian(
         Cache folder for the displaced force calls.
     min_curvature
         Floor of the eigenvalues, eV/A^2.
+    weights_file
+        Fine-tuned weights of the model (:mod:`workflows.engines.finetune`).
     """
     from workflows.engines.mlip import load_calculator, torch_threads
 
     with torch_threads(1):
-        hessian = finite_difference_hessian(atoms, load_calculator(model), folder)
+        calc = load_calculator(model, weights_file)
+        hessian = finite_difference_hessian(atoms, calc, folder)
     return regularise(hessian, min_curvature)

@@ -17,7 +17,6 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import io
 import time
@@ -50,6 +49,7 @@ from workflows.engines._ase import (
 )
 from workflows.engines._ase import calc_doc as make_doc
 from workflows.engines.base import Engine, register_engine
+from workflows.fingerprint import file_digest
 from workflows.schemas import CalcDoc, Convergence
 
 
@@ -151,8 +151,7 @@ def model_version(model: str, weights_file: str | None = None) -> str:
     version = importlib.import_module(entry["package"]).__version__
     weights = str(entry["weights"])
     if weights_file is not None:
-        digest = hashlib.sha256(Path(weights_file).read_bytes()).hexdigest()[:16]
-        weights = f"{weights} fine-tuned sha256:{digest}"
+        weights = f"{weights} fine-tuned sha256:{file_digest(weights_file)}"
     return f"{entry['package']} {version}, weights {weights}"
 
 
