@@ -129,3 +129,26 @@ def test_cli_finetune_without_trajectories_is_a_one_line_error(tmp_path, capsys)
     assert main(["finetune", "--project", str(tmp_path / "proj")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("arsc: error: no GPAW relaxation trajectories under ") and "\n" not in err
+
+
+def test_gpaw_relax_names_a_tuned_hessian_by_the_weights_content(tuned, tmp_path) -> None:
+    pytest.importorskip("gpaw", reason="GPAW not installed: bash scripts/install.sh")
+    from workflows.engines.gpaw import GpawRelaxMaker
+    from workflows.fingerprint import file_digest
+
+    plain = GpawRelaxMaker(preset="fast", hessian="chgnet").settings()
+    seeded = GpawRelaxMaker(preset="fast", hessian="chgnet", hessian_weights=tuned.weights_file)
+    assert "hessian_weights" not in plain
+    assert seeded.settings()["hessian_weights"] == file_digest(tuned.weights_file)
+    assert len(file_digest(tuned.weights_file)) == 16
+    moved = tmp_path / "moved.pth.tar"
+    moved.write_bytes(Path(tuned.weights_file).read_bytes())
+    # the same weights under another path: same settings, so the same cached result
+    assert (
+        GpawRelaxMaker(preset="fast", hessian="chgnet", hessian_weights=str(moved)).settings()
+        == seeded.settings()
+    )
+    # weights without a Hessian model change nothing
+    assert GpawRelaxMaker(preset="fast", hessian_weights=str(moved)).settings() == (
+        GpawRelaxMaker(preset="fast").settings()
+    )
