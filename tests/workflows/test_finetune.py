@@ -152,3 +152,25 @@ def test_gpaw_relax_names_a_tuned_hessian_by_the_weights_content(tuned, tmp_path
     assert GpawRelaxMaker(preset="fast", hessian_weights=str(moved)).settings() == (
         GpawRelaxMaker(preset="fast").settings()
     )
+
+
+def test_submission_key_names_tuned_prerelax_weights_by_content(tuned, tmp_path) -> None:
+    from workflows.executors.local import RunRequest
+    from workflows.executors.submission import request_key
+    from workflows.fingerprint import file_digest
+
+    site = "Fe-Co_qv-n6_graphene"
+
+    def key(weights: str | None) -> str:
+        request = RunRequest(
+            sites=[site], reactions=["her"], engine="mlip", prerelax_weights=weights
+        )
+        return request_key(request, site)
+
+    assert "|prerelax=mlip|" in key(None)
+    assert f"|prerelax=mlip+sha256:{file_digest(tuned.weights_file)}|" in key(tuned.weights_file)
+    copy = tmp_path / "copy.pth.tar"
+    copy.write_bytes(Path(tuned.weights_file).read_bytes())
+    assert key(str(copy)) == key(tuned.weights_file)  # the same weights elsewhere: same request
+    with pytest.raises(ArscInputError, match=r"MLIP weights file .*gone\.pth\.tar not found"):
+        key(str(tmp_path / "gone.pth.tar"))

@@ -42,6 +42,7 @@ from workflows.executors.fireworks import (
 )
 from workflows.executors.local import RunRequest
 from workflows.executors.queue import ArscSlurmAdapter, QueueSettings, make_adapter, queue_settings
+from workflows.fingerprint import file_digest
 
 #: Folder (in the project) where worker jobs are submitted from and run.
 LAUNCH_FOLDER = "fireworks"
@@ -71,11 +72,24 @@ def request_key(request: RunRequest, site: str) -> str:
         request.engine,
         preset,
         ",".join(sorted(r.lower() for r in request.reactions)),
-        f"prerelax={request.prerelax_engine if request.prerelax else 'none'}",
+        f"prerelax={_prerelax_key(request)}",
         f"modes={','.join(request.modes) if request.modes is not None else 'all'}",
         f"min_image={request.min_image:g}",
     ]
     return "|".join(parts)
+
+
+def _prerelax_key(request: RunRequest) -> str:
+    """``none``, the engine, or ``engine+sha256:DIGEST`` with fine-tuned weights (by content)."""
+    if not request.prerelax:
+        return "none"
+    if request.prerelax_weights is None:
+        return request.prerelax_engine
+    try:
+        digest = file_digest(request.prerelax_weights)
+    except OSError:
+        raise ArscInputError(f"MLIP weights file {request.prerelax_weights} not found") from None
+    return f"{request.prerelax_engine}+sha256:{digest}"
 
 
 def site_flows(request: RunRequest) -> list[tuple[str, str, Flow]]:
