@@ -70,6 +70,7 @@ def _gpaw_maker(
         preset=args.preset,
         fmax=args.fmax,
         steps=args.max_steps,
+        optimizer=args.optimizer,
         scratch_dir=scratch,
         recovery=scf_only,
         hessian=hessian,
@@ -258,6 +259,9 @@ def main() -> None:
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--fmax", type=float, default=0.05, help="GPAW force criterion, eV/A")
     parser.add_argument("--max-steps", type=int, default=100, help="cap on GPAW steps per run")
+    parser.add_argument(
+        "--optimizer", default="BFGS", help="GPAW optimiser: BFGS, FIRE or PreconLBFGS"
+    )
     parser.add_argument("--mlip", default="chgnet")
     parser.add_argument("--mlip-fmax", type=float, default=0.05)
     parser.add_argument(
@@ -306,6 +310,7 @@ def main() -> None:
             "natoms": len(atoms),
             "preset": args.preset,
             "fmax": args.fmax,
+            "optimizer": args.optimizer,
             "max_steps": args.max_steps,
             "mlip": args.mlip,
             "mlip_fmax": args.mlip_fmax,

@@ -24,6 +24,7 @@ from ase import Atoms
 from ase.io import Trajectory
 from ase.optimize import BFGS, FIRE
 from ase.optimize.optimize import Optimizer
+from ase.optimize.precon import Exp, PreconLBFGS
 from jobflow import Job, Maker, job
 from pymatgen.io.ase import MSONAtoms
 
@@ -34,8 +35,26 @@ from workflows.schemas import CalcDoc, Convergence
 
 LOG = logging.getLogger(__name__)
 
+
+class PreconLBFGSExp(PreconLBFGS):
+    """ASE's preconditioned LBFGS with the Exp preconditioner (Packwood et al. 2016).
+
+    The preconditioner is built from the bond network (``A = 3``, ASE's
+    default), so soft and stiff modes get steps of the right size from the
+    first step; each step may take more than one force call (the Armijo line
+    search, and the estimate of the preconditioner's energy scale).
+    """
+
+    def __init__(self, atoms: Atoms, **kwargs: Any) -> None:
+        super().__init__(atoms, precon=Exp(A=3), use_armijo=True, **kwargs)
+
+
 #: ASE optimisers by name.
-OPTIMIZERS: dict[str, type[Optimizer]] = {"BFGS": BFGS, "FIRE": FIRE}
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "BFGS": BFGS,
+    "FIRE": FIRE,
+    "PreconLBFGS": PreconLBFGSExp,
+}
 
 T = TypeVar("T")
 

@@ -361,7 +361,7 @@ class GpawRelaxMaker(GpawStaticMaker):
     steps
         Most optimiser steps per attempt.
     optimizer
-        ASE optimiser: ``BFGS`` or ``FIRE``.
+        ASE optimiser: ``BFGS``, ``FIRE`` or ``PreconLBFGS`` (Exp preconditioner).
     maxstep
         Largest atomic displacement per step, Angstrom.
     hessian

@@ -254,7 +254,7 @@ class MlipRelaxMaker(MlipStaticMaker):
     steps
         Most optimiser steps per attempt.
     optimizer
-        ASE optimiser: ``FIRE`` or ``BFGS``.
+        ASE optimiser: ``FIRE``, ``BFGS`` or ``PreconLBFGS`` (Exp preconditioner).
     maxstep
         Largest atomic displacement per step, Angstrom.
     scratch_dir
