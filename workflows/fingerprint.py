@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
+from arsc.errors import ArscInputError
+
 #: Rounding applied before hashing: positions/cell (Angstrom), moments (mu_B).
 POSITION_DECIMALS = 3
 MAGMOM_DECIMALS = 2
@@ -85,10 +87,18 @@ def calc_fingerprint(atoms: Atoms, engine: str, task: str, settings: Mapping[str
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def file_digest(path: str | Path) -> str:
+def file_digest(path: str | Path, what: str = "file") -> str:
     """Return the first 16 hex digits of a file's SHA-256 (e.g. fine-tuned MLIP weights).
 
     Settings name a weights file by its content, so two different files never
     share a fingerprint and a moved file still does.
+
+    Raises
+    ------
+    ArscInputError
+        The file cannot be read: ``<what> <path> not found``.
     """
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    except OSError:
+        raise ArscInputError(f"{what} {path} not found") from None

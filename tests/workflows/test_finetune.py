@@ -148,6 +148,11 @@ def test_gpaw_relax_names_a_tuned_hessian_by_the_weights_content(tuned, tmp_path
         GpawRelaxMaker(preset="fast", hessian="chgnet", hessian_weights=str(moved)).settings()
         == seeded.settings()
     )
+    # a missing weights file is a one-line input error, not a traceback
+    with pytest.raises(ArscInputError, match=r"MLIP weights file .*gone\.pth\.tar not found"):
+        GpawRelaxMaker(
+            preset="fast", hessian="chgnet", hessian_weights=str(tmp_path / "gone.pth.tar")
+        ).settings()
     # weights without a Hessian model change nothing
     assert GpawRelaxMaker(preset="fast", hessian_weights=str(moved)).settings() == (
         GpawRelaxMaker(preset="fast").settings()

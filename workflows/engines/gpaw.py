@@ -405,7 +405,7 @@ class GpawRelaxMaker(GpawStaticMaker):
             # only when set, so that the keys of plain BFGS relaxations stay as they were
             **({"hessian": self.hessian} if self.hessian else {}),
             **(
-                {"hessian_weights": file_digest(self.hessian_weights)}
+                {"hessian_weights": file_digest(self.hessian_weights, "MLIP weights file")}
                 if self.hessian and self.hessian_weights
                 else {}
             ),

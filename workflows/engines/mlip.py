@@ -65,29 +65,29 @@ def _quiet_chgnet() -> None:
     )
 
 
-def base_chgnet() -> Any:
-    """Return a fresh CHGNet model with the weights listed in ``mlip_models.yaml``."""
+def _chgnet_model(weights: str, weights_file: str | None = None) -> Any:
+    """Return a CHGNet model: the packaged ``weights``, or a fine-tuned weights file."""
     from chgnet.model import CHGNet
 
     _quiet_chgnet()
+    # CHGNet prints a banner on stdout ("CHGNet v0.3.0 initialized ...") in every
+    # worker process; the model and weights are recorded in the settings instead
     with redirect_stdout(io.StringIO()):
-        return CHGNet.load(
-            model_name=str(models()["chgnet"]["weights"]), use_device="cpu", verbose=False
-        )
+        if weights_file is None:
+            return CHGNet.load(model_name=weights, use_device="cpu", verbose=False)
+        return CHGNet.from_file(weights_file)
+
+
+def base_chgnet() -> Any:
+    """Return a fresh CHGNet model with the weights listed in ``mlip_models.yaml``."""
+    return _chgnet_model(str(models()["chgnet"]["weights"]))
 
 
 def _chgnet(weights: str, weights_file: str | None = None) -> Calculator:
-    from chgnet.model import CHGNet
     from chgnet.model.dynamics import CHGNetCalculator
 
-    _quiet_chgnet()
-    # both print a banner on stdout ("CHGNet v0.3.0 initialized ...", "will run on cpu")
-    # in every worker process; the model and weights are recorded in the settings instead
-    with redirect_stdout(io.StringIO()):
-        if weights_file is None:
-            model = CHGNet.load(model_name=weights, use_device="cpu", verbose=False)
-        else:
-            model = CHGNet.from_file(weights_file)
+    model = _chgnet_model(weights, weights_file)
+    with redirect_stdout(io.StringIO()):  # "CHGNet will run on cpu"
         return CHGNetCalculator(model=model, use_device="cpu", on_isolated_atoms="ignore")
 
 

@@ -85,10 +85,7 @@ def _prerelax_key(request: RunRequest) -> str:
         return "none"
     if request.prerelax_weights is None:
         return request.prerelax_engine
-    try:
-        digest = file_digest(request.prerelax_weights)
-    except OSError:
-        raise ArscInputError(f"MLIP weights file {request.prerelax_weights} not found") from None
+    digest = file_digest(request.prerelax_weights, "MLIP weights file")
     return f"{request.prerelax_engine}+sha256:{digest}"
 
 
