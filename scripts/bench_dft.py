@@ -1,11 +1,13 @@
 """Benchmark: GPAW relaxation of one 48-atom M2N6 site with and without MLIP pre-relaxation.
 
 Relaxes the bare site (default Fe-Co qv-n6 on graphene, ``min_image=9.5``:
-C40N6FeCo, 48 atoms) with GPAW twice: from the built structure, and from the
-MLIP's (CHGNet by default) pre-relaxed geometry; ``--hessian chgnet`` also
-seeds that second BFGS with the MLIP's Hessian there instead of ASE's
-``70 eV/A^2 * I`` (workflows/engines/hessian.py). Prints the GPAW ionic
-steps and wall times of both and the reduction in GPAW steps (goal >= 70 %
+C40N6FeCo, 48 atoms) with GPAW twice (``GpawRelaxMaker``'s default
+optimiser, PreconLBFGS, unless ``--optimizer``): from the built structure,
+and from the MLIP's (CHGNet by default) pre-relaxed geometry;
+``--hessian chgnet --optimizer BFGS`` also seeds that second BFGS with the
+MLIP's Hessian there instead of ASE's ``70 eV/A^2 * I``
+(workflows/engines/hessian.py). Prints the GPAW ionic steps, GPAW force
+calls and wall times of both and the reduction in GPAW steps (goal >= 70 %
 fewer), and the GPAW steps needed to reach each force level (1, 0.5, 0.2,
 0.1, 0.05 eV/A) read from the optimiser logs. The optimiser part of the
 failure ladder is switched off so that ``--max-steps`` is a hard cap (a
@@ -32,7 +34,8 @@ A full GPAW relaxation without pre-relaxation takes 45-90 min on two cores
 figure. Usage::
 
     python scripts/bench_dft.py [--preset fast] [--fmax 0.05] [--max-steps 100]
-        [--mlip chgnet] [--mlip-fmax 0.05] [--hessian none|chgnet]
+        [--optimizer PreconLBFGS|BFGS|FIRE] [--mlip chgnet] [--mlip-fmax 0.05]
+        [--hessian none|chgnet]
         [--only both|with|without] [--state bare|OH|O|OOH|...] [--mode top1]
         [--finetune-on Fe-Fe_qv-n6_graphene,Co-Co_qv-n6_graphene] [--json]
     python scripts/bench_dft.py --from-logs --scratch DIR   # steps per force level so far
@@ -111,6 +114,17 @@ def fmax_history(folder: Path) -> list[float]:
     return history
 
 
+def force_calls(folder: Path) -> int:
+    """Return the GPAW force evaluations of the relaxations under ``folder``, from GPAW's logs.
+
+    An optimiser step may take more than one (PreconLBFGS's line search and
+    its estimate of the preconditioner's energy scale).
+    """
+    return sum(
+        text.read_text().count("Forces  # eV/Ang") for text in folder.glob("gpaw-relax-*/gpaw*.txt")
+    )
+
+
 def milestones(history: list[float]) -> dict[str, int | None]:
     """GPAW steps needed to reach each force level of :data:`MILESTONES` (None: not reached)."""
     return {
@@ -123,6 +137,7 @@ def run_without(args: argparse.Namespace, atoms: Any, scratch: Path) -> dict[str
     """GPAW relaxation from the built structure (files under ``scratch/without``)."""
     folder = scratch / "without"
     gpaw = _summary(_gpaw_maker(args, str(folder)).run(atoms))
+    gpaw["force_calls"] = force_calls(folder)
     return {"gpaw": gpaw, "milestones": milestones(fmax_history(folder))}
 
 
@@ -147,6 +162,7 @@ def run_with(args: argparse.Namespace, atoms: Any, scratch: Path) -> dict[str, A
     hessian = None if args.hessian == "none" else args.hessian
     weights = tuned["weights_file"] if tuned and hessian == args.mlip else None
     gpaw = _summary(_gpaw_maker(args, str(folder), hessian, weights).run(pre))
+    gpaw["force_calls"] = force_calls(folder)
     out = {"mlip": _summary(pre), "gpaw": gpaw, "milestones": milestones(fmax_history(folder))}
     return out | ({"finetune": tuned} if tuned else {})
 
@@ -221,7 +237,8 @@ def _print(result: dict[str, Any]) -> None:
     print(
         f"site {s['site']}, {s['state']} ({s['natoms']} atoms); GPAW preset {s['preset']}, "
         f"fmax {s['fmax']} eV/A, max {s['max_steps']} steps; MLIP {s['mlip']} "
-        f"fmax {s['mlip_fmax']} eV/A, starting Hessian {s['hessian']}"
+        f"fmax {s['mlip_fmax']} eV/A, GPAW optimiser {s['optimizer']}, "
+        f"starting Hessian {s['hessian']}"
         + (f", fine-tuned on {s['finetune_on']}" if s["finetune_on"] else "")
     )
     for key, label in (("without", "GPAW from the built structure"), ("with", "MLIP + GPAW")):
@@ -241,7 +258,10 @@ def _print(result: dict[str, Any]) -> None:
             print(f"  MLIP pre-relaxation: {m['steps']} steps, {m['wall_s']:.0f} s")
         g = part["gpaw"]
         state = "converged" if g["converged"] else f"NOT converged (fmax {g['fmax']})"
-        print(f"  {label}: {g['steps']} GPAW steps, {g['wall_s']:.0f} s, {state}")
+        print(
+            f"  {label}: {g['steps']} GPAW steps ({g['force_calls']} force calls), "
+            f"{g['wall_s']:.0f} s, {state}"
+        )
     print("  GPAW steps to reach fmax (eV/A):")
     for key in ("without", "with"):
         if key in result:
@@ -260,7 +280,9 @@ def main() -> None:
     parser.add_argument("--fmax", type=float, default=0.05, help="GPAW force criterion, eV/A")
     parser.add_argument("--max-steps", type=int, default=100, help="cap on GPAW steps per run")
     parser.add_argument(
-        "--optimizer", default="BFGS", help="GPAW optimiser: BFGS, FIRE or PreconLBFGS"
+        "--optimizer",
+        default=None,
+        help="GPAW optimiser: BFGS, FIRE or PreconLBFGS (default: GpawRelaxMaker's)",
     )
     parser.add_argument("--mlip", default="chgnet")
     parser.add_argument("--mlip-fmax", type=float, default=0.05)
@@ -290,6 +312,9 @@ def main() -> None:
         help="only summarise the optimiser logs under --scratch (of an earlier or running run)",
     )
     args = parser.parse_args()
+    args.optimizer = args.optimizer or GpawRelaxMaker().optimizer
+    if args.hessian != "none" and args.optimizer != "BFGS":
+        parser.error("--hessian seeds BFGS: add --optimizer BFGS")
     if args.from_logs:
         if not args.scratch:
             parser.error("--from-logs needs --scratch")

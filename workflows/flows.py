@@ -172,9 +172,9 @@ class DacAdsorptionFlow(Maker):
     prerelax_hessian
         Seed the DFT relaxation's BFGS with the pre-relaxation MLIP's Hessian
         at the pre-relaxed geometry (:mod:`workflows.engines.hessian`), when
-        the DFT relax Maker has a ``hessian`` knob and was not given. Off by
-        default: on the bare Fe-Co qv-n6 site it did not save GPAW steps
-        (docs/engines.md).
+        the DFT relax Maker has a ``hessian`` knob and was not given; that
+        relaxation then uses BFGS. Off by default: on the bare Fe-Co qv-n6
+        site it did not save GPAW steps (docs/engines.md).
     prerelax_weights
         Fine-tuned weights file of the pre-relaxation MLIP
         (:mod:`workflows.engines.finetune`, ``arsc finetune``), used when the
@@ -238,7 +238,8 @@ class DacAdsorptionFlow(Maker):
         model = getattr(pre, "model", None)
         seed = self.prerelax_hessian and self.relax_maker is None and model
         if seed and _has_knob(relax, "hessian"):
-            relax = replace(relax, **{"hessian": model})
+            # the seed is a BFGS starting Hessian (the default optimiser may be another)
+            relax = replace(relax, **{"hessian": model, "optimizer": "BFGS"})
         return pre, relax, static
 
     def states(self, site: Site) -> list[tuple[str, str | None]]:

@@ -101,7 +101,7 @@ def test_registry_gives_gpaw_makers_for_each_preset() -> None:
     assert (relax.preset, relax.fmax, relax.optimizer, relax.threads) == (
         "standard",
         0.05,
-        "BFGS",
+        "PreconLBFGS",
         1,
     )
     assert isinstance(engine.static(None), GpawStaticMaker)

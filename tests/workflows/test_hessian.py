@@ -13,6 +13,7 @@ from ase.build import bulk
 from ase.calculators.emt import EMT
 from ase.cluster import Icosahedron
 
+from arsc.errors import ArscInputError
 from workflows.engines._ase import relax_with_ladder
 from workflows.engines.hessian import (
     MIN_CURVATURE,
@@ -83,7 +84,17 @@ def test_gpaw_relax_settings_name_the_hessian_only_when_set() -> None:
     from workflows.engines.gpaw import GpawRelaxMaker
 
     assert "hessian" not in GpawRelaxMaker().settings()
-    assert GpawRelaxMaker(hessian="chgnet").settings()["hessian"] == "chgnet"
+    seeded = GpawRelaxMaker(hessian="chgnet", optimizer="BFGS").settings()
+    assert seeded["hessian"] == "chgnet"
+
+
+def test_gpaw_relax_refuses_a_hessian_seed_for_an_optimiser_without_one() -> None:
+    """A Hessian seed with PreconLBFGS or FIRE would be ignored: refused in one line instead."""
+    pytest.importorskip("gpaw", reason="GPAW not installed: bash scripts/install.sh")
+    from workflows.engines.gpaw import GpawRelaxMaker
+
+    with pytest.raises(ArscInputError, match="seeds BFGS only, but optimizer is 'FIRE'"):
+        GpawRelaxMaker(hessian="chgnet", optimizer="FIRE")
 
 
 def test_flow_seeds_the_dft_relax_with_the_prerelax_mlip_hessian_when_asked() -> None:
@@ -93,6 +104,7 @@ def test_flow_seeds_the_dft_relax_with_the_prerelax_mlip_hessian_when_asked() ->
 
     pre, relax, _ = DacAdsorptionFlow(engine="gpaw", prerelax_hessian=True).makers()
     assert pre is not None and relax.hessian == pre.model == "chgnet"  # type: ignore[attr-defined]
+    assert relax.optimizer == "BFGS"  # type: ignore[attr-defined]
     _, plain, _ = DacAdsorptionFlow(engine="gpaw").makers()  # off by default
     assert plain.hessian is None  # type: ignore[attr-defined]
     _, alone, _ = DacAdsorptionFlow(engine="gpaw", prerelax=False, prerelax_hessian=True).makers()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -47,6 +48,18 @@ class PreconLBFGSExp(PreconLBFGS):
 
     def __init__(self, atoms: Atoms, **kwargs: Any) -> None:
         super().__init__(atoms, precon=Exp(A=3), use_armijo=True, **kwargs)
+
+    def step(self, forces: np.ndarray | None = None) -> None:
+        """One step; a flat sheet's "Cell length L[2] == 0" note from the mu estimate is dropped.
+
+        ASE estimates the preconditioner's energy scale from a sine
+        displacement along each direction the atoms span and warns when they
+        span none (all atoms in one plane: a bare 2-D site); that direction
+        is then left out, which is right for a flat sheet.
+        """
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Cell length L\[\d\] == 0")
+            super().step(forces)
 
 
 #: ASE optimisers by name.

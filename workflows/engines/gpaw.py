@@ -367,7 +367,9 @@ class GpawRelaxMaker(GpawStaticMaker):
     hessian
         MLIP model (``chgnet``, ``sevenn``) whose finite-difference Hessian at
         the starting geometry seeds BFGS (:mod:`workflows.engines.hessian`);
-        None: ASE's ``70 eV/A^2 * I``. Needs the ``arsc-dac[mlip]`` extra.
+        None: ASE's ``70 eV/A^2 * I``. Only with ``optimizer="BFGS"`` (the
+        other optimisers have no Hessian to seed). Needs the
+        ``arsc-dac[mlip]`` extra.
     hessian_weights
         Fine-tuned weights file of that MLIP (:mod:`workflows.engines.finetune`).
     """
@@ -382,6 +384,13 @@ class GpawRelaxMaker(GpawStaticMaker):
     hessian_weights: str | None = None
 
     task = "relax"
+
+    def __post_init__(self) -> None:
+        if self.hessian and self.optimizer != "BFGS":
+            raise ArscInputError(
+                f"GpawRelaxMaker: hessian={self.hessian!r} seeds BFGS only, but optimizer is "
+                f"{self.optimizer!r}; set optimizer='BFGS' or leave hessian unset"
+            )
 
     def _relax_params(self) -> dict[str, Any]:
         return {
