@@ -12,10 +12,12 @@ docs/engines.md (``pytest -m gpaw --durations=0``).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from ase.build import molecule
+from ase.io import read
 from jobflow import Flow, JobStore, run_locally
 from maggma.stores import MemoryStore
 
@@ -179,7 +181,7 @@ def dac(tmp_path_factory):
     runtime = time.perf_counter() - start
     print(f"\nGPAW DAC tier: 4 single points (fast preset) in {runtime:.0f} s")
     docs = {k: out[j.uuid][1].output for k, j in {"bare": bare, "OH": oh, **gas}.items()}
-    return {"docs": docs, "store": store, "runtime": runtime}
+    return {"docs": docs, "store": store, "runtime": runtime, "scratch": Path(scratch)}
 
 
 @gpaw
@@ -192,6 +194,18 @@ def test_bare_and_oh_single_points_converge(dac) -> None:
         assert np.isfinite(doc.energy), name
     assert dac["docs"]["bare"].natoms == 48
     assert dac["docs"]["OH"].adsorbate == "OH"
+
+
+@gpaw
+def test_single_points_leave_their_frame_for_fine_tuning(dac) -> None:
+    """static.traj holds the structure, energy and forces the CalcDoc reports."""
+    for name in ("bare", "H2O"):
+        doc = dac["docs"][name]
+        frame = read(dac["scratch"] / f"gpaw-static-{doc.fingerprint[:12]}" / "static.traj")
+        assert len(frame) == doc.natoms, name
+        assert frame.get_potential_energy() == pytest.approx(doc.energy, abs=1e-6), name
+        fmax = float(np.linalg.norm(frame.get_forces(), axis=1).max())
+        assert fmax == pytest.approx(doc.convergence.fmax, abs=1e-6), name
 
 
 @gpaw

@@ -128,7 +128,44 @@ def test_cli_finetune_without_trajectories_is_a_one_line_error(tmp_path, capsys)
 
     assert main(["finetune", "--project", str(tmp_path / "proj")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("arsc: error: no GPAW relaxation trajectories under ") and "\n" not in err
+    assert err.startswith("arsc: error: no GPAW frames of a DAC site under ") and "\n" not in err
+
+
+def _write_static(path: Path, atoms) -> None:
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from workflows.engines._ase import write_frame
+
+    atoms = atoms.copy()
+    forces = np.zeros((len(atoms), 3))
+    atoms.calc = SinglePointCalculator(atoms, energy=-1.0, free_energy=-1.0, forces=forces)
+    path.parent.mkdir(parents=True)
+    write_frame(atoms, path)
+
+
+def test_cli_finetune_reads_the_projects_relaxations_and_site_single_points(
+    frames, tmp_path, capsys
+) -> None:
+    """The project's relax.traj and static.traj frames are read; a gas molecule's is left out."""
+    from ase.build import molecule
+
+    from workflows.cli.main import main
+
+    runs = tmp_path / "proj" / "runs"
+    (runs / "gpaw-relax-aaaa").mkdir(parents=True)
+    (runs / "gpaw-relax-aaaa" / "relax.traj").write_bytes(TRAJ.read_bytes())
+    _write_static(runs / "gpaw-static-bbbb" / "static.traj", frames[-1])
+    h2o = molecule("H2O", vacuum=5.0, pbc=True)
+    _write_static(runs / "gpaw-static-cccc" / "static.traj", h2o)
+    args = ["finetune", "--project", str(tmp_path / "proj"), "--epochs", "1", "--json"]
+    assert main(args) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [Path(f).parent.name for f in doc["trajectories"]] == [
+        "gpaw-relax-aaaa",
+        "gpaw-static-bbbb",
+        "gpaw-static-cccc",
+    ]
+    assert doc["n_frames"] == len(frames) + 1  # six relaxation frames + the site single point
 
 
 def test_gpaw_relax_names_a_tuned_hessian_by_the_weights_content(tuned, tmp_path) -> None:

@@ -1,10 +1,17 @@
-"""``arsc finetune``: fine-tune CHGNet on a project's own GPAW relaxation frames."""
+"""``arsc finetune``: fine-tune CHGNet on a project's own GPAW frames.
+
+A project's frames are the GPAW relaxation trajectories and the single
+points (``static.traj``) under ``PROJECT/runs`` that belong to a DAC site (a
+tagged metal pair); the gas-reference molecules are left out. So a project
+that only ran single points on MLIP-relaxed structures (``arsc screen``'s
+default) has frames too: DFT forces exactly where the MLIP is wrong.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,19 +19,36 @@ from arsc.errors import ArscInputError
 from workflows.cli.options import console
 from workflows.settings import get_settings
 
+if TYPE_CHECKING:
+    from ase import Atoms
+
 #: Where a project's fine-tuned model goes (under the project folder).
 MODELS_FOLDER = "models/chgnet-finetuned"
 
 
 def trajectories(project: Path) -> list[Path]:
-    """Return the GPAW relaxation trajectories of a project (``runs/gpaw-relax-*/relax.traj``)."""
-    return sorted((project / "runs").glob("gpaw-relax-*/relax.traj"))
+    """Return a project's GPAW frame files: relaxation trajectories, then single points."""
+    from workflows.engines._ase import STATIC_FRAME
+
+    runs = project / "runs"
+    return sorted(runs.glob("gpaw-relax-*/relax.traj")) + sorted(
+        runs.glob(f"gpaw-static-*/{STATIC_FRAME}")
+    )
+
+
+def site_frames(frames: list[Atoms]) -> list[Atoms]:
+    """Return the frames of DAC sites (tagged metal pair), leaving out gas molecules."""
+    from arsc.structures import TAG_M1
+
+    return [a for a in frames if TAG_M1 in a.get_tags()]
 
 
 def finetune(
     traj: Annotated[
         list[Path] | None,
-        typer.Option("--traj", help="Trajectory files (default: the project's GPAW relaxations)."),
+        typer.Option(
+            "--traj", help="Trajectory files (default: the project's GPAW frames of DAC sites)."
+        ),
     ] = None,
     project: Annotated[
         Path | None, typer.Option("--project", help="Project folder (default from settings).")
@@ -49,17 +73,19 @@ def finetune(
 
     settings = get_settings(project=project)
     files = list(traj) if traj else trajectories(settings.project)
-    if not files:
-        raise ArscInputError(
-            f"no GPAW relaxation trajectories under {settings.project / 'runs'}; "
-            "run `arsc run SITE_IDS...` first or give --traj"
-        )
     frames = read_frames(files, every=every)
+    if not traj:
+        frames = site_frames(frames)
+    if not frames:
+        raise ArscInputError(
+            f"no GPAW frames of a DAC site under {settings.project / 'runs'}; "
+            "run `arsc run SITE_IDS...` or `arsc screen` first, or give --traj"
+        )
     tuner = ChgnetFinetune() if epochs is None else ChgnetFinetune(epochs=epochs)
     out_dir = output or settings.project / MODELS_FOLDER
     if not as_json:
         console().print(
-            f"fine-tuning CHGNet on {len(frames)} frames of {len(files)} trajectories "
+            f"fine-tuning CHGNet on {len(frames)} frames of {len(files)} files "
             f"({tuner.epochs} epochs, log in {out_dir / 'train.log'})"
         )
     result = tuner.run(frames, out_dir)

@@ -228,6 +228,16 @@ def resume_from_trajectory(atoms: Atoms, path: Path) -> int:
     return n
 
 
+#: File name of a single point's frame (structure, energy, forces) in its folder.
+STATIC_FRAME = "static.traj"
+
+
+def write_frame(atoms: Atoms, path: Path) -> None:
+    """Write ``atoms`` with its calculator's results as a one-frame ASE trajectory."""
+    with Trajectory(str(path), "w") as traj:
+        traj.write(atoms)
+
+
 #: Attach a calculator built from an attempt's parameters to the atoms.
 Attach = Callable[[Atoms, Mapping[str, Any]], None]
 #: Map an engine's exception to a recoverable one (None: not recoverable, re-raise).

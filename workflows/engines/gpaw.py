@@ -37,6 +37,7 @@ from arsc.errors import ArscInputError, unknown
 from arsc.structures import TAG_M1, TAG_M2
 from workflows.anomalies import check_anomalies
 from workflows.engines._ase import (
+    STATIC_FRAME,
     AseCalcMaker,
     RecoverableError,
     RecoveryStep,
@@ -47,6 +48,7 @@ from workflows.engines._ase import (
     resume_from_trajectory,
     run_ladder,
     work_dir,
+    write_frame,
 )
 from workflows.engines._ase import calc_doc as make_doc
 from workflows.engines.base import Engine, register_engine
@@ -291,7 +293,12 @@ class GpawStaticMaker(AseCalcMaker):
         return {**gp.settings(), "version": f"gpaw {gpaw.__version__}"}
 
     def compute(self, atoms: Atoms, fingerprint: str) -> CalcDoc:
-        """Single point with the SCF part of the failure ladder."""
+        """Single point with the SCF part of the failure ladder.
+
+        A converged single point also leaves its frame (structure, energies,
+        forces, magnetic moments) in ``static.traj`` in its folder: DFT
+        labels at the pre-relaxed geometry, which ``arsc finetune`` reads.
+        """
         start = time.perf_counter()
         folder = work_dir(self.scratch_dir, self.engine, self.task, fingerprint)
         ladder = {"scf": self.ladder().get("scf", [])}
@@ -313,6 +320,7 @@ class GpawStaticMaker(AseCalcMaker):
             fields: dict[str, Any] = {}
             if result.error is None:
                 fields = _electronic(atoms)
+                write_frame(atoms, folder / STATIC_FRAME)
                 if self.write_dos:
                     fields["dos"], fields["dband"] = metal_d_dos(atoms.calc, atoms, **_dos_grid())
         convergence = Convergence(
