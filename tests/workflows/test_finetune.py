@@ -173,8 +173,10 @@ def test_gpaw_relax_names_a_tuned_hessian_by_the_weights_content(tuned, tmp_path
     from workflows.engines.gpaw import GpawRelaxMaker
     from workflows.fingerprint import file_digest
 
-    plain = GpawRelaxMaker(preset="fast", hessian="chgnet").settings()
-    seeded = GpawRelaxMaker(preset="fast", hessian="chgnet", hessian_weights=tuned.weights_file)
+    plain = GpawRelaxMaker(preset="fast", optimizer="BFGS", hessian="chgnet").settings()
+    seeded = GpawRelaxMaker(
+        preset="fast", optimizer="BFGS", hessian="chgnet", hessian_weights=tuned.weights_file
+    )
     assert "hessian_weights" not in plain
     assert seeded.settings()["hessian_weights"] == file_digest(tuned.weights_file)
     assert len(file_digest(tuned.weights_file)) == 16
@@ -182,13 +184,18 @@ def test_gpaw_relax_names_a_tuned_hessian_by_the_weights_content(tuned, tmp_path
     moved.write_bytes(Path(tuned.weights_file).read_bytes())
     # the same weights under another path: same settings, so the same cached result
     assert (
-        GpawRelaxMaker(preset="fast", hessian="chgnet", hessian_weights=str(moved)).settings()
+        GpawRelaxMaker(
+            preset="fast", optimizer="BFGS", hessian="chgnet", hessian_weights=str(moved)
+        ).settings()
         == seeded.settings()
     )
     # a missing weights file is a one-line input error, not a traceback
     with pytest.raises(ArscInputError, match=r"MLIP weights file .*gone\.pth\.tar not found"):
         GpawRelaxMaker(
-            preset="fast", hessian="chgnet", hessian_weights=str(tmp_path / "gone.pth.tar")
+            preset="fast",
+            optimizer="BFGS",
+            hessian="chgnet",
+            hessian_weights=str(tmp_path / "gone.pth.tar"),
         ).settings()
     # weights without a Hessian model change nothing
     assert GpawRelaxMaker(preset="fast", hessian_weights=str(moved)).settings() == (
