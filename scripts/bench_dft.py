@@ -55,6 +55,7 @@ from typing import Any
 from arsc.errors import ArscInputError
 from arsc.space import Site
 from arsc.structures import add_adsorbate, build
+from workflows.engines._ase import get_optimizer
 from workflows.engines.gpaw import GpawRelaxMaker, recovery_ladder
 from workflows.schemas import CalcDoc
 
@@ -313,6 +314,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     args.optimizer = args.optimizer or GpawRelaxMaker().optimizer
+    try:
+        get_optimizer(args.optimizer)  # a bad name fails here, before any DFT
+    except ArscInputError as exc:
+        parser.error(str(exc))
     if args.hessian != "none" and args.optimizer != "BFGS":
         parser.error("--hessian seeds BFGS: add --optimizer BFGS")
     if args.from_logs:
