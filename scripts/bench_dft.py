@@ -24,7 +24,9 @@ With ``--finetune-on SITE,SITE`` the pre-relaxation uses CHGNet fine-tuned
 on the GPAW frames of sibling sites (other metal pairs on the same support),
 each relaxed with GPAW first under ``scratch/siblings`` (picked up if
 finished): in a campaign those sites are computed anyway
-(workflows/engines/finetune.py).
+(workflows/engines/finetune.py). ``--finetune-preset`` computes the siblings
+with another (cheaper) preset than the benchmarked relaxations, e.g. tune on
+``fast`` frames and benchmark ``standard``.
 Then, unless ``--skip-store``, runs ``scripts/bench_store.py`` (orchestration
 overhead per job on the embedded store for 500 trivial jobs) if present; with
 ``--json`` its JSON object is included under ``"store"``.
@@ -37,7 +39,8 @@ figure. Usage::
         [--optimizer PreconLBFGS|BFGS|FIRE] [--mlip chgnet] [--mlip-fmax 0.05]
         [--hessian none|chgnet]
         [--only both|with|without] [--state bare|OH|O|OOH|...] [--mode top1]
-        [--finetune-on Fe-Fe_qv-n6_graphene,Co-Co_qv-n6_graphene] [--json]
+        [--finetune-on Fe-Fe_qv-n6_graphene,Co-Co_qv-n6_graphene]
+        [--finetune-preset fast] [--json]
     python scripts/bench_dft.py --from-logs --scratch DIR   # steps per force level so far
 """
 
@@ -56,7 +59,7 @@ from arsc.errors import ArscInputError
 from arsc.space import Site
 from arsc.structures import add_adsorbate, build
 from workflows.engines._ase import get_optimizer
-from workflows.engines.gpaw import GpawRelaxMaker, recovery_ladder
+from workflows.engines.gpaw import GpawRelaxMaker, gpaw_params, recovery_ladder
 from workflows.schemas import CalcDoc
 
 
@@ -65,13 +68,14 @@ def _gpaw_maker(
     scratch: str,
     hessian: str | None = None,
     hessian_weights: str | None = None,
+    preset: str | None = None,
 ) -> GpawRelaxMaker:
     scf_only = {
         "scf": [{"label": s.label, "set": dict(s.changes)} for s in recovery_ladder()["scf"]],
         "optimizer": [],
     }
     return GpawRelaxMaker(
-        preset=args.preset,
+        preset=preset or args.preset,
         fmax=args.fmax,
         steps=args.max_steps,
         optimizer=args.optimizer,
@@ -182,19 +186,31 @@ def finetune(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     out = scratch / "finetune"
     done = out / "result.json"
     if done.is_file():  # siblings and model of an earlier run on this scratch folder
+        record = dict(json.loads(done.read_text()))
+        if record.get("preset", "fast") != args.finetune_preset:
+            raise SystemExit(
+                f"bench_dft: {done} holds siblings computed with preset "
+                f"{record.get('preset', 'fast')!r}, not {args.finetune_preset!r}; "
+                "delete it or pass --finetune-preset"
+            )
         print(f"siblings and tuned model reused from {out} (delete it to redo)", file=sys.stderr)
-        return dict(json.loads(done.read_text()))
+        return record
     siblings: dict[str, Any] = {}
     trajectories: list[Path] = []
     for site_id in args.finetune_on.split(","):
         folder = scratch / "siblings" / site_id
         built = build(Site.from_id(site_id), min_image=args.min_image)
-        doc = _gpaw_maker(args, str(folder)).run(built)
+        doc = _gpaw_maker(args, str(folder), preset=args.finetune_preset).run(built)
         siblings[site_id] = _summary(doc)
         trajectories += sorted(folder.glob("gpaw-relax-*/relax.traj"))
     start = time.perf_counter()
     result = ChgnetFinetune().run(read_frames(trajectories), out)
-    record = {"siblings": siblings, "wall_s": time.perf_counter() - start, **result.model_dump()}
+    record = {
+        "siblings": siblings,
+        "preset": args.finetune_preset,
+        "wall_s": time.perf_counter() - start,
+        **result.model_dump(),
+    }
     done.write_text(json.dumps(record))
     return record
 
@@ -240,7 +256,11 @@ def _print(result: dict[str, Any]) -> None:
         f"fmax {s['fmax']} eV/A, max {s['max_steps']} steps; MLIP {s['mlip']} "
         f"fmax {s['mlip_fmax']} eV/A, GPAW optimiser {s['optimizer']}, "
         f"starting Hessian {s['hessian']}"
-        + (f", fine-tuned on {s['finetune_on']}" if s["finetune_on"] else "")
+        + (
+            f", fine-tuned on {s['finetune_on']} ({s['finetune_preset']})"
+            if s["finetune_on"]
+            else ""
+        )
     )
     for key, label in (("without", "GPAW from the built structure"), ("with", "MLIP + GPAW")):
         if key not in result:
@@ -299,6 +319,11 @@ def main() -> None:
         help="sibling site ids: relax them with GPAW, fine-tune CHGNet on their frames, "
         "pre-relax with the tuned model",
     )
+    parser.add_argument(
+        "--finetune-preset",
+        default=None,
+        help="GPAW preset of the sibling relaxations (default: --preset)",
+    )
     parser.add_argument("--only", choices=("both", "with", "without"), default="both")
     parser.add_argument(
         "--state", default="bare", help="bare, or an intermediate placed on the relaxed bare site"
@@ -314,8 +339,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     args.optimizer = args.optimizer or GpawRelaxMaker().optimizer
-    try:
-        get_optimizer(args.optimizer)  # a bad name fails here, before any DFT
+    args.finetune_preset = args.finetune_preset or args.preset
+    try:  # a bad name fails here, before any DFT
+        get_optimizer(args.optimizer)
+        gpaw_params(args.preset)
+        gpaw_params(args.finetune_preset)
     except ArscInputError as exc:
         parser.error(str(exc))
     if args.hessian != "none" and args.optimizer != "BFGS":
@@ -346,6 +374,7 @@ def main() -> None:
             "mlip_fmax": args.mlip_fmax,
             "hessian": args.hessian,
             "finetune_on": args.finetune_on,
+            "finetune_preset": args.finetune_preset if args.finetune_on else None,
             "scratch": str(scratch),
         }
     }
