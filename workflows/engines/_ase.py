@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -206,26 +207,76 @@ def run_ladder(
             retries.append(step.label)
 
 
-def resume_from_trajectory(atoms: Atoms, path: Path) -> int:
-    """Move ``atoms`` to the last frame of a trajectory left by an earlier, killed run.
+@dataclass
+class Resumed:
+    """What :func:`resume_from_trajectory` found of an earlier, killed run.
 
-    Returns the number of frames found (0 when there is no usable trajectory).
+    Attributes
+    ----------
+    steps
+        Optimiser steps in the trajectory (frames that moved the atoms; the
+        frame an attempt or a resumed run repeats at its start is not a step).
+    finished
+        The last frame already met the force criterion: ``atoms`` carries its
+        stored results (energy, forces, magnetic moments) and needs no new
+        calculation.
+    fmax
+        Largest force of the last frame, eV/A (None when not read).
+    last_energy_change
+        Energy change of the last step, eV (None with fewer than two frames).
     """
+
+    steps: int = 0
+    finished: bool = False
+    fmax: float | None = None
+    last_energy_change: float | None = None
+
+
+def _frames(path: Path) -> list[Atoms]:
     if not path.exists() or path.stat().st_size == 0:
-        return 0
+        return []
     try:
         with Trajectory(str(path)) as traj:
-            n = len(traj)
-            last = traj[-1] if n else None
+            return [traj[i] for i in range(len(traj))]
     except Exception:  # a file cut by a kill: start afresh
         LOG.warning("unreadable trajectory %s; starting from the input structure", path)
-        return 0
-    if last is None or list(last.numbers) != list(atoms.numbers):
-        return 0
+        return []
+
+
+def resume_from_trajectory(atoms: Atoms, path: Path, fmax: float | None = None) -> Resumed:
+    """Move ``atoms`` to the last frame of a trajectory left by an earlier, killed run.
+
+    With ``fmax``, a last frame whose stored forces already meet it is a
+    finished relaxation (the run was killed after its last step, before its
+    result was stored): its stored results are attached to ``atoms`` so that
+    nothing is computed again, not even that frame (a fresh evaluation of a
+    converged frame can land just above ``fmax`` by SCF noise and cost
+    further steps).
+
+    Returns
+    -------
+    Resumed
+        Steps found and whether the relaxation had finished (``Resumed()``
+        when there is no usable trajectory).
+    """
+    frames = _frames(path)
+    if not frames or list(frames[-1].numbers) != list(atoms.numbers):
+        return Resumed()
+    last = frames[-1]
+    steps = sum(not np.allclose(a.positions, b.positions) for a, b in pairwise(frames))
     atoms.set_positions(last.positions)
     atoms.set_cell(last.cell)
-    LOG.info("resuming from frame %d of %s", n, path)
-    return n
+    LOG.info("resuming from frame %d of %s", len(frames), path)
+    if fmax is None or last.calc is None or "forces" not in last.calc.results:
+        return Resumed(steps=steps)
+    last_fmax = max_force(last)
+    if last_fmax >= fmax:
+        return Resumed(steps=steps, fmax=last_fmax)
+    last.calc.atoms = atoms.copy()  # the stored results belong to atoms as they are now
+    atoms.calc = last.calc
+    moved = [f for f in frames[:-1] if not np.allclose(f.positions, last.positions)]
+    de = last.get_potential_energy() - moved[-1].get_potential_energy() if moved else None
+    return Resumed(steps=steps, finished=True, fmax=last_fmax, last_energy_change=de)
 
 
 #: File name of a single point's frame (structure, energy, forces) in its folder.
@@ -268,6 +319,7 @@ def relax_with_ladder(
     folder: Path,
     translate: Translate = _no_translation,
     initial_hessian: np.ndarray | None = None,
+    steps_before: int = 0,
 ) -> RelaxResult:
     """Relax ``atoms`` in place with an ASE optimiser, climbing the failure ladder.
 
@@ -279,6 +331,9 @@ def relax_with_ladder(
     recoverable through ``translate``. ``initial_hessian`` (3N x 3N, eV/A^2;
     :mod:`workflows.engines.hessian`) replaces BFGS's ``alpha * I`` start in
     the first attempt; other optimisers and later attempts ignore it.
+    ``steps_before`` (the steps of an earlier, killed run of the same
+    calculation, :func:`resume_from_trajectory`) is added to the recorded
+    step count; ``steps`` caps each attempt's new steps.
 
     Returns
     -------
@@ -324,7 +379,7 @@ def relax_with_ladder(
     result = run_ladder(attempt, params, ladder)
     convergence = Convergence(
         converged=result.error is None,
-        ionic_steps=total,
+        ionic_steps=steps_before + total,
         scf_iterations=None,
         fmax=last_fmax[-1] if last_fmax else None,
         fmax_target=fmax,
@@ -332,6 +387,23 @@ def relax_with_ladder(
         retries=result.retries,
     )
     return RelaxResult(convergence, result.error, result.params)
+
+
+def finished_relax(resumed: Resumed, fmax: float, params: Mapping[str, Any]) -> RelaxResult:
+    """RelaxResult of a relaxation found finished in its trajectory (nothing run now).
+
+    ``params`` are recorded as the settings; ladder changes an earlier
+    attempt may have made before the kill are not known.
+    """
+    convergence = Convergence(
+        converged=True,
+        ionic_steps=resumed.steps,
+        scf_iterations=None,
+        fmax=resumed.fmax,
+        fmax_target=fmax,
+        last_energy_change=resumed.last_energy_change,
+    )
+    return RelaxResult(convergence, None, dict(params))
 
 
 def work_dir(scratch_dir: str | None, engine: str, task: str, fingerprint: str) -> Path:

@@ -41,6 +41,7 @@ from workflows.engines._ase import (
     AseCalcMaker,
     RecoverableError,
     RecoveryStep,
+    finished_relax,
     load_data,
     max_force,
     parse_ladder,
@@ -433,7 +434,10 @@ class GpawRelaxMaker(GpawStaticMaker):
         start = time.perf_counter()
         initial = atoms.copy()
         folder = work_dir(self.scratch_dir, self.engine, self.task, fingerprint)
-        resume_from_trajectory(atoms, folder / "relax.traj")
+        resumed = resume_from_trajectory(atoms, folder / "relax.traj", fmax=self.fmax)
+        if resumed.finished:  # killed after its last step: the trajectory holds the result
+            done = finished_relax(resumed, self.fmax, self._relax_params())
+            return self.relax_doc(fingerprint, atoms, initial, done, start, **_electronic(atoms))
         hessian = None
         if self.hessian:
             weights = self.hessian_weights
@@ -457,6 +461,7 @@ class GpawRelaxMaker(GpawStaticMaker):
                 folder=folder,
                 translate=_translate,
                 initial_hessian=hessian,
+                steps_before=resumed.steps,
             )
             fields = _electronic(atoms) if result.error is None else {}
         if result.error is None:

@@ -301,7 +301,7 @@ class MlipRelaxMaker(MlipStaticMaker):
         start = time.perf_counter()
         initial = atoms.copy()
         folder = work_dir(self.scratch_dir, self.engine, self.task, fingerprint)
-        resume_from_trajectory(atoms, folder / "relax.traj")
+        resumed = resume_from_trajectory(atoms, folder / "relax.traj")
         calc = load_calculator(self.model, self.weights_file)
         if self.adsorbate_only:
             atoms.set_constraint(FixAtoms(mask=atoms.get_tags() != TAG_ADSORBATE))
@@ -318,6 +318,7 @@ class MlipRelaxMaker(MlipStaticMaker):
                 fmax=self.fmax,
                 steps=self.steps,
                 folder=folder,
+                steps_before=resumed.steps,
             )
             out = _results(atoms)
         atoms.set_constraint()
