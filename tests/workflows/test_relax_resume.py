@@ -95,7 +95,7 @@ def test_last_frame_above_fmax_is_resumed_not_taken(site, tmp_path) -> None:
     assert (resumed.steps, resumed.finished) == (1, False)
     assert resumed.fmax == pytest.approx(0.06)
     assert atoms.calc is None
-    assert np.allclose(atoms.positions, site.positions + [0.05, 0.0, 0.0])
+    assert np.allclose(atoms.positions, site.positions + np.array([0.05, 0.0, 0.0]))
 
 
 def test_without_fmax_a_converged_frame_is_only_a_start(site, tmp_path) -> None:
