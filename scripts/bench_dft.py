@@ -187,11 +187,11 @@ def finetune(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     done = out / "result.json"
     if done.is_file():  # siblings and model of an earlier run on this scratch folder
         record = dict(json.loads(done.read_text()))
-        if record.get("preset", "fast") != args.finetune_preset:
+        stored = record.get("preset", "fast")  # records written before the key were fast runs
+        if stored != args.finetune_preset:
             raise SystemExit(
-                f"bench_dft: {done} holds siblings computed with preset "
-                f"{record.get('preset', 'fast')!r}, not {args.finetune_preset!r}; "
-                "delete it or pass --finetune-preset"
+                f"bench_dft: {done} holds siblings computed with preset {stored!r}, "
+                f"not {args.finetune_preset!r}; delete it or pass --finetune-preset"
             )
         print(f"siblings and tuned model reused from {out} (delete it to redo)", file=sys.stderr)
         return record
