@@ -34,6 +34,7 @@ from workflows.engines.gpaw import (
     GpawRelaxMaker,
     GpawStaticMaker,
     gpaw_params,
+    next_log,
     presets,
     recovery_ladder,
 )
@@ -148,6 +149,42 @@ def test_relax_of_stretched_h2_converges_to_the_pbe_bond_length(tmp_path) -> Non
     final = doc.final_atoms()
     assert final.get_distance(0, 1) == pytest.approx(0.75, abs=0.04)
     assert (tmp_path / f"gpaw-relax-{doc.fingerprint[:12]}" / "relax.traj").exists()
+
+
+@gpaw
+def test_resumed_relax_keeps_the_gpaw_log_of_the_stopped_run(tmp_path) -> None:
+    """Real GPAW: a relaxation stopped after one step, run again, continues in a new log.
+
+    The first run's ``gpaw.txt`` is kept as it was (the stopped run's SCF
+    record); the resumed run writes ``gpaw-1.txt`` and counts both runs' steps.
+    """
+    no_opt_ladder = {"scf": [], "optimizer": []}
+    maker = GpawRelaxMaker(
+        fmax=0.01,
+        steps=1,
+        overrides={"basis": "dzp"},
+        recovery=no_opt_ladder,
+        scratch_dir=str(tmp_path),
+    )
+    first = maker.run(_h2(stretch=0.15))
+    assert first.status == "failed" and first.convergence.ionic_steps == 1
+    folder = tmp_path / f"gpaw-relax-{first.fingerprint[:12]}"
+    log = (folder / "gpaw.txt").read_text()
+    assert log.count("Forces  # eV/Ang") >= 1
+
+    second = maker.run(_h2(stretch=0.15))
+    assert second.fingerprint == first.fingerprint
+    assert second.convergence.ionic_steps == 2
+    assert (folder / "gpaw.txt").read_text() == log
+    assert (folder / "gpaw-1.txt").read_text().count("Forces  # eV/Ang") >= 1
+
+
+def test_next_log_never_reuses_a_written_log(tmp_path) -> None:
+    assert next_log(tmp_path) == str(tmp_path / "gpaw.txt")
+    (tmp_path / "gpaw.txt").write_text("run 1")
+    assert next_log(tmp_path) == str(tmp_path / "gpaw-1.txt")
+    (tmp_path / "gpaw-1.txt").write_text("run 2")
+    assert next_log(tmp_path) == str(tmp_path / "gpaw-2.txt")
 
 
 @gpaw

@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -176,6 +177,16 @@ def make_calculator(params: GpawParams, txt: str) -> Any:
     return GPAW(**params.calculator_kwargs(), txt=txt)
 
 
+def next_log(folder: Path) -> str:
+    """Return a GPAW text log path in ``folder`` that no earlier attempt or run has written.
+
+    ``gpaw.txt`` first, then ``gpaw-1.txt``, ``gpaw-2.txt``, ...: each
+    ladder attempt, and a resumed run after a kill, keeps the logs before it.
+    """
+    n = len(list(folder.glob("gpaw*.txt")))
+    return str(folder / ("gpaw.txt" if n == 0 else f"gpaw-{n}.txt"))
+
+
 def _translate(exc: Exception) -> RecoverableError | None:
     """GPAW's SCF non-convergence is recoverable (ladder ``scf``); nothing else is."""
     if isinstance(exc, KohnShamConvergenceError):
@@ -305,9 +316,7 @@ class GpawStaticMaker(AseCalcMaker):
         ladder = {"scf": self.ladder().get("scf", [])}
 
         def attempt(p: dict[str, Any]) -> float:
-            n = len(list(folder.glob("gpaw*.txt")))
-            txt = str(folder / ("gpaw.txt" if n == 0 else f"gpaw-{n}.txt"))
-            atoms.calc = make_calculator(GpawParams(**p), txt)
+            atoms.calc = make_calculator(GpawParams(**p), next_log(folder))
             try:
                 return max_force(atoms)
             except Exception as exc:
@@ -442,13 +451,10 @@ class GpawRelaxMaker(GpawStaticMaker):
         if self.hessian:
             weights = self.hessian_weights
             hessian = mlip_hessian(atoms, self.hessian, folder / "hessian", weights_file=weights)
-        counter = {"n": 0}
 
         def attach(target: Atoms, p: Mapping[str, Any]) -> None:
             gp = GpawParams(**{k: v for k, v in p.items() if k in GpawParams.model_fields})
-            suffix = "" if counter["n"] == 0 else f"-{counter['n']}"
-            counter["n"] += 1
-            target.calc = make_calculator(gp, str(folder / f"gpaw{suffix}.txt"))
+            target.calc = make_calculator(gp, next_log(folder))
 
         with threadpool_limits(limits=self.threads):
             result = relax_with_ladder(
