@@ -185,6 +185,8 @@ def test_next_log_never_reuses_a_written_log(tmp_path) -> None:
     assert next_log(tmp_path) == str(tmp_path / "gpaw-1.txt")
     (tmp_path / "gpaw-1.txt").write_text("run 2")
     assert next_log(tmp_path) == str(tmp_path / "gpaw-2.txt")
+    (tmp_path / "gpaw.txt").unlink()  # a user removed the first log: the others stay untouched
+    assert next_log(tmp_path) == str(tmp_path / "gpaw.txt")
 
 
 @gpaw

@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import count
 from pathlib import Path
 from typing import Any, Literal
 
@@ -183,8 +184,8 @@ def next_log(folder: Path) -> str:
     ``gpaw.txt`` first, then ``gpaw-1.txt``, ``gpaw-2.txt``, ...: each
     ladder attempt, and a resumed run after a kill, keeps the logs before it.
     """
-    n = len(list(folder.glob("gpaw*.txt")))
-    return str(folder / ("gpaw.txt" if n == 0 else f"gpaw-{n}.txt"))
+    names = ("gpaw.txt" if n == 0 else f"gpaw-{n}.txt" for n in count())
+    return str(next(folder / name for name in names if not (folder / name).exists()))
 
 
 def _translate(exc: Exception) -> RecoverableError | None:
