@@ -30,6 +30,13 @@ finished): in a campaign those sites are computed anyway
 (workflows/engines/finetune.py). ``--finetune-preset`` computes the siblings
 with another (cheaper) preset than the benchmarked relaxations, e.g. tune on
 ``fast`` frames and benchmark ``standard``.
+With ``--correct-from SITE,SITE`` the pre-relaxed geometry is shifted by the
+mean DFT-minus-MLIP displacement of sibling sites built atom for atom like the
+target (same support and motif, other metals), each relaxed with GPAW
+(``--preset``, under ``scratch/siblings``, picked up if finished) and with the
+same MLIP (:mod:`arsc.transfer`); it combines with ``--finetune-on``.
+GPAW times are read from GPAW's logs, so a relaxation found finished (or
+resumed) reports the time it took.
 Then, unless ``--skip-store``, runs ``scripts/bench_store.py`` (orchestration
 overhead per job on the embedded store for 500 trivial jobs) if present; with
 ``--json`` its JSON object is included under ``"store"``.
@@ -43,7 +50,8 @@ figure. Usage::
         [--hessian none|chgnet]
         [--only both|with|without] [--state bare|OH|O|OOH|...] [--mode top1]
         [--finetune-on Fe-Fe_qv-n6_graphene,Co-Co_qv-n6_graphene]
-        [--finetune-preset fast] [--json]
+        [--finetune-preset fast]
+        [--correct-from Fe-Fe_qv-n6_graphene,Co-Co_qv-n6_graphene] [--json]
     python scripts/bench_dft.py --from-logs --scratch DIR   # steps per force level so far
 """
 
@@ -51,6 +59,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -61,6 +70,7 @@ from typing import Any
 from arsc.errors import ArscInputError
 from arsc.space import Site
 from arsc.structures import add_adsorbate, build
+from arsc.transfer import sibling_corrected_positions
 from workflows.engines._ase import get_optimizer
 from workflows.engines.gpaw import GpawRelaxMaker, gpaw_params, recovery_ladder
 from workflows.schemas import CalcDoc
@@ -139,6 +149,21 @@ def force_calls(folder: Path) -> int:
     )
 
 
+def gpaw_seconds(folder: Path) -> float:
+    """Return the wall time GPAW spent on the relaxations under ``folder``, from its logs, s.
+
+    The sum of the ``Total:`` line of each GPAW log's timing table (written
+    when a calculation ends), so a relaxation found finished, or resumed after a
+    kill, still reports the time it took.
+    """
+    pattern = re.compile(r"^\s*Total:\s+([0-9.]+)", re.MULTILINE)
+    return sum(
+        float(match)
+        for text in folder.glob("gpaw-relax-*/gpaw*.txt")
+        for match in pattern.findall(text.read_text())
+    )
+
+
 def milestones(history: list[float]) -> dict[str, int | None]:
     """GPAW steps needed to reach each force level of :data:`MILESTONES` (None: not reached)."""
     return {
@@ -152,6 +177,7 @@ def run_without(args: argparse.Namespace, atoms: Any, scratch: Path) -> dict[str
     folder = scratch / "without"
     gpaw = _summary(_gpaw_maker(args, str(folder)).run(atoms))
     gpaw["force_calls"] = force_calls(folder)
+    gpaw["gpaw_s"] = gpaw_seconds(folder)
     return {"gpaw": gpaw, "milestones": milestones(fmax_history(folder))}
 
 
@@ -173,12 +199,69 @@ def run_with(args: argparse.Namespace, atoms: Any, scratch: Path) -> dict[str, A
         weights_file=tuned["weights_file"] if tuned else None,
     )
     pre = mlip.run(atoms)
+    start: Any = pre
+    corrected: dict[str, Any] = {}
+    if args.correct_from:
+        start, corrected = corrected_start(args, atoms, pre, mlip, scratch)
     hessian = None if args.hessian == "none" else args.hessian
     weights = tuned["weights_file"] if tuned and hessian == args.mlip else None
-    gpaw = _summary(_gpaw_maker(args, str(folder), hessian, weights).run(pre))
+    gpaw = _summary(_gpaw_maker(args, str(folder), hessian, weights).run(start))
     gpaw["force_calls"] = force_calls(folder)
+    gpaw["gpaw_s"] = gpaw_seconds(folder)
     out = {"mlip": _summary(pre), "gpaw": gpaw, "milestones": milestones(fmax_history(folder))}
-    return out | ({"finetune": tuned} if tuned else {})
+    return (
+        out
+        | ({"finetune": tuned} if tuned else {})
+        | ({"corrected_from": corrected} if corrected else {})
+    )
+
+
+def relax_siblings(
+    args: argparse.Namespace, site_ids: str, preset: str, scratch: Path
+) -> dict[str, CalcDoc]:
+    """Relax comma-separated sibling sites with GPAW under ``scratch/siblings`` (found if done)."""
+    docs = {}
+    for site_id in site_ids.split(","):
+        built = build(Site.from_id(site_id), min_image=args.min_image)
+        folder = scratch / "siblings" / site_id
+        maker = _gpaw_maker(args, str(folder), preset=preset, steps=PREREQUISITE_STEPS)
+        docs[site_id] = maker.run(built)
+    return docs
+
+
+def corrected_start(
+    args: argparse.Namespace, atoms: Any, pre: CalcDoc, mlip: Any, scratch: Path
+) -> tuple[Any, dict[str, Any]]:
+    """Shift the MLIP geometry ``pre`` by the siblings' mean DFT-minus-MLIP displacement.
+
+    Each sibling in ``--correct-from`` is relaxed with GPAW (``--preset``) and
+    with the same MLIP Maker ``mlip`` from its built structure, which must be
+    the target's atom for atom (same support and motif, other metals):
+    :func:`arsc.transfer.sibling_corrected_positions` (checked by :func:`check_sibling`).
+    """
+    siblings = []
+    record: dict[str, Any] = {}
+    for site_id, doc in relax_siblings(args, args.correct_from, args.preset, scratch).items():
+        model = mlip.run(build(Site.from_id(site_id), min_image=args.min_image))
+        siblings.append((site_id, doc.final_atoms().positions, model.final_atoms().positions))
+        record[site_id] = {"gpaw": _summary(doc), "mlip": _summary(model)}
+    start = pre.final_atoms()
+    start.positions = sibling_corrected_positions(start.positions, siblings, start.cell)
+    return start, record
+
+
+def check_sibling(args: argparse.Namespace, site_id: str) -> None:
+    """Fail (before any DFT) unless ``site_id`` has the support and motif of ``--site``.
+
+    Such sites are built atom for atom alike (only the metals differ), which
+    the sibling correction needs.
+    """
+    target, sibling = Site.from_id(args.site), Site.from_id(site_id)
+    if (sibling.motif, sibling.support) != (target.motif, target.support):
+        raise ArscInputError(
+            f"--correct-from: sibling {site_id} has motif {sibling.motif!r} on "
+            f"{sibling.support!r}; it needs {target.motif!r} on {target.support!r} like {args.site}"
+        )
 
 
 def finetune(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
@@ -204,21 +287,16 @@ def finetune(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
             )
         print(f"siblings and tuned model reused from {out} (delete it to redo)", file=sys.stderr)
         return record
-    siblings: dict[str, Any] = {}
-    trajectories: list[Path] = []
-    for site_id in args.finetune_on.split(","):
-        folder = scratch / "siblings" / site_id
-        built = build(Site.from_id(site_id), min_image=args.min_image)
-        maker = _gpaw_maker(
-            args, str(folder), preset=args.finetune_preset, steps=PREREQUISITE_STEPS
-        )
-        doc = maker.run(built)
-        siblings[site_id] = _summary(doc)
-        trajectories += sorted(folder.glob("gpaw-relax-*/relax.traj"))
+    docs = relax_siblings(args, args.finetune_on, args.finetune_preset, scratch)
+    trajectories = [
+        traj
+        for site_id in docs
+        for traj in sorted((scratch / "siblings" / site_id).glob("gpaw-relax-*/relax.traj"))
+    ]
     start = time.perf_counter()
     result = ChgnetFinetune().run(read_frames(trajectories), out)
     record = {
-        "siblings": siblings,
+        "siblings": {site_id: _summary(doc) for site_id, doc in docs.items()},
         "preset": args.finetune_preset,
         "wall_s": time.perf_counter() - start,
         **result.model_dump(),
@@ -288,12 +366,21 @@ def _print(result: dict[str, Any]) -> None:
             )
         if "mlip" in part:
             m = part["mlip"]
-            print(f"  MLIP pre-relaxation: {m['steps']} steps, {m['wall_s']:.0f} s")
+            print(
+                f"  MLIP pre-relaxation: {m['steps']} steps, {m['wall_s']:.0f} s in this run "
+                "(a finished one is found again, not redone)"
+            )
+        if "corrected_from" in part:
+            steps = ", ".join(
+                f"{k} (GPAW {v['gpaw']['steps']}, MLIP {v['mlip']['steps']} steps)"
+                for k, v in part["corrected_from"].items()
+            )
+            print(f"  start shifted by the mean DFT-minus-MLIP displacement of {steps}")
         g = part["gpaw"]
         state = "converged" if g["converged"] else f"NOT converged (fmax {g['fmax']})"
         print(
             f"  {label}: {g['steps']} GPAW steps ({g['force_calls']} force calls), "
-            f"{g['wall_s']:.0f} s, {state}"
+            f"{g['gpaw_s']:.0f} s of GPAW (from its logs), {state}"
         )
     print("  GPAW steps to reach fmax (eV/A):")
     for key in ("without", "with"):
@@ -341,6 +428,13 @@ def main() -> None:
         default=None,
         help="GPAW preset of the sibling relaxations (default: --preset)",
     )
+    parser.add_argument(
+        "--correct-from",
+        default=None,
+        metavar="SITE,SITE",
+        help="sibling site ids (same support and motif): relax them with GPAW and the MLIP, "
+        "shift the pre-relaxed geometry by their mean DFT-minus-MLIP displacement",
+    )
     parser.add_argument("--only", choices=("both", "with", "without"), default="both")
     parser.add_argument(
         "--state", default="bare", help="bare, or an intermediate placed on the relaxed bare site"
@@ -363,6 +457,8 @@ def main() -> None:
         gpaw_params(args.finetune_preset)
     except ArscInputError as exc:
         parser.error(str(exc))
+    if args.correct_from and args.state != "bare":
+        parser.error("--correct-from corrects the bare site's geometry: use it with --state bare")
     if args.hessian != "none" and args.optimizer != "BFGS":
         parser.error("--hessian seeds BFGS: add --optimizer BFGS")
     if args.from_logs:
@@ -374,8 +470,11 @@ def main() -> None:
     scratch = Path(args.scratch or tempfile.mkdtemp(prefix="bench_dft_"))
     try:
         atoms = start_structure(args, scratch)
-        for site_id in args.finetune_on.split(",") if args.finetune_on else ():
+        sibling_ids = f"{args.finetune_on or ''},{args.correct_from or ''}".split(",")
+        for site_id in filter(None, sibling_ids):
             Site.from_id(site_id)  # a bad sibling fails here, before any DFT
+        for site_id in args.correct_from.split(",") if args.correct_from else ():
+            check_sibling(args, site_id)
     except ArscInputError as exc:
         parser.error(str(exc))
     result: dict[str, Any] = {
@@ -392,6 +491,7 @@ def main() -> None:
             "hessian": args.hessian,
             "finetune_on": args.finetune_on,
             "finetune_preset": args.finetune_preset if args.finetune_on else None,
+            "correct_from": args.correct_from,
             "scratch": str(scratch),
         }
     }
