@@ -242,6 +242,8 @@ def corrected_start(
     siblings = []
     record: dict[str, Any] = {}
     for site_id, doc in relax_siblings(args, args.correct_from, args.preset, scratch).items():
+        if not doc.convergence.converged:
+            raise SystemExit(f"bench_dft: sibling {site_id} did not converge: {doc.error}")
         model = mlip.run(build(Site.from_id(site_id), min_image=args.min_image))
         siblings.append((site_id, doc.final_atoms().positions, model.final_atoms().positions))
         record[site_id] = {"gpaw": _summary(doc), "mlip": _summary(model)}
