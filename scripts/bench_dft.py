@@ -64,6 +64,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -149,19 +150,35 @@ def force_calls(folder: Path) -> int:
     )
 
 
-def gpaw_seconds(folder: Path) -> float:
-    """Return the wall time GPAW spent on the relaxations under ``folder``, from its logs, s.
+def log_seconds(text: str) -> float:
+    """Return the wall time one GPAW log covers, s: from its ``Date:`` to its last SCF iteration.
 
-    The sum of the ``Total:`` line of each GPAW log's timing table (written
-    when a calculation ends), so a relaxation found finished, or resumed after a
-    kill, still reports the time it took.
+    GPAW stamps every SCF iteration with the time of day, so this holds for a
+    run that is still going, was killed, or finished in another process (a
+    day boundary between two stamps counts as one day).
     """
-    pattern = re.compile(r"^\s*Total:\s+([0-9.]+)", re.MULTILINE)
-    return sum(
-        float(match)
-        for text in folder.glob("gpaw-relax-*/gpaw*.txt")
-        for match in pattern.findall(text.read_text())
-    )
+    date = re.search(r"^Date:\s+(.+)$", text, re.MULTILINE)
+    stamps = re.findall(r"iter:\s*\d+\|?\s+(\d\d):(\d\d):(\d\d)", text)
+    if date is None or not stamps:
+        return 0.0
+    start = datetime.strptime(date.group(1).strip(), "%a %b %d %H:%M:%S %Y")
+    previous = start.hour * 3600 + start.minute * 60 + start.second
+    elapsed = 0
+    for h, m, sec in stamps:
+        now = int(h) * 3600 + int(m) * 60 + int(sec)
+        elapsed += (now - previous) % 86400
+        previous = now
+    return float(elapsed)
+
+
+def gpaw_seconds(folder: Path) -> float:
+    """Return the wall time of the GPAW relaxations under ``folder``, from GPAW's logs, s.
+
+    Read from the logs (:func:`log_seconds`), not from this process's clock,
+    so a relaxation found finished, or resumed after a kill, still reports
+    the time it took.
+    """
+    return sum(log_seconds(t.read_text()) for t in folder.glob("gpaw-relax-*/gpaw*.txt"))
 
 
 def milestones(history: list[float]) -> dict[str, int | None]:
