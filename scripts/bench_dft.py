@@ -219,7 +219,7 @@ def run_with(args: argparse.Namespace, atoms: Any, scratch: Path) -> dict[str, A
     start: Any = pre
     corrected: dict[str, Any] = {}
     if args.correct_from:
-        start, corrected = corrected_start(args, atoms, pre, mlip, scratch)
+        start, corrected = corrected_start(args, pre, mlip, scratch)
     hessian = None if args.hessian == "none" else args.hessian
     weights = tuned["weights_file"] if tuned and hessian == args.mlip else None
     gpaw = _summary(_gpaw_maker(args, str(folder), hessian, weights).run(start))
@@ -247,7 +247,7 @@ def relax_siblings(
 
 
 def corrected_start(
-    args: argparse.Namespace, atoms: Any, pre: CalcDoc, mlip: Any, scratch: Path
+    args: argparse.Namespace, pre: CalcDoc, mlip: Any, scratch: Path
 ) -> tuple[Any, dict[str, Any]]:
     """Shift the MLIP geometry ``pre`` by the siblings' mean DFT-minus-MLIP displacement.
 
@@ -489,9 +489,9 @@ def main() -> None:
     scratch = Path(args.scratch or tempfile.mkdtemp(prefix="bench_dft_"))
     try:
         atoms = start_structure(args, scratch)
-        sibling_ids = f"{args.finetune_on or ''},{args.correct_from or ''}".split(",")
-        for site_id in filter(None, sibling_ids):
-            Site.from_id(site_id)  # a bad sibling fails here, before any DFT
+        # a bad sibling fails here, before any DFT
+        for site_id in args.finetune_on.split(",") if args.finetune_on else ():
+            Site.from_id(site_id)
         for site_id in args.correct_from.split(",") if args.correct_from else ():
             check_sibling(args, site_id)
     except ArscInputError as exc:
