@@ -233,6 +233,11 @@ def run_with(args: argparse.Namespace, atoms: Any, scratch: Path) -> dict[str, A
     )
 
 
+def sibling_folder(scratch: Path, site_id: str) -> Path:
+    """Folder of a sibling site's GPAW relaxation (shared by --finetune-on and --correct-from)."""
+    return scratch / "siblings" / site_id
+
+
 def relax_siblings(
     args: argparse.Namespace, site_ids: str, preset: str, scratch: Path
 ) -> dict[str, CalcDoc]:
@@ -240,7 +245,7 @@ def relax_siblings(
     docs = {}
     for site_id in site_ids.split(","):
         built = build(Site.from_id(site_id), min_image=args.min_image)
-        folder = scratch / "siblings" / site_id
+        folder = sibling_folder(scratch, site_id)
         maker = _gpaw_maker(args, str(folder), preset=preset, steps=PREREQUISITE_STEPS)
         docs[site_id] = maker.run(built)
     return docs
@@ -310,7 +315,7 @@ def finetune(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     trajectories = [
         traj
         for site_id in docs
-        for traj in sorted((scratch / "siblings" / site_id).glob("gpaw-relax-*/relax.traj"))
+        for traj in sorted(sibling_folder(scratch, site_id).glob("gpaw-relax-*/relax.traj"))
     ]
     start = time.perf_counter()
     result = ChgnetFinetune().run(read_frames(trajectories), out)
