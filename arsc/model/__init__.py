@@ -19,10 +19,11 @@ from arsc.model.io import SCHEMA_VERSION, ArscModel, load_model, save_model
 from arsc.model.predict import LAYOUTS, Prediction, Scores, predict, score
 from arsc.model.synthetic import SYNTHETIC_PARAMS, make_synthetic_table
 from arsc.model.table import data_sha256, read_table
-from arsc.model.terms import DEFAULT_FORMULA, VARIANTS, phi_opt
+from arsc.model.terms import DEFAULT_FORMULA, DEFAULT_VARIANT, VARIANTS, phi_opt
 
 __all__ = [
     "DEFAULT_FORMULA",
+    "DEFAULT_VARIANT",
     "LAYOUTS",
     "SCHEMA_VERSION",
     "SYNTHETIC_PARAMS",

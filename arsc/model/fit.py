@@ -22,8 +22,17 @@ from sklearn.model_selection import GroupKFold
 
 from arsc import __version__
 from arsc.errors import ArscInputError
+from arsc.model import hier, hierfit
 from arsc.model.ideal import default_reaction, ideal_dg
-from arsc.model.io import SCHEMA_VERSION, ArscModel, IntermediateFit, Metrics, VariantScore
+from arsc.model.io import (
+    SCHEMA_VERSION,
+    ArscModel,
+    IntermediateFit,
+    Metrics,
+    VariantScore,
+    metrics,
+)
+from arsc.model.reference import reference_scores
 from arsc.model.solve import Problem, Solution, Structure, fit_intermediate, refit
 from arsc.model.table import (
     INTERMEDIATE_COLUMN,
@@ -35,7 +44,9 @@ from arsc.model.table import (
     target_values,
 )
 from arsc.model.terms import (
+    BOUNDS,
     DEFAULT_FORMULA,
+    DEFAULT_VARIANT,
     VARIANTS,
     Descriptor,
     Design,
@@ -59,32 +70,6 @@ class FitSettings:
     cv_folds: int = 5
     cv_ensemble: int = 5
     seed: int = 0
-
-
-def metrics(
-    y: np.ndarray,
-    pred: np.ndarray,
-    std: np.ndarray | None = None,
-    std_ensemble: np.ndarray | None = None,
-) -> Metrics:
-    """MAE, RMSE, R^2 (eV) and, given the predictive std, its calibration."""
-    err = pred - y
-    sst = float(np.sum((y - y.mean()) ** 2))
-    cover = mean_std = mean_ens = None
-    if std is not None and np.all(np.isfinite(std)):
-        cover = float(np.mean(np.abs(err) <= std))
-        mean_std = float(np.mean(std))
-    if std_ensemble is not None and np.all(np.isfinite(std_ensemble)):
-        mean_ens = float(np.mean(std_ensemble))
-    return Metrics(
-        n=len(y),
-        mae=float(np.mean(np.abs(err))),
-        rmse=float(np.sqrt(np.mean(err**2))),
-        r2=None if sst == 0 else 1.0 - float(err @ err) / sst,
-        coverage_1sigma=cover,
-        mean_std=mean_std,
-        mean_std_ensemble=mean_ens,
-    )
 
 
 def noise_std(sol: Solution, structure: Structure, n: int) -> float:
@@ -165,6 +150,13 @@ class Prepared:
     reference: np.ndarray
     design: Design
     intermediates: np.ndarray
+    elements: str | pd.DataFrame = "default"
+
+    def layout(self) -> hier.Layout:
+        """Return the inputs of the hierarchical variant for this table."""
+        return hierfit.make_layout(
+            self.descriptor, self.elements, self.coord_elements, self.reference, self.table
+        )
 
 
 def prepare(
@@ -199,7 +191,7 @@ def prepare(
         zs = data[INTERMEDIATE_COLUMN].to_numpy(str)
     else:
         zs = np.full(len(data), intermediate or target)
-    return Prepared(data, y, descriptor, coords, ref, design, zs)
+    return Prepared(data, y, descriptor, coords, ref, design, zs, elements)
 
 
 def _intermediate_fit(
@@ -229,7 +221,24 @@ def _intermediate_fit(
         reaction=reaction,
         dg_opt=dg_opt,
         phi_opt=phi_opt(sol.params, dg_opt),
+        at_bounds=at_bounds(sol.params, structure),
+        hier=None,
+        interval=None,
     )
+
+
+def at_bounds(params: dict[str, float], structure: Structure) -> list[str]:
+    """Free non-linear parameters that ended within 0.1 % of the range of a bound."""
+    out = []
+    for name in structure.nonlinear:
+        lo, hi = BOUNDS["c"] if name.startswith("c_") else BOUNDS[name]
+        value = params[name]
+        if name == "gamma":  # searched as w = gamma / (1 + gamma) in [0, 0.99]
+            lo, hi, value = 0.0, 0.99, value / (1.0 + value)
+        tol = 1e-3 * (hi - lo)
+        if value <= lo + tol or value >= hi - tol:
+            out.append(name)
+    return out
 
 
 def fit_model(
@@ -238,7 +247,7 @@ def fit_model(
     *,
     elements: str = "default",
     formula: str = DEFAULT_FORMULA,
-    variant: str = "base",
+    variant: str = DEFAULT_VARIANT,
     ensemble: int = 20,
     groups_by: str = "pair",
     cv_folds: int = 5,
@@ -294,12 +303,24 @@ def fit_model(
     rng = np.random.default_rng(seed)
     labels_all = groups(prep.table, groups_by)
     fits = {}
+    layout = prep.layout()
     for name in sorted(set(prep.intermediates)):
         if progress:
             progress(name)
         rows = np.flatnonzero(prep.intermediates == name)
-        problem = _problem(prep, rows, variant)
-        fits[name] = _intermediate_fit(name, problem, labels_all[rows], settings, rng)
+        if get_variant(variant).hierarchical:
+            record, _ = hierfit.fit_intermediate(
+                layout,
+                hierfit.rows_of(layout, prep.table.iloc[rows], "training table"),
+                prep.y[rows],
+                labels_all[rows],
+                cv_folds,
+            )
+            fits[name] = _with_phi_opt(name, record)
+        else:
+            problem = _problem(prep, rows, variant)
+            fits[name] = _intermediate_fit(name, problem, labels_all[rows], settings, rng)
+    references = reference_scores(prep, labels_all, cv_folds, seed) if cv_folds >= 2 else []
     raw = {
         s: (None if not np.isfinite(v) else float(v))
         for s, v in zip(prep.descriptor.symbols, prep.descriptor.raw, strict=True)
@@ -326,6 +347,20 @@ def fit_model(
         seed=seed,
         intermediates=fits,
         variants=scores,
+        references=references,
+        layout=hierfit.layout_doc(layout) if get_variant(variant).hierarchical else None,
+    )
+
+
+def _with_phi_opt(name: str, record: IntermediateFit) -> IntermediateFit:
+    reaction = default_reaction(name)
+    dg_opt = ideal_dg(name) if reaction else None
+    return record.model_copy(
+        update={
+            "reaction": reaction,
+            "dg_opt": dg_opt,
+            "phi_opt": hierfit.phi_opt_of(record.params, dg_opt),
+        }
     )
 
 
@@ -334,6 +369,16 @@ def _problem(prep: Prepared, rows: np.ndarray, variant: str) -> Problem:
     return Problem(
         prep.design.take(rows), prep.y[rows], prep.descriptor, prep.coord_elements, variant_
     )
+
+
+def _hier_cv(
+    layout: hier.Layout, prep: Prepared, rows: np.ndarray, labels: np.ndarray, folds: int
+) -> Metrics | None:
+    hrows = hierfit.rows_of(layout, prep.table.iloc[rows], "training table")
+    y = prep.y[rows]
+    start = hier.fit(layout, hrows, y).hyper
+    held = hierfit.cross_validate(layout, hrows, y, labels, folds, start)
+    return None if held is None else metrics(y, held[0], held[1])
 
 
 def compare_variants(
@@ -383,6 +428,7 @@ def compare_variants(
     for name in names:
         get_variant(name)
     labels_all = groups(prep.table, groups_by)
+    layout = prep.layout()
     rows_by_z = {
         z: np.flatnonzero(prep.intermediates == z) for z in sorted(set(prep.intermediates))
     }
@@ -392,7 +438,12 @@ def compare_variants(
         for z, rows in rows_by_z.items():
             problem = _problem(prep, rows, name)
             labels = labels_all[rows]
-            cv = cross_validate(problem, labels, cv_folds, 0, np.random.default_rng(seed))
+            if get_variant(name).hierarchical:
+                cv = _hier_cv(layout, prep, rows, labels, cv_folds)
+                k += len(layout.fixed_names())
+            else:
+                cv = cross_validate(problem, labels, cv_folds, 0, np.random.default_rng(seed))
+                k += len(Structure.of(problem).fitted)
             if cv is None:
                 raise ArscInputError(
                     f"intermediate {z!r} has fewer than two {groups_by} groups; cannot compare "
@@ -402,7 +453,6 @@ def compare_variants(
             sq += cv.rmse**2 * cv.n
             ab += cv.mae * cv.n
             n += cv.n
-            k += len(Structure.of(problem).fitted)
         raw.append((name, k, ab / n, float(np.sqrt(sq / n)), per_z))
     best = min(r[3] for r in raw)
     ok = [r for r in raw if r[3] <= best * (1 + tolerance)]

@@ -4,7 +4,7 @@ Examples
 --------
 >>> from arsc.model.io import SCHEMA_VERSION
 >>> SCHEMA_VERSION
-1
+2
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from arsc.errors import ArscInputError
 from arsc.model.terms import Descriptor
 
 #: Version of the model file layout; a file of another version is refused.
-SCHEMA_VERSION: Literal[1] = 1
+SCHEMA_VERSION: Literal[2] = 2
 
 
 class Metrics(BaseModel):
@@ -49,6 +49,62 @@ class Metrics(BaseModel):
     )
 
 
+def metrics(
+    y: np.ndarray,
+    pred: np.ndarray,
+    std: np.ndarray | None = None,
+    std_ensemble: np.ndarray | None = None,
+) -> Metrics:
+    """MAE, RMSE, R^2 (eV) and, given the predictive std, its calibration."""
+    err = pred - y
+    sst = float(np.sum((y - y.mean()) ** 2))
+    cover = mean_std = mean_ens = None
+    if std is not None and np.all(np.isfinite(std)):
+        cover = float(np.mean(np.abs(err) <= std))
+        mean_std = float(np.mean(std))
+    if std_ensemble is not None and np.all(np.isfinite(std_ensemble)):
+        mean_ens = float(np.mean(std_ensemble))
+    return Metrics(
+        n=len(y),
+        mae=float(np.mean(np.abs(err))),
+        rmse=float(np.sqrt(np.mean(err**2))),
+        r2=None if sst == 0 else 1.0 - float(err @ err) / sst,
+        coverage_1sigma=cover,
+        mean_std=mean_std,
+        mean_std_ensemble=mean_ens,
+    )
+
+
+class HierState(BaseModel):
+    """The posterior of the hierarchical variant for one intermediate (arsc.model.hier)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hyper: dict[str, float] = Field(
+        description="hyperparameters: beta (dimensionless), noise and sd_* block scales (eV), "
+        "length_<property> kernel length scales (standardised property units)"
+    )
+    names: list[str] = Field(description="coefficient names, fixed ones first, then u_<block>[M]")
+    mean: list[float] = Field(description="posterior mean of each coefficient (eV per unit)")
+    cov: list[list[float]] = Field(description="posterior covariance of the coefficients (eV^2)")
+
+
+class Interval(BaseModel):
+    """Conformal calibration of the predictive std from grouped-CV residuals."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scale: dict[str, float] = Field(
+        description="per nominal coverage ('0.68', '0.90', '0.95'): the factor q with which "
+        "|error| <= q * std held for that fraction of held-out rows, dimensionless"
+    )
+    group_coverage: dict[str, float] = Field(
+        description="per nominal coverage: the smallest coverage of a held-out group with at "
+        "least 3 rows after calibration, dimensionless"
+    )
+    n: int = Field(description="held-out residuals used, count")
+
+
 class IntermediateFit(BaseModel):
     """The fit for one intermediate z."""
 
@@ -74,7 +130,15 @@ class IntermediateFit(BaseModel):
     reaction: str | None = Field(description="reaction whose ideal dG defines phi_opt")
     dg_opt: float | None = Field(description="ideal dG of this intermediate, eV")
     phi_opt: float | None = Field(
-        description="phi where a + b phi**beta = dg_opt, dimensionless; None if no solution"
+        description="phi where a + b (phi**beta - 1)/beta = dg_opt, dimensionless; None if no "
+        "solution"
+    )
+    at_bounds: list[str] = Field(
+        default_factory=list, description="parameters that ended at a bound of their range"
+    )
+    hier: HierState | None = Field(None, description="posterior of the hierarchical variant")
+    interval: Interval | None = Field(
+        None, description="conformal calibration of the uncertainty; None without CV"
     )
 
 
@@ -91,12 +155,40 @@ class VariantScore(BaseModel):
     chosen: bool = Field(description="whether this variant was selected")
 
 
+class HierLayoutDoc(BaseModel):
+    """What the hierarchical variant reads of a table (arsc.model.hier.Layout)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metals: list[str] = Field(description="metals with a random-effect coordinate")
+    log_phi: list[float] = Field(description="ln phi_xx (intrinsic prior) per metal")
+    props: list[list[float]] = Field(
+        description="standardised intrinsic properties per metal (n, S, d, IE, X, R)"
+    )
+    motifs: list[str] = Field(description="motif categories of the training table (first: ref)")
+    hetero: bool = Field(description="whether the partner (S) block is on")
+
+
+class ReferenceScore(BaseModel):
+    """Held-out error of a reference model fed the same inputs, on the same folds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="reference model name")
+    description: str = Field(description="what it is and what it reads")
+    cv_mae: float = Field(description="grouped-CV MAE pooled over intermediates, eV")
+    cv_rmse: float = Field(description="grouped-CV RMSE pooled over intermediates, eV")
+    cv_r2: float | None = Field(
+        description="grouped-CV R^2, mean over intermediates (each against its own mean)"
+    )
+
+
 class ArscModel(BaseModel):
     """A fitted ARSC model, as written to and read from the model file."""
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: Literal[1] = Field(description="model file layout version")
+    schema_version: Literal[2] = Field(description="model file layout version")
     arsc_version: str = Field(description="arsc version that wrote the file")
     created: str = Field(description="creation time, ISO 8601 UTC")
     target: str = Field(description="target column of the training table (eV)")
@@ -123,6 +215,11 @@ class ArscModel(BaseModel):
     variants: list[VariantScore] = Field(
         default_factory=list, description="held-out errors of the compared variants, if compared"
     )
+    references: list[ReferenceScore] = Field(
+        default_factory=list,
+        description="held-out errors of reference models on the same folds, if CV was run",
+    )
+    layout: HierLayoutDoc | None = Field(None, description="inputs of the hierarchical variant")
 
     @cached_property
     def descriptor(self) -> Descriptor:

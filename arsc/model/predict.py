@@ -32,9 +32,17 @@ from threadpoolctl import threadpool_limits
 
 from arsc.errors import unknown
 from arsc.model.ideal import ideal_dg, reactions
-from arsc.model.io import ArscModel
+from arsc.model.io import ArscModel, IntermediateFit
 from arsc.model.table import INTERMEDIATE_COLUMN, coord_columns, coord_counts, read_table
-from arsc.model.terms import Design, basis, log_phi_coefficients, param_arrays, phi_opt
+from arsc.model.terms import (
+    Design,
+    basis,
+    boxcox,
+    get_variant,
+    log_phi_coefficients,
+    param_arrays,
+    phi_opt,
+)
 
 #: Rows per chunk of the dense evaluation (bounds memory at about rows x sets x 8 B per array).
 CHUNK_ROWS = 4096
@@ -114,7 +122,6 @@ class _Evaluator:
         self.linear = not model.descriptor.shifted and not np.any(params["kappa"])
         if self.linear:  # ln phi = X @ W: one small matrix product per chunk
             self.weights = log_phi_coefficients(params, self.coords)
-            self.beta_weights = self.weights * params["beta"]
             self.pair = bool(np.any(params["p"]))
 
     def __call__(self, d: Design) -> tuple[np.ndarray, np.ndarray]:
@@ -124,12 +131,13 @@ class _Evaluator:
             return p["a"] + p["b"] * g + p["p"] * q, log_phi
         l1, l2 = self.lxx[d.i1, 0], self.lxx[d.i2, 0]
         x = np.column_stack([l1, l2 - l1, d.env1, d.env2])
-        val = np.exp(x @ self.beta_weights)
+        log_phi = x @ self.weights
+        val = boxcox(log_phi, p["beta"])
         val *= p["b"]
         val += p["a"]
         if self.pair:
             val += np.multiply.outer(np.abs(l1 - l2), p["p"])
-        return val, x @ self.weights
+        return val, log_phi
 
 
 def _dense(
@@ -200,6 +208,11 @@ def score(
         dG, predictive and ensemble std, and phi per row and intermediate.
     """
     names = check_intermediates(model, intermediates)
+    if get_variant(model.variant).hierarchical:
+        from arsc.model.hierfit import score_hier
+
+        dg, std, phi, ens = score_hier(model, table, names)
+        return Scores(names, dg, std, phi, ens)
     descriptor = model.descriptor
     i1 = descriptor.index(table["metal1"].to_numpy())
     i2 = descriptor.index(table["metal2"].to_numpy())
@@ -233,6 +246,15 @@ def check_intermediates(model: ArscModel, names: Sequence[str] | None) -> tuple[
     return tuple(names)
 
 
+def fit_phi_opt(fit: IntermediateFit, dg_opt: float | None) -> float | None:
+    """phi_opt of one intermediate's fit for an ideal dG, on the scale of its phi column."""
+    if fit.hier is not None:
+        from arsc.model.hierfit import phi_opt_of
+
+        return phi_opt_of(fit.params, dg_opt)
+    return phi_opt(fit.params, dg_opt)
+
+
 def phi_opts(
     model: ArscModel, names: Sequence[str], reaction: str | None = None
 ) -> dict[str, float]:
@@ -245,7 +267,7 @@ def phi_opts(
         if reaction is None:
             value = fit.phi_opt
         elif z in reactions()[reaction]["intermediates"]:
-            value = phi_opt(fit.params, ideal_dg(z, reaction))
+            value = fit_phi_opt(fit, ideal_dg(z, reaction))
         else:
             value = None
         out[z] = np.nan if value is None else value
@@ -323,7 +345,11 @@ def _wide(data: pd.DataFrame, s: Scores, opts: dict[str, float]) -> pd.DataFrame
     names = [f"{c}_{name}" for name in s.intermediates for c in ("dG", "dG", "phi", "phi_opt")]
     names[1::4] = [f"dG_{name}_std" for name in s.intermediates]
     added = pd.DataFrame(block.reshape(4 * z, n).T, columns=names, copy=False)
-    return pd.concat([data.reset_index(drop=True), added], axis=1)
+    out = pd.concat([data.reset_index(drop=True), added], axis=1)
+    if z == 1:  # a single-target model: the plain columns arsc validate reads, too
+        out["prediction"] = s.dg[:, 0]
+        out["uncertainty"] = s.std[:, 0]
+    return out
 
 
 def _long(data: pd.DataFrame, s: Scores, opts: dict[str, float]) -> pd.DataFrame:

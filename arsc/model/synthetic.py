@@ -17,10 +17,12 @@ from arsc.elements import AUTHORS_METALS
 from arsc.model.terms import DEFAULT_FORMULA, Descriptor, Design, param_arrays, predict_dg
 
 #: Known parameters per intermediate (a, b, p in eV; exponents dimensionless).
+#: In the Box-Cox form a + b (phi**beta - 1) / beta of the R term; the same tables as the
+#: power-law values a + b phi**beta with (a, b) = (0.3, 0.9), (1.0, 1.6), (3.2, 0.6).
 SYNTHETIC_PARAMS: dict[str, dict[str, float]] = {
-    "OH": {"a": 0.3, "b": 0.9, "beta": 0.6, "gamma": 0.4, "c_N": 0.3, "c_C": 0.8},
-    "O": {"a": 1.0, "b": 1.6, "beta": 0.5, "gamma": 0.7, "c_N": 0.2, "c_C": 0.5},
-    "OOH": {"a": 3.2, "b": 0.6, "beta": 0.7, "gamma": 0.3, "c_N": 0.4, "c_C": 0.9},
+    "OH": {"a": 1.2, "b": 0.54, "beta": 0.6, "gamma": 0.4, "c_N": 0.3, "c_C": 0.8},
+    "O": {"a": 2.6, "b": 0.8, "beta": 0.5, "gamma": 0.7, "c_N": 0.2, "c_C": 0.5},
+    "OOH": {"a": 3.8, "b": 0.42, "beta": 0.7, "gamma": 0.3, "c_N": 0.4, "c_C": 0.9},
 }
 #: First-shell (N, C) counts a synthetic metal may have; the first is the reference.
 ENVIRONMENTS: tuple[tuple[int, int], ...] = ((4, 0), (3, 1), (2, 2), (1, 3), (0, 4))

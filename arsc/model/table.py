@@ -156,8 +156,27 @@ def _metal1(table: pd.DataFrame) -> np.ndarray:
     return table["metal1"].to_numpy(dtype=str)
 
 
-#: Row groups for cross-validation and the bootstrap: an unordered metal pair or the binding metal.
-GROUPINGS: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {"pair": _pair, "metal1": _metal1}
+def _motif(table: pd.DataFrame) -> np.ndarray:
+    if "motif" not in table.columns:
+        raise ArscInputError("grouping 'motif' needs a 'motif' column in the table")
+    return table["motif"].astype(str).to_numpy()
+
+
+def _coord(table: pd.DataFrame) -> np.ndarray:
+    cols = sorted(c for c in table.columns if _COORD.match(str(c)))
+    if not cols:
+        raise ArscInputError("grouping 'coord' needs coord_<El><k> columns in the table")
+    return table[cols].astype(str).agg(",".join, axis=1).to_numpy()
+
+
+#: Row groups for cross-validation and the bootstrap: an unordered metal pair, the binding
+#: metal, the site's motif (first-shell arrangement), or its first-shell counts.
+GROUPINGS: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {
+    "pair": _pair,
+    "metal1": _metal1,
+    "motif": _motif,
+    "coord": _coord,
+}
 
 
 def groups(table: pd.DataFrame, kind: str) -> np.ndarray:

@@ -7,7 +7,7 @@ A   phi_xx = f(x) / s                      (f: a PFESS formula, s > 0 fixed scal
     or phi_xx = (f(x) - f_min) / s + shift  when f <= 0 for some metal
 C   C(x) = prod_e ((1 + n_e(x)) / (1 + n_e_ref)) ** c_e         c_e >= 0
 S   phi = (phi_xx C(x)) ** (1 / (1 + gamma)) * (phi_yy C(y)) ** (gamma / (1 + gamma))
-R   dG_z = a + b * phi ** beta                                   beta >= 0
+R   dG_z = a + b * (phi ** beta - 1) / beta                      beta >= 0 (ln phi at 0)
 
 and the optional extension terms of the variants (:data:`VARIANTS`):
 
@@ -54,11 +54,12 @@ class Variant:
     description: str
     pair: bool = False
     coord_metal: bool = False
+    hierarchical: bool = False
 
     @property
     def extra_terms(self) -> int:
         """Number of extension terms (the complexity used to prefer simpler variants)."""
-        return int(self.pair) + int(self.coord_metal)
+        return int(self.pair) + int(self.coord_metal) + 2 * int(self.hierarchical)
 
 
 #: Variant registry; ``compare_variants`` fits each and reports held-out errors side by side.
@@ -73,8 +74,16 @@ VARIANTS: dict[str, Variant] = {
         ),
         Variant("pair", "base + pair interaction p * |ln phi_xx - ln phi_yy|", pair=True),
         Variant("full", "base + both extension terms", pair=True, coord_metal=True),
+        Variant(
+            "hier",
+            "A, S, C, R terms that learn per metal with shrinkage to the intrinsic prior "
+            "(arsc.model.hier); site-resolved first shell and motif",
+            hierarchical=True,
+        ),
     )
 }
+#: The variant ``arsc fit`` uses unless told otherwise (best held-out error on the shipped data).
+DEFAULT_VARIANT = "hier"
 
 
 def get_variant(name: str) -> Variant:
@@ -226,8 +235,9 @@ def basis(
     Returns
     -------
     tuple of numpy.ndarray
-        ``g = phi ** beta``, ``q = |ln phi_xx - ln phi_yy|`` and ``ln phi``,
-        each of shape (rows, P); dG = a + b g + p q.
+        ``g = T_beta(phi) = (phi ** beta - 1) / beta`` (ln phi at beta = 0),
+        ``q = |ln phi_xx - ln phi_yy|`` and ``ln phi``, each of shape (rows, P);
+        dG = a + b g + p q.
     """
     l1, l2 = lxx[design.i1], lxx[design.i2]
     if coord_elements:
@@ -242,7 +252,31 @@ def basis(
         l1c, l2c = l1, l2
     w2 = params["gamma"] / (1.0 + params["gamma"])
     log_phi = (1.0 - w2) * l1c + w2 * l2c
-    return np.exp(params["beta"] * log_phi), np.abs(l1 - l2), log_phi
+    return boxcox(log_phi, params["beta"]), np.abs(l1 - l2), log_phi
+
+
+def boxcox(log_phi: np.ndarray, beta: np.ndarray | float) -> np.ndarray:
+    """T_beta(phi) = (phi**beta - 1) / beta from ln phi, elementwise in beta (ln phi at beta = 0).
+
+    The Box-Cox form keeps a and b finite as beta -> 0, where the plain
+    power law a + b phi**beta degenerates into a log with two huge,
+    cancelling coefficients.
+    """
+    beta = np.asarray(beta, dtype=float)
+    small = beta < 1e-9
+    safe = np.where(small, 1.0, beta)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.where(small, log_phi, np.expm1(safe * log_phi) / safe)
+
+
+def inverse_boxcox(value: np.ndarray | float, beta: float) -> np.ndarray:
+    """Return phi with T_beta(phi) = value (NaN outside the range of T_beta)."""
+    value = np.asarray(value, dtype=float)
+    if beta < 1e-9:
+        return np.exp(value)
+    base = 1.0 + beta * value
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(base > 0, np.power(np.where(base > 0, base, 1.0), 1.0 / beta), np.nan)
 
 
 def log_phi_coefficients(
@@ -281,17 +315,15 @@ def predict_dg(
 
 
 def phi_opt(params: Mapping[str, float], dg_opt: float | None) -> float | None:
-    """Solve a + b phi**beta = dG_opt for phi (None where there is no positive solution).
+    """Solve a + b T_beta(phi) = dG_opt for phi (None where there is no positive solution).
 
     With the pair variant the pair term is left out (it vanishes on
-    homonuclear sites).
+    homonuclear sites); the hierarchical variant's per-metal terms are too.
     """
     if dg_opt is None:
         return None
-    a, b, beta = params["a"], params["b"], params["beta"]
-    if b == 0 or beta <= 0:
+    a, b, beta = params["a"], params["b"], max(params.get("beta", 0.0), 0.0)
+    if b == 0:
         return None
-    ratio = (dg_opt - a) / b
-    if not ratio > 0:
-        return None
-    return float(ratio ** (1.0 / beta))
+    value = float(inverse_boxcox((dg_opt - a) / b, beta))
+    return value if np.isfinite(value) and value > 0 else None

@@ -38,7 +38,7 @@ def synthetic() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def synthetic_model(synthetic):
-    return fit_model(synthetic, "dG", ensemble=8, cv_folds=3, cv_ensemble=4)
+    return fit_model(synthetic, "dG", variant="base", ensemble=8, cv_folds=3, cv_ensemble=4)
 
 
 def _close(got: float, want: float) -> bool:
@@ -70,7 +70,7 @@ def test_staged_fit_runs_a_stage_on_homonuclear_reference_rows_then_s_c_then_joi
 def test_homonuclear_only_table_recovers_beta_and_leaves_gamma_unfitted(synthetic):
     homo = synthetic[(synthetic.metal1 == synthetic.metal2) & (synthetic.coord_C1 == 0)]
     homo = homo[homo.coord_C2 == 0]
-    model = fit_model(homo, "dG", ensemble=0, cv_folds=0)
+    model = fit_model(homo, "dG", variant="base", ensemble=0, cv_folds=0)
     fit = model.intermediates["OH"]
     assert "gamma" not in fit.fitted and fit.params["gamma"] == 0.0
     assert _close(fit.params["beta"], SYNTHETIC_PARAMS["OH"]["beta"])
@@ -79,7 +79,12 @@ def test_homonuclear_only_table_recovers_beta_and_leaves_gamma_unfitted(syntheti
 
 def test_pfess_demo_r2_reaches_linear_baseline_and_metal1_cv_error_exceeds_train_error():
     model = fit_model(
-        DATA / "pfess_demo.csv", "property", elements="authors", ensemble=5, groups_by="metal1"
+        DATA / "pfess_demo.csv",
+        "property",
+        elements="authors",
+        variant="base",
+        ensemble=5,
+        groups_by="metal1",
     )
     fit = model.intermediates["property"]
     assert fit.n_rows == 56 and fit.n_groups == 8
@@ -94,8 +99,10 @@ def test_phi_opt_solves_the_r_equation_for_the_ideal_dg(synthetic_model):
         p = fit.params
         assert fit.dg_opt == ideal_dg(z)
         assert fit.phi_opt is not None
-        assert p["a"] + p["b"] * fit.phi_opt ** p["beta"] == pytest.approx(fit.dg_opt)
-    assert phi_opt({"a": 1.0, "b": 1.0, "beta": 1.0}, 0.5) is None  # no positive solution
+        t = (fit.phi_opt ** p["beta"] - 1) / p["beta"]  # Box-Cox R term
+        assert p["a"] + p["b"] * t == pytest.approx(fit.dg_opt)
+    # T_1(phi) = phi - 1 > -1: dG_opt = a - 1.5 b has no positive phi
+    assert phi_opt({"a": 1.0, "b": 1.0, "beta": 1.0}, -0.5) is None
 
 
 def _electrons(symbols: tuple[str, ...]) -> int:
@@ -145,9 +152,9 @@ def test_model_file_records_hash_formula_elements_and_per_intermediate_metrics(
     [
         (None, "cannot be read"),
         ("{not json", "not valid JSON"),
-        ('{"schema_version": 2}', "schema_version 2; this arsc reads schema_version 1"),
+        ('{"schema_version": 1}', "schema_version 1; this arsc reads schema_version 2"),
         ('{"a": 1}', "has no schema_version"),
-        ('{"schema_version": 1, "target": "dG"}', "is malformed"),
+        ('{"schema_version": 2, "target": "dG"}', "is malformed"),
     ],
 )
 def test_bad_model_files_give_one_line_errors(tmp_path, content, match):
@@ -214,7 +221,7 @@ def test_uncertainty_adds_ensemble_std_and_residual_std_in_quadrature(synthetic_
 def test_ensemble_std_grows_for_metals_outside_the_training_range():
     three_d = ("Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni")
     train = make_synthetic_table(metals=three_d, sites=60, seed=6)
-    model = fit_model(train, "dG", ensemble=10, cv_folds=0)
+    model = fit_model(train, "dG", variant="base", ensemble=10, cv_folds=0)
     inside = train.drop(columns=["intermediate", "dG"]).drop_duplicates()
     outside = pd.DataFrame({"metal1": ["Hf", "Zr"], "metal2": ["Hf", "Zr"]}).assign(
         coord_N1=4, coord_C1=0, coord_N2=4, coord_C2=0
@@ -254,7 +261,7 @@ def test_nonpositive_formula_gets_a_fitted_shift_and_positive_phi(synthetic):
     formula = "Xx - 2"
     desc = Descriptor.from_formula(formula)
     assert desc.shifted and np.nanmin(desc.raw) < 0
-    model = fit_model(synthetic, "dG", formula=formula, ensemble=0, cv_folds=0)
+    model = fit_model(synthetic, "dG", variant="base", formula=formula, ensemble=0, cv_folds=0)
     fit = model.intermediates["OH"]
     assert "shift" in fit.fitted and fit.params["shift"] > 0
     s = score(model, synthetic.drop(columns=["intermediate", "dG"]))
@@ -285,7 +292,9 @@ def test_predict_needs_the_models_coordination_columns(synthetic_model):
 def test_unknown_variant_grouping_and_layout_are_rejected(synthetic_model, synthetic):
     with pytest.raises(ArscInputError, match="unknown model variant 'cubic'"):
         fit_model(synthetic, "dG", variant="cubic", ensemble=0, cv_folds=0)
-    with pytest.raises(ArscInputError, match="unknown grouping 'motif'"):
+    with pytest.raises(ArscInputError, match="unknown grouping 'site'"):
+        fit_model(synthetic, "dG", groups_by="site", ensemble=0, cv_folds=0)
+    with pytest.raises(ArscInputError, match="grouping 'motif' needs a 'motif' column"):
         fit_model(synthetic, "dG", groups_by="motif", ensemble=0, cv_folds=0)
     with pytest.raises(ArscInputError, match="unknown layout 'tall'"):
         predict(synthetic_model, synthetic, layout="tall")
@@ -293,7 +302,7 @@ def test_unknown_variant_grouping_and_layout_are_rejected(synthetic_model, synth
 
 def test_model_json_has_named_parameters_per_intermediate(synthetic_model, tmp_path):
     data = json.loads(save_model(synthetic_model, tmp_path / "m.json").read_text())
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     for z in SYNTHETIC_PARAMS:
         assert {"a", "b", "beta", "gamma", "c_N", "c_C"} <= set(data["intermediates"][z]["params"])
 

@@ -1,0 +1,278 @@
+"""The hierarchical variant on model tables: layout, rows, per-intermediate fit, CV, scoring.
+
+:mod:`arsc.model.hier` holds the equations and the Bayesian solve; this module
+turns a model table (``metal1``, ``metal2``, ``coord_*``, optional
+``motif``) into its inputs, runs grouped cross-validation with warm-started
+refits, calibrates the uncertainty on the held-out residuals (conformal)
+and scores tables with a fitted model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GroupKFold
+
+from arsc.errors import ArscInputError
+from arsc.model import hier
+from arsc.model.io import (
+    ArscModel,
+    HierLayoutDoc,
+    HierState,
+    IntermediateFit,
+    Interval,
+    Metrics,
+    metrics,
+)
+from arsc.model.table import coord_counts
+from arsc.model.terms import Descriptor
+
+#: Optional categorical column naming the site's motif (first-shell arrangement).
+MOTIF_COLUMN = "motif"
+#: Nominal coverages of the calibrated intervals (keys of Interval.scale).
+LEVELS: tuple[str, ...] = ("0.68", "0.90", "0.95")
+#: L-BFGS-B iterations of a warm-started CV refit (the full fit runs to convergence).
+CV_MAXITER = 60
+#: ln phi_xx shift used when the A formula is <= 0 for some metal (phi_xx in [1, 2]).
+_SHIFT = 1.0
+
+
+def motifs_of(table: pd.DataFrame) -> tuple[str, ...]:
+    """Motif categories of a table, most common first (the reference); empty without a column."""
+    if MOTIF_COLUMN not in table.columns:
+        return ()
+    counts = table[MOTIF_COLUMN].astype(str).value_counts(sort=False)
+    return tuple(sorted(counts.index, key=lambda m: (-int(counts[m]), m)))
+
+
+def make_layout(
+    descriptor: Descriptor,
+    elements: str | pd.DataFrame,
+    coord_elements: Sequence[str],
+    reference: np.ndarray,
+    table: pd.DataFrame,
+) -> hier.Layout:
+    """Layout of a training table (S block on when some row is heteronuclear)."""
+    log_phi = descriptor.log_phi_xx(np.array([_SHIFT]))[:, 0]
+    hetero = bool(np.any(table["metal1"].to_numpy(str) != table["metal2"].to_numpy(str)))
+    return hier.make_layout(
+        descriptor.symbols,
+        log_phi,
+        elements,
+        coord_elements,
+        reference,
+        motifs_of(table),
+        hetero,
+    )
+
+
+def layout_doc(layout: hier.Layout) -> HierLayoutDoc:
+    """Return the layout as stored in the model file."""
+    return HierLayoutDoc(
+        metals=list(layout.metals),
+        log_phi=[float(v) for v in layout.log_phi],
+        props=[[float(v) for v in row] for row in layout.props],
+        motifs=list(layout.motifs),
+        hetero=layout.hetero,
+    )
+
+
+def layout_of(model: ArscModel) -> hier.Layout:
+    """Return the layout stored in a hierarchical model file."""
+    doc = model.layout
+    if doc is None:
+        raise ArscInputError("model file has variant 'hier' but no layout; refit it")
+    return hier.Layout(
+        tuple(doc.metals),
+        np.array(doc.log_phi),
+        np.array(doc.props),
+        tuple(model.coord_elements),
+        np.array([model.coord_reference[e] for e in model.coord_elements]),
+        tuple(doc.motifs),
+        doc.hetero,
+    )
+
+
+def rows_of(layout: hier.Layout, table: pd.DataFrame, where: str = "table") -> hier.Rows:
+    """Row inputs of a table for a layout.
+
+    Raises
+    ------
+    ArscInputError
+        For a metal without an intrinsic prior (not in the element table, or
+        its A formula undefined), or missing coordination columns.
+    """
+    pos = {m: i for i, m in enumerate(layout.metals)}
+    idx = []
+    for col in ("metal1", "metal2"):
+        codes, uniq = pd.factorize(table[col].to_numpy(str))
+        lookup = np.empty(len(uniq), dtype=np.intp)
+        for k, sym in enumerate(uniq.tolist()):
+            if sym not in pos:
+                raise ArscInputError(
+                    f"metal {sym!r} in the {where} has no intrinsic prior (not in the element "
+                    f"table, or its A formula is undefined); known: {', '.join(layout.metals)}"
+                )
+            lookup[k] = pos[sym]
+        idx.append(lookup[codes])
+    c1, c2 = coord_counts(table, layout.coord_elements)
+    ref = layout.reference[None, :]
+    if MOTIF_COLUMN in table.columns and layout.motifs:
+        code = {m: i for i, m in enumerate(layout.motifs)}
+        motif = np.array([code.get(str(m), 0) for m in table[MOTIF_COLUMN]], dtype=np.intp)
+    else:
+        motif = np.zeros(len(table), dtype=np.intp)
+    return hier.Rows(idx[0], idx[1], c1 - ref, c2 - ref, motif)
+
+
+def _predictive(
+    layout: hier.Layout, rows: hier.Rows, fitted: hier.HierFit
+) -> tuple[np.ndarray, np.ndarray]:
+    mean, sd = hier.predict(layout, rows, fitted.hyper.beta, fitted.post.mean, fitted.post.cov)
+    return mean, np.hypot(sd, fitted.hyper.noise)
+
+
+def calibrate(residual: np.ndarray, std: np.ndarray, labels: np.ndarray) -> Interval:
+    """Conformal scale factors from held-out |residual| / std, and the worst group's coverage."""
+    ratio = np.abs(residual) / np.maximum(std, 1e-12)
+    n = len(ratio)
+    scale, worst = {}, {}
+    for level in LEVELS:
+        alpha = float(level)
+        rank = min(int(np.ceil((n + 1) * alpha)), n) - 1
+        q = float(np.sort(ratio)[max(rank, 0)])
+        scale[level] = q
+        inside = ratio <= q
+        cover = [
+            float(inside[labels == g].mean()) for g in np.unique(labels) if np.sum(labels == g) >= 3
+        ]
+        worst[level] = min(cover) if cover else float("nan")
+    return Interval(scale=scale, group_coverage=worst, n=n)
+
+
+def cross_validate(
+    layout: hier.Layout,
+    rows: hier.Rows,
+    y: np.ndarray,
+    labels: np.ndarray,
+    folds: int,
+    start: hier.Hyper,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Return grouped K-fold held-out predictions and predictive std (warm-started refits)."""
+    n_groups = len(np.unique(labels))
+    if folds < 2 or n_groups < 2:
+        return None
+    pred, std = np.empty(len(y)), np.empty(len(y))
+    for train, test in GroupKFold(n_splits=min(folds, n_groups)).split(y, groups=labels):
+        fitted = hier.fit(layout, rows.take(train), y[train], start, maxiter=CV_MAXITER)
+        pred[test], std[test] = _predictive(layout, rows.take(test), fitted)
+    return pred, std
+
+
+def fit_intermediate(
+    layout: hier.Layout,
+    rows: hier.Rows,
+    y: np.ndarray,
+    labels: np.ndarray,
+    folds: int,
+) -> tuple[IntermediateFit, np.ndarray | None]:
+    """Fit one intermediate; return its record and the held-out predictions (None without CV)."""
+    fitted = hier.fit(layout, rows, y)
+    names = layout.fixed_names() + layout.random_names()
+    mean = fitted.post.mean
+    nf = len(layout.fixed_names())
+    params = {n: float(v) for n, v in zip(names[:nf], mean[:nf], strict=True)}
+    params.update(fitted.hyper.to_dict())
+    train_pred, _ = _predictive(layout, rows, fitted)
+    cv_pred: np.ndarray | None = None
+    cv: Metrics | None = None
+    interval = None
+    held = cross_validate(layout, rows, y, labels, folds, fitted.hyper)
+    if held is not None:
+        cv_pred, cv_std = held
+        interval = calibrate(cv_pred - y, cv_std, labels)
+        cv = metrics(y, cv_pred, cv_std)
+    state = HierState(
+        hyper=fitted.hyper.to_dict(),
+        names=names,
+        mean=[float(v) for v in mean],
+        cov=[[float(v) for v in row] for row in fitted.post.cov],
+    )
+    record = IntermediateFit(
+        n_rows=len(y),
+        n_groups=len(np.unique(labels)),
+        params=params,
+        fitted=names[:nf] + list(fitted.hyper.to_dict()),
+        stages=[
+            f"type-II maximum likelihood of {len(fitted.hyper.to_dict())} hyperparameters, "
+            f"exact posterior of {len(names)} coefficients on {len(y)} rows"
+        ],
+        ensemble=[],
+        noise_std=fitted.hyper.noise,
+        train=metrics(y, train_pred),
+        cv=cv,
+        reaction=None,
+        dg_opt=None,
+        phi_opt=None,
+        at_bounds=list(fitted.at_bounds),
+        hier=state,
+        interval=interval,
+    )
+    return record, cv_pred
+
+
+def score_hier(
+    model: ArscModel, table: pd.DataFrame, names: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """dG, predictive std (calibrated), phi and parameter std per row and intermediate."""
+    layout = layout_of(model)
+    rows = rows_of(layout, table)
+    n = len(table)
+    dg, std, phi, ens = (np.empty((n, len(names))) for _ in range(4))
+    for j, z in enumerate(names):
+        fit = model.intermediates[z]
+        if fit.hier is None:
+            raise ArscInputError(f"model file: intermediate {z!r} has no hierarchical posterior")
+        beta = fit.hier.hyper["beta"]
+        mean = np.array(fit.hier.mean)
+        value, sd = hier.predict(layout, rows, beta, mean, np.array(fit.hier.cov))
+        value = value + (fit.params["a"] - mean[0])  # an offset refit moves a only
+        scale = fit.interval.scale["0.68"] if fit.interval else 1.0
+        dg[:, j] = value
+        ens[:, j] = sd
+        std[:, j] = np.hypot(sd, fit.noise_std) * scale
+        phi[:, j] = effective_phi(value, fit.params)
+    return dg, std, phi, ens
+
+
+def effective_phi(dg: np.ndarray, params: dict[str, float]) -> np.ndarray:
+    """Return the site's phi read back through the R term at beta = 0: exp((dG - a) / b).
+
+    Always positive and monotone in dG, so |phi - phi_opt| ranks like
+    |dG - dG_opt|; the exponent is clipped to +-50.
+    """
+    b = params["b"]
+    if not b:
+        return np.full(np.shape(dg), np.nan)
+    return np.exp(np.clip((np.asarray(dg, dtype=float) - params["a"]) / b, -50.0, 50.0))
+
+
+def phi_opt_of(params: dict[str, float], dg_opt: float | None) -> float | None:
+    """phi_opt on the same scale as :func:`effective_phi` (None without an ideal dG)."""
+    if dg_opt is None or not params["b"]:
+        return None
+    return float(effective_phi(np.array(dg_opt), params))
+
+
+def contributions(model: ArscModel, table: pd.DataFrame, z: str) -> dict[str, np.ndarray]:
+    """Additive contributions (eV) of R, A, S and C to dG of intermediate z for every row."""
+    layout = layout_of(model)
+    fit = model.intermediates[z]
+    if fit.hier is None:
+        raise ArscInputError(f"model file: intermediate {z!r} has no hierarchical posterior")
+    mean = np.array(fit.hier.mean)
+    out = hier.contributions(layout, rows_of(layout, table), fit.hier.hyper["beta"], mean)
+    out["R"] = out["R"] + (fit.params["a"] - mean[0])
+    return out

@@ -1,0 +1,114 @@
+"""The hierarchical ARSC variant: stable R term, learned per-metal and motif terms, calibration."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from arsc.elements import AUTHORS_METALS
+from arsc.errors import ArscInputError
+from arsc.model import fit_model, predict, score
+from arsc.model.hierfit import contributions
+from arsc.model.terms import DEFAULT_FORMULA, Descriptor
+
+MOTIF_EFFECT = {"m0": 0.0, "m1": 0.3, "m2": -0.4}
+FE_DEVIATION = 0.8
+
+
+def _log_phi() -> dict[str, float]:
+    d = Descriptor.from_formula(DEFAULT_FORMULA, "default")
+    return dict(zip(d.symbols, d.log_phi_xx(np.array([0.0]))[:, 0], strict=True))
+
+
+def _table(seed: int, noise: float, n: int = 240, deviation: float = FE_DEVIATION) -> pd.DataFrame:
+    """dG = 0.5 + 0.7 ln phi_xx(x) + 0.2 ln phi_xx(y) + motif effect (+ deviation on Fe)."""
+    rng = np.random.default_rng(seed)
+    lphi = _log_phi()
+    m1 = rng.choice(AUTHORS_METALS, n)
+    m2 = rng.choice(AUTHORS_METALS, n)
+    motif = rng.choice(list(MOTIF_EFFECT), n)
+    dg = np.array(
+        [
+            0.5 + 0.7 * lphi[a] + 0.2 * lphi[b] + MOTIF_EFFECT[m] + deviation * (a == "Fe")
+            for a, b, m in zip(m1, m2, motif, strict=True)
+        ]
+    )
+    return pd.DataFrame(
+        {"metal1": m1, "metal2": m2, "motif": motif, "dG": dg + rng.normal(0, noise, n)}
+    )
+
+
+def test_power_law_driven_to_beta_zero_fits_with_bounded_coefficients_and_reports_the_bound():
+    """A target exactly linear in ln phi drives beta to 0: a and b stay finite (Box-Cox form)."""
+    lphi = _log_phi()
+    metals = list(AUTHORS_METALS)
+    table = pd.DataFrame(
+        {"metal1": metals, "metal2": metals, "dG": [1.0 + 0.5 * lphi[m] for m in metals]}
+    )
+    fit = fit_model(table, "dG", variant="base", ensemble=0, cv_folds=0).intermediates["dG"]
+    assert fit.params["beta"] == pytest.approx(0.0, abs=1e-3)
+    assert fit.params["a"] == pytest.approx(1.0, abs=1e-3)
+    assert fit.params["b"] == pytest.approx(0.5, abs=1e-3)
+    assert "beta" in fit.at_bounds
+
+
+def test_hier_recovers_a_known_per_metal_deviation_and_motif_effects():
+    model = fit_model(_table(0, 0.02), "dG", ensemble=0, cv_folds=0)
+    assert model.variant == "hier"
+    params = model.intermediates["dG"].params
+    assert params["m_m1"] - params.get("m_m0", 0.0) == pytest.approx(0.3, abs=0.05)
+    assert params["m_m2"] == pytest.approx(-0.4, abs=0.05)
+    # the A term of Fe sits FE_DEVIATION above what the intrinsic prior alone gives
+    pair = pd.DataFrame({"metal1": ["Fe", "Co"], "metal2": ["Ni", "Ni"], "motif": ["m0", "m0"]})
+    a_term = contributions(model, pair, "dG")["A"]
+    no_dev = fit_model(_table(0, 0.02, deviation=0.0), "dG", ensemble=0, cv_folds=0)
+    a_plain = contributions(no_dev, pair, "dG")["A"]
+    assert a_term[0] - a_plain[0] == pytest.approx(FE_DEVIATION, abs=0.1)
+    assert a_term[1] - a_plain[1] == pytest.approx(0.0, abs=0.1)
+    # contributions add up to the prediction
+    parts = contributions(model, pair, "dG")
+    total = sum(parts.values())
+    assert np.allclose(total, score(model, pair).dg[:, 0])
+
+
+def test_calibrated_interval_covers_held_out_synthetic_data_at_its_nominal_rate():
+    noise = 0.1
+    model = fit_model(_table(1, noise, n=300), "dG", ensemble=0, cv_folds=5)
+    interval = model.intermediates["dG"].interval
+    assert interval is not None and interval.n == 300
+    held = _table(2, noise, n=2000)
+    s = score(model, held)
+    err = np.abs(s.dg[:, 0] - held["dG"].to_numpy())
+    assert np.mean(err <= s.std[:, 0]) == pytest.approx(0.68, abs=0.05)
+    ratio90 = interval.scale["0.90"] / interval.scale["0.68"]
+    assert np.mean(err <= ratio90 * s.std[:, 0]) == pytest.approx(0.90, abs=0.05)
+
+
+def test_a_metal_without_data_falls_back_to_the_prior_with_a_larger_uncertainty():
+    table = _table(3, 0.05)
+    train = table[(table.metal1 != "Pt") & (table.metal2 != "Pt")]
+    model = fit_model(train, "dG", ensemble=0, cv_folds=0)
+    rows = pd.DataFrame({"metal1": ["Pt", "Fe"], "metal2": ["Ni", "Ni"], "motif": ["m0", "m0"]})
+    s = score(model, rows)
+    assert np.all(np.isfinite(s.dg))
+    assert s.std_ensemble[0, 0] > 2 * s.std_ensemble[1, 0]
+
+
+def test_fit_reports_reference_models_on_the_same_folds():
+    model = fit_model(_table(4, 0.05), "dG", ensemble=0, cv_folds=4)
+    names = [r.model for r in model.references]
+    assert names == ["mean", "ridge", "gbm"]
+    mean = next(r for r in model.references if r.model == "mean")
+    assert model.intermediates["dG"].cv.mae < mean.cv_mae
+
+
+def test_single_target_prediction_has_prediction_and_uncertainty_columns():
+    model = fit_model(_table(5, 0.05), "dG", ensemble=0, cv_folds=0)
+    out = predict(model, _table(6, 0.05, n=10).drop(columns="dG")).table
+    assert {"prediction", "uncertainty", "dG_dG", "dG_dG_std"} <= set(out.columns)
+    assert np.allclose(out["prediction"], out["dG_dG"])
+
+
+def test_predicting_a_metal_without_a_prior_value_is_a_one_line_error():
+    model = fit_model(_table(7, 0.05), "dG", ensemble=0, cv_folds=0)
+    with pytest.raises(ArscInputError, match=r"unknown metal 'Xx'|no intrinsic prior"):
+        predict(model, pd.DataFrame({"metal1": ["Xx"], "metal2": ["Fe"], "motif": ["m0"]}))
