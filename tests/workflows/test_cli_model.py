@@ -47,7 +47,7 @@ def test_fit_json_prints_one_object_with_train_and_grouped_cv_metrics(capsys, tm
     assert code == 0, err
     summary = json.loads(out)
     fit = summary["intermediates"]["property"]
-    assert summary["groups"] == "metal1" and summary["schema_version"] == 1
+    assert summary["groups"] == "metal1" and summary["schema_version"] == 2
     assert fit["train"]["n"] == 56 and fit["cv"]["n"] == 56
     assert fit["cv"]["rmse"] > 0 and 0 < fit["train"]["r2"] <= 1
     assert load_model(model).element_table == "authors"
@@ -69,7 +69,7 @@ def test_fit_variant_auto_reports_every_variant_and_marks_one(capsys, tmp_path):
     )  # fmt: skip
     assert code == 0, err
     variants = json.loads(out)["variants"]
-    assert [v["variant"] for v in variants] == ["base", "coord-metal", "pair", "full"]
+    assert [v["variant"] for v in variants] == ["base", "coord-metal", "pair", "full", "hier"]
     assert sum(v["chosen"] for v in variants) == 1
 
 

@@ -33,8 +33,8 @@ import pandas as pd
 from arsc.errors import ArscInputError
 from arsc.model import DEFAULT_FORMULA, ArscModel, fit_model
 from arsc.model import score as model_score
+from arsc.model.predict import fit_phi_opt
 from arsc.model.table import read_table
-from arsc.model.terms import phi_opt
 from workflows.campaign.definition import ModelSpec
 from workflows.campaign.state import RefitInfo
 
@@ -81,7 +81,7 @@ def shifted(
         extra = {"noise_std": noise[z]} if noise and z in noise else {}
         params = {**fit.params, "a": fit.params["a"] + d}
         members = [{**m, "a": m["a"] + d} for m in fit.ensemble]
-        opt = phi_opt(params, fit.dg_opt)
+        opt = fit_phi_opt(fit.model_copy(update={"params": params}), fit.dg_opt)
         update = {"params": params, "ensemble": members, "phi_opt": opt, **extra}
         fits[z] = fit.model_copy(update=update)
     return model.model_copy(update={"intermediates": fits})

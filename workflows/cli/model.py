@@ -13,6 +13,7 @@ from rich.table import Table
 
 from arsc.model import (
     DEFAULT_FORMULA,
+    DEFAULT_VARIANT,
     VARIANTS,
     ArscModel,
     fit_model,
@@ -29,6 +30,8 @@ class Grouping(StrEnum):
 
     pair = "pair"
     metal1 = "metal1"
+    motif = "motif"
+    coord = "coord"
 
 
 class Layout(StrEnum):
@@ -40,7 +43,7 @@ class Layout(StrEnum):
 
 #: ``--variant`` choices: the variant registry plus ``auto``.
 VariantName = StrEnum("VariantName", {n: n for n in (*VARIANTS, "auto")})  # type: ignore[misc]
-_BASE = VariantName("base")
+_DEFAULT = VariantName(DEFAULT_VARIANT)
 
 
 def _fmt(value: float | None, spec: str = ".3f") -> str:
@@ -74,11 +77,32 @@ def fit_summary(model: ArscModel, path: Path, seconds: float) -> dict[str, Any]:
                 "reaction": f.reaction,
                 "dg_opt": f.dg_opt,
                 "phi_opt": f.phi_opt,
+                "at_bounds": f.at_bounds,
+                "interval": None if f.interval is None else f.interval.model_dump(),
             }
             for z, f in model.intermediates.items()
         },
         "variants": [v.model_dump() for v in model.variants],
+        "references": [r.model_dump() for r in model.references],
     }
+
+
+def _pooled_cv(model: ArscModel) -> Metrics | None:
+    """CV metrics pooled over intermediates (row-weighted; R^2 as the mean of the fits')."""
+    cvs = [f.cv for f in model.intermediates.values() if f.cv is not None]
+    if not cvs:
+        return None
+    n = sum(c.n for c in cvs)
+    r2s = [c.r2 for c in cvs if c.r2 is not None]
+    return Metrics(
+        n=n,
+        mae=sum(c.mae * c.n for c in cvs) / n,
+        rmse=(sum(c.rmse**2 * c.n for c in cvs) / n) ** 0.5,
+        r2=sum(r2s) / len(r2s) if r2s else None,
+        coverage_1sigma=None,
+        mean_std=None,
+        mean_std_ensemble=None,
+    )
 
 
 def _print_fit(model: ArscModel, path: Path, seconds: float) -> None:
@@ -103,6 +127,24 @@ def _print_fit(model: ArscModel, path: Path, seconds: float) -> None:
     for z, f in model.intermediates.items():
         params = ", ".join(f"{k}={v:.4g}" for k, v in f.params.items() if k in f.fitted)
         out.print(f"{z}: {params}")
+        if f.at_bounds:
+            out.print(f"{z}: at a bound of its range: {', '.join(f.at_bounds)}")
+        if f.interval is not None:
+            cal = ", ".join(
+                f"{lv}: x{q:.2f} (worst group {f.interval.group_coverage[lv]:.2f})"
+                for lv, q in f.interval.scale.items()
+            )
+            out.print(f"{z}: conformal interval scale of the std {cal}")
+    if model.references:
+        pooled = _pooled_cv(model)
+        rt = Table(title="held-out error beside reference models (same grouped folds, eV)")
+        for col in ("model", "CV MAE", "CV RMSE", "CV R2", "reads"):
+            rt.add_column(col)
+        if pooled is not None:
+            rt.add_row(f"ARSC {model.variant}", *_metrics_cells(pooled), "this model")
+        for r in model.references:
+            rt.add_row(r.model, _fmt(r.cv_mae), _fmt(r.cv_rmse), _fmt(r.cv_r2), r.description)
+        out.print(rt)
     if model.variants:
         vt = Table(title="variants: grouped-CV RMSE (eV)")
         for col in ("variant", "params", "CV MAE", "CV RMSE", "chosen"):
@@ -129,12 +171,13 @@ def fit_cmd(
         int, typer.Option("--ensemble", min=0, help="Bootstrap members per intermediate.")
     ] = 20,
     groups: Annotated[
-        Grouping, typer.Option("--groups", help="Rows held out together: pair or metal1.")
+        Grouping,
+        typer.Option("--groups", help="Rows held out together: pair, metal1, motif or coord."),
     ] = Grouping.pair,
     variant: Annotated[
         VariantName,
         typer.Option("--variant", help="Model variant, or auto (simplest good-enough by CV)."),
-    ] = _BASE,
+    ] = _DEFAULT,
     folds: Annotated[int, typer.Option("--folds", min=2, help="Grouped CV folds.")] = 5,
     seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
     intermediate: Annotated[
