@@ -375,10 +375,8 @@ def _hier_cv(
     layout: hier.Layout, prep: Prepared, rows: np.ndarray, labels: np.ndarray, folds: int
 ) -> Metrics | None:
     hrows = hierfit.rows_of(layout, prep.table.iloc[rows], "training table")
-    y = prep.y[rows]
-    start = hier.fit(layout, hrows, y).hyper
-    held = hierfit.cross_validate(layout, hrows, y, labels, folds, start)
-    return None if held is None else metrics(y, held[0], held[1])
+    held = hierfit.cross_validate(layout, hrows, prep.y[rows], labels, folds)
+    return None if held is None else metrics(prep.y[rows], held[0], held[1])
 
 
 def compare_variants(

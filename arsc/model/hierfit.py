@@ -33,8 +33,6 @@ from arsc.model.terms import Descriptor
 MOTIF_COLUMN = "motif"
 #: Nominal coverages of the calibrated intervals (keys of Interval.scale).
 LEVELS: tuple[str, ...] = ("0.68", "0.90", "0.95")
-#: L-BFGS-B iterations of a warm-started CV refit (the full fit runs to convergence).
-CV_MAXITER = 60
 #: ln phi_xx shift used when the A formula is <= 0 for some metal (phi_xx in [1, 2]).
 _SHIFT = 1.0
 
@@ -130,26 +128,62 @@ def rows_of(layout: hier.Layout, table: pd.DataFrame, where: str = "table") -> h
 def _predictive(
     layout: hier.Layout, rows: hier.Rows, fitted: hier.HierFit
 ) -> tuple[np.ndarray, np.ndarray]:
-    mean, sd = hier.predict(layout, rows, fitted.hyper.beta, fitted.post.mean, fitted.post.cov)
-    return mean, np.hypot(sd, fitted.hyper.noise)
+    mean, sd = hier.predict(layout, fitted, rows)
+    return mean, np.hypot(sd, fitted.hyper.values["noise"])
+
+
+def state_of(fitted: hier.HierFit) -> HierState:
+    """Return the fitted GP as stored in the model file."""
+    r = fitted.rows
+    return HierState(
+        hyper=fitted.hyper.to_dict(),
+        i1=[int(v) for v in r.i1],
+        i2=[int(v) for v in r.i2],
+        env1=[[float(v) for v in row] for row in r.env1],
+        env2=[[float(v) for v in row] for row in r.env2],
+        motif=[int(v) for v in r.motif],
+        y=[float(v) for v in fitted.y],
+        alpha=[float(v) for v in fitted.alpha],
+    )
+
+
+def fitted_of(layout: hier.Layout, state: HierState) -> hier.HierFit:
+    """Inverse of :func:`state_of`."""
+    shape = (len(state.i1), len(layout.coord_elements))
+    rows = hier.Rows(
+        np.array(state.i1, dtype=np.intp),
+        np.array(state.i2, dtype=np.intp),
+        np.array(state.env1, dtype=float).reshape(shape),
+        np.array(state.env2, dtype=float).reshape(shape),
+        np.array(state.motif, dtype=np.intp),
+    )
+    values = {k: v for k, v in state.hyper.items() if k != "beta"}
+    return hier.HierFit(
+        hier.Hyper(state.hyper["beta"], values),
+        rows,
+        np.array(state.y),
+        np.array(state.alpha),
+        float("nan"),
+        (),
+    )
 
 
 def calibrate(residual: np.ndarray, std: np.ndarray, labels: np.ndarray) -> Interval:
-    """Conformal scale factors from held-out |residual| / std, and the worst group's coverage."""
+    """Conformal scale factors from held-out |residual| / std, and the coverage per group."""
     ratio = np.abs(residual) / np.maximum(std, 1e-12)
     n = len(ratio)
-    scale, worst = {}, {}
+    ordered = np.sort(ratio)
+    groups = np.unique(labels)
+    scale, by_group, per_group = {}, {}, {}
     for level in LEVELS:
-        alpha = float(level)
-        rank = min(int(np.ceil((n + 1) * alpha)), n) - 1
-        q = float(np.sort(ratio)[max(rank, 0)])
+        rank = min(int(np.ceil((n + 1) * float(level))), n) - 1
+        q = float(ordered[max(rank, 0)])
         scale[level] = q
-        inside = ratio <= q
-        cover = [
-            float(inside[labels == g].mean()) for g in np.unique(labels) if np.sum(labels == g) >= 3
-        ]
-        worst[level] = min(cover) if cover else float("nan")
-    return Interval(scale=scale, group_coverage=worst, n=n)
+        cover = {str(g): float(np.mean(ratio[labels == g] <= q)) for g in groups}
+        by_group[level] = float(np.mean(list(cover.values())))
+        if level == "0.68":
+            per_group = cover
+    return Interval(scale=scale, group_coverage=by_group, per_group=per_group, n=n)
 
 
 def cross_validate(
@@ -158,15 +192,18 @@ def cross_validate(
     y: np.ndarray,
     labels: np.ndarray,
     folds: int,
-    start: hier.Hyper,
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Return grouped K-fold held-out predictions and predictive std (warm-started refits)."""
+    """Return grouped K-fold held-out predictions and predictive std.
+
+    Every fold refits from scratch (hyperparameters included) on its training
+    rows alone, so nothing of the held-out groups enters its prediction.
+    """
     n_groups = len(np.unique(labels))
     if folds < 2 or n_groups < 2:
         return None
     pred, std = np.empty(len(y)), np.empty(len(y))
     for train, test in GroupKFold(n_splits=min(folds, n_groups)).split(y, groups=labels):
-        fitted = hier.fit(layout, rows.take(train), y[train], start, maxiter=CV_MAXITER)
+        fitted = hier.fit(layout, rows.take(train), y[train])
         pred[test], std[test] = _predictive(layout, rows.take(test), fitted)
     return pred, std
 
@@ -180,47 +217,54 @@ def fit_intermediate(
 ) -> tuple[IntermediateFit, np.ndarray | None]:
     """Fit one intermediate; return its record and the held-out predictions (None without CV)."""
     fitted = hier.fit(layout, rows, y)
-    names = layout.fixed_names() + layout.random_names()
-    mean = fitted.post.mean
-    nf = len(layout.fixed_names())
-    params = {n: float(v) for n, v in zip(names[:nf], mean[:nf], strict=True)}
+    names = layout.fixed_names()
+    params = {
+        n: float(v) for n, v in zip(names, hier.fixed_coefficients(layout, fitted), strict=True)
+    }
     params.update(fitted.hyper.to_dict())
     train_pred, _ = _predictive(layout, rows, fitted)
     cv_pred: np.ndarray | None = None
     cv: Metrics | None = None
     interval = None
-    held = cross_validate(layout, rows, y, labels, folds, fitted.hyper)
+    held = cross_validate(layout, rows, y, labels, folds)
     if held is not None:
         cv_pred, cv_std = held
         interval = calibrate(cv_pred - y, cv_std, labels)
         cv = metrics(y, cv_pred, cv_std)
-    state = HierState(
-        hyper=fitted.hyper.to_dict(),
-        names=names,
-        mean=[float(v) for v in mean],
-        cov=[[float(v) for v in row] for row in fitted.post.cov],
-    )
+    hyper = fitted.hyper.to_dict()
     record = IntermediateFit(
         n_rows=len(y),
         n_groups=len(np.unique(labels)),
         params=params,
-        fitted=names[:nf] + list(fitted.hyper.to_dict()),
+        fitted=names + list(hyper),
         stages=[
-            f"type-II maximum likelihood of {len(fitted.hyper.to_dict())} hyperparameters, "
-            f"exact posterior of {len(names)} coefficients on {len(y)} rows"
+            f"type-II maximum likelihood of {len(hyper) - 1} hyperparameters on "
+            f"{min(len(y), hier.MAX_HYPER_ROWS)} rows, beta from {list(hier.BETA_GRID)}; "
+            f"GP posterior on {len(y)} rows"
         ],
         ensemble=[],
-        noise_std=fitted.hyper.noise,
+        noise_std=fitted.hyper.values["noise"],
         train=metrics(y, train_pred),
         cv=cv,
         reaction=None,
         dg_opt=None,
         phi_opt=None,
         at_bounds=list(fitted.at_bounds),
-        hier=state,
+        hier=state_of(fitted),
         interval=interval,
     )
     return record, cv_pred
+
+
+def _fitted(model: ArscModel, z: str) -> tuple[hier.Layout, hier.HierFit, float]:
+    """Layout, GP and the intercept offset of an offset refit (a moved, GP unchanged)."""
+    layout = layout_of(model)
+    fit = model.intermediates[z]
+    if fit.hier is None:
+        raise ArscInputError(f"model file: intermediate {z!r} has no hierarchical posterior")
+    fitted = fitted_of(layout, fit.hier)
+    a0 = float(hier.fixed_coefficients(layout, fitted)[0])
+    return layout, fitted, fit.params["a"] - a0
 
 
 def score_hier(
@@ -233,12 +277,9 @@ def score_hier(
     dg, std, phi, ens = (np.empty((n, len(names))) for _ in range(4))
     for j, z in enumerate(names):
         fit = model.intermediates[z]
-        if fit.hier is None:
-            raise ArscInputError(f"model file: intermediate {z!r} has no hierarchical posterior")
-        beta = fit.hier.hyper["beta"]
-        mean = np.array(fit.hier.mean)
-        value, sd = hier.predict(layout, rows, beta, mean, np.array(fit.hier.cov))
-        value = value + (fit.params["a"] - mean[0])  # an offset refit moves a only
+        _, fitted, offset = _fitted(model, z)
+        value, sd = hier.predict(layout, fitted, rows)
+        value = value + offset
         scale = fit.interval.scale["0.68"] if fit.interval else 1.0
         dg[:, j] = value
         ens[:, j] = sd
@@ -268,11 +309,7 @@ def phi_opt_of(params: dict[str, float], dg_opt: float | None) -> float | None:
 
 def contributions(model: ArscModel, table: pd.DataFrame, z: str) -> dict[str, np.ndarray]:
     """Additive contributions (eV) of R, A, S and C to dG of intermediate z for every row."""
-    layout = layout_of(model)
-    fit = model.intermediates[z]
-    if fit.hier is None:
-        raise ArscInputError(f"model file: intermediate {z!r} has no hierarchical posterior")
-    mean = np.array(fit.hier.mean)
-    out = hier.contributions(layout, rows_of(layout, table), fit.hier.hyper["beta"], mean)
-    out["R"] = out["R"] + (fit.params["a"] - mean[0])
+    layout, fitted, offset = _fitted(model, z)
+    out = hier.contributions(layout, fitted, rows_of(layout, table))
+    out["R"] = out["R"] + offset
     return out

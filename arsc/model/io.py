@@ -76,17 +76,21 @@ def metrics(
 
 
 class HierState(BaseModel):
-    """The posterior of the hierarchical variant for one intermediate (arsc.model.hier)."""
+    """The fitted Gaussian process of the hierarchical variant for one intermediate."""
 
     model_config = ConfigDict(extra="forbid")
 
     hyper: dict[str, float] = Field(
-        description="hyperparameters: beta (dimensionless), noise and sd_* block scales (eV), "
-        "length_<property> kernel length scales (standardised property units)"
+        description="hyperparameters: beta (dimensionless), noise and sd_* part scales (eV), "
+        "length_<property> and length_coord kernel length scales (standardised units, counts)"
     )
-    names: list[str] = Field(description="coefficient names, fixed ones first, then u_<block>[M]")
-    mean: list[float] = Field(description="posterior mean of each coefficient (eV per unit)")
-    cov: list[list[float]] = Field(description="posterior covariance of the coefficients (eV^2)")
+    i1: list[int] = Field(description="training rows: binding metal, index into layout.metals")
+    i2: list[int] = Field(description="training rows: partner metal, index into layout.metals")
+    env1: list[list[float]] = Field(description="training rows: own first-shell counts minus ref")
+    env2: list[list[float]] = Field(description="training rows: partner's counts minus ref")
+    motif: list[int] = Field(description="training rows: motif code, index into layout.motifs")
+    y: list[float] = Field(description="training targets, eV")
+    alpha: list[float] = Field(description="GP weights C^-1 y, 1/eV")
 
 
 class Interval(BaseModel):
@@ -99,8 +103,13 @@ class Interval(BaseModel):
         "|error| <= q * std held for that fraction of held-out rows, dimensionless"
     )
     group_coverage: dict[str, float] = Field(
-        description="per nominal coverage: the smallest coverage of a held-out group with at "
-        "least 3 rows after calibration, dimensionless"
+        description="per nominal coverage: the mean over held-out groups (each weighted "
+        "equally) of the group's coverage after calibration, dimensionless"
+    )
+    per_group: dict[str, float] = Field(
+        default_factory=dict,
+        description="coverage of the calibrated 68 % interval in each held-out group, "
+        "dimensionless",
     )
     n: int = Field(description="held-out residuals used, count")
 

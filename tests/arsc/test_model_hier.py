@@ -72,9 +72,10 @@ def test_hier_recovers_a_known_per_metal_deviation_and_motif_effects():
 
 def test_calibrated_interval_covers_held_out_synthetic_data_at_its_nominal_rate():
     noise = 0.1
-    model = fit_model(_table(1, noise, n=300), "dG", ensemble=0, cv_folds=5)
+    # 600 calibration rows: the 90 % quantile of 300 scatters by about 3 points of coverage
+    model = fit_model(_table(1, noise, n=600), "dG", ensemble=0, cv_folds=5)
     interval = model.intermediates["dG"].interval
-    assert interval is not None and interval.n == 300
+    assert interval is not None and interval.n == 600
     held = _table(2, noise, n=2000)
     s = score(model, held)
     err = np.abs(s.dg[:, 0] - held["dG"].to_numpy())

@@ -131,10 +131,17 @@ def _print_fit(model: ArscModel, path: Path, seconds: float) -> None:
             out.print(f"{z}: at a bound of its range: {', '.join(f.at_bounds)}")
         if f.interval is not None:
             cal = ", ".join(
-                f"{lv}: x{q:.2f} (worst group {f.interval.group_coverage[lv]:.2f})"
+                f"{lv}: x{q:.2f} (mean group coverage {f.interval.group_coverage[lv]:.2f})"
                 for lv, q in f.interval.scale.items()
             )
             out.print(f"{z}: conformal interval scale of the std {cal}")
+            if f.interval.per_group:
+                worst = min(f.interval.per_group, key=f.interval.per_group.__getitem__)
+                out.print(
+                    f"{z}: 68 % interval coverage per held-out group: lowest "
+                    f"{f.interval.per_group[worst]:.2f} ({worst}), "
+                    f"{len(f.interval.per_group)} groups (model file: interval.per_group)"
+                )
     if model.references:
         pooled = _pooled_cv(model)
         rt = Table(title="held-out error beside reference models (same grouped folds, eV)")
