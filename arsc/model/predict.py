@@ -209,10 +209,7 @@ def score(
     """
     names = check_intermediates(model, intermediates)
     if get_variant(model.variant).hierarchical:
-        from arsc.model.hierfit import score_hier
-
-        dg, std, phi, ens = score_hier(model, table, names)
-        return Scores(names, dg, std, phi, ens)
+        return _score_hier(model, table, names, dedup)
     descriptor = model.descriptor
     i1 = descriptor.index(table["metal1"].to_numpy())
     i2 = descriptor.index(table["metal2"].to_numpy())
@@ -228,6 +225,32 @@ def score(
             s = _scores(model, names, design)
             return Scores(names, s.dg[codes], s.std[codes], s.phi[codes], s.std_ensemble[codes])
     return _scores(model, names, Design.from_counts(i1, i2, c1, c2, ref))
+
+
+def _score_hier(
+    model: ArscModel, table: pd.DataFrame, names: tuple[str, ...], dedup: bool
+) -> Scores:
+    """Scores of the hierarchical variant; equal rows (metals, counts, motif) scored once."""
+    from arsc.model.hierfit import MOTIF_COLUMN, score_hier
+
+    if dedup:
+        cols = ["metal1", "metal2", *coord_columns_of(model, table)]
+        if MOTIF_COLUMN in table.columns:
+            cols.append(MOTIF_COLUMN)
+        codes, uniq = pd.factorize(pd.MultiIndex.from_frame(table[cols].astype(str)))
+        if len(uniq) <= len(table) // 2:
+            first = np.empty(len(uniq), dtype=np.intp)
+            first[codes[::-1]] = np.arange(len(codes))[::-1]
+            s = _score_hier(model, table.iloc[first], names, dedup=False)
+            return Scores(names, s.dg[codes], s.std[codes], s.phi[codes], s.std_ensemble[codes])
+    dg, std, phi, ens = score_hier(model, table, names)
+    return Scores(names, dg, std, phi, ens)
+
+
+def coord_columns_of(model: ArscModel, table: pd.DataFrame) -> list[str]:
+    """The table's coord_* columns of the model's first-shell elements."""
+    cols = coord_columns(table)
+    return [c for e in model.coord_elements if e in cols for c in cols[e] if c]
 
 
 def _scores(model: ArscModel, names: tuple[str, ...], design: Design) -> Scores:

@@ -113,3 +113,10 @@ def test_predicting_a_metal_without_a_prior_value_is_a_one_line_error():
     model = fit_model(_table(7, 0.05), "dG", ensemble=0, cv_folds=0)
     with pytest.raises(ArscInputError, match=r"unknown metal 'Xx'|no intrinsic prior"):
         predict(model, pd.DataFrame({"metal1": ["Xx"], "metal2": ["Fe"], "motif": ["m0"]}))
+
+
+def test_hier_deduplicated_scoring_equals_dense_scoring():
+    model = fit_model(_table(8, 0.05), "dG", ensemble=0, cv_folds=0)
+    rows = pd.concat([_table(9, 0.05, n=20)] * 3, ignore_index=True)
+    fast, dense = score(model, rows), score(model, rows, dedup=False)
+    assert np.allclose(fast.dg, dense.dg) and np.allclose(fast.std, dense.std)
