@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from arsc.errors import unknown
+from arsc.errors import ArscInputError, unknown
 from arsc.model.ideal import ideal_dg, reactions
 from arsc.model.io import ArscModel, IntermediateFit
 from arsc.model.table import INTERMEDIATE_COLUMN, coord_columns, coord_counts, read_table
@@ -248,7 +248,7 @@ def _score_hier(
 
 
 def coord_columns_of(model: ArscModel, table: pd.DataFrame) -> list[str]:
-    """The table's coord_* columns of the model's first-shell elements."""
+    """Return the table's coord_* columns of the model's first-shell elements."""
     cols = coord_columns(table)
     return [c for e in model.coord_elements if e in cols for c in cols[e] if c]
 
@@ -257,6 +257,51 @@ def _scores(model: ArscModel, names: tuple[str, ...], design: Design) -> Scores:
     dg, ens, phi = _dense(model, design, names)
     noise = np.array([model.intermediates[z].noise_std for z in names])
     return Scores(names, dg, np.sqrt(ens * ens + noise * noise), phi, ens)
+
+
+def swapped(table: pd.DataFrame) -> pd.DataFrame:
+    """Return the same sites with the two metals (and their coord_<El>1/2 counts) swapped."""
+    out = table.copy()
+    out["metal1"], out["metal2"] = table["metal2"].to_numpy(), table["metal1"].to_numpy()
+    for first, second in coord_columns(table).values():
+        if second is not None:
+            out[first], out[second] = table[second].to_numpy(), table[first].to_numpy()
+    return out
+
+
+def score_lowest(
+    model: ArscModel,
+    table: pd.DataFrame,
+    intermediates: Sequence[str] | None = None,
+    dedup: bool = True,
+) -> tuple[Scores, np.ndarray]:
+    """Score with either metal binding and keep the lower dG per intermediate.
+
+    The DFT side keeps its lowest-energy binding mode (top1 or top2) too.
+    Without this the canonical order of a symmetric site (lower atomic number
+    first) would silently decide which metal binds.
+
+    Returns
+    -------
+    tuple
+        The scores of the lower-dG mode per row and intermediate, and which metal binds
+        there (1 or 2), shape (rows, intermediates).
+    """
+    one = score(model, table, intermediates, dedup)
+    two = score(model, swapped(table), intermediates, dedup)
+    second = two.dg < one.dg
+
+    def pick(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.where(second, b, a)
+
+    scores = Scores(
+        one.intermediates,
+        pick(one.dg, two.dg),
+        pick(one.std, two.std),
+        pick(one.phi, two.phi),
+        pick(one.std_ensemble, two.std_ensemble),
+    )
+    return scores, np.where(second, 2, 1)
 
 
 def check_intermediates(model: ArscModel, names: Sequence[str] | None) -> tuple[str, ...]:
@@ -315,6 +360,7 @@ def predict(
     layout: str = "wide",
     reaction: str | None = None,
     dedup: bool = True,
+    explain: bool = False,
 ) -> Prediction:
     """Add predictions (eV), their uncertainty (eV), phi and phi_opt to a table.
 
@@ -337,6 +383,10 @@ def predict(
         intermediate's default reaction in ``ideal_dg.yaml``).
     dedup
         Score equal rows once (exact; see :func:`score`).
+    explain
+        Add each prediction's additive contributions of the R, A, S and C terms
+        (eV; hierarchical models): columns ``R_<z>``, ``A_<z>``, ... in the wide
+        layout, ``R``, ``A``, ``S``, ``C`` for a table with an intermediate column.
 
     Returns
     -------
@@ -357,7 +407,43 @@ def predict(
         opts = phi_opts(model, names, reaction)
         out = _wide(data, scores, opts) if layout == "wide" else _long(data, scores, opts)
         n = scores.dg.size
+    if explain:
+        out = _explained(model, data, out, names)
     return Prediction(out, names, n, time.perf_counter() - start, ignored)
+
+
+#: The ARSC terms whose contributions ``explain`` adds, in column order.
+TERMS: tuple[str, ...] = ("R", "A", "S", "C")
+
+
+def _explained(
+    model: ArscModel, data: pd.DataFrame, out: pd.DataFrame, names: Sequence[str]
+) -> pd.DataFrame:
+    """Add the additive R, A, S, C contributions (eV) of every prediction."""
+    from arsc.model.hierfit import contributions
+
+    if not get_variant(model.variant).hierarchical:
+        raise ArscInputError(
+            f"explain needs a hierarchical model (variant 'hier'); this model is "
+            f"{model.variant!r}, whose terms are not additive"
+        )
+    if INTERMEDIATE_COLUMN in data.columns:
+        zs = out[INTERMEDIATE_COLUMN].to_numpy(str)
+        for term in TERMS:
+            out[term] = np.nan
+        for z in names:
+            rows = np.flatnonzero(zs == z)
+            parts = contributions(model, out.iloc[rows], z)
+            for term in TERMS:
+                out.loc[rows, term] = parts[term]
+        return out
+    if len(out) != len(data):
+        raise ArscInputError("explain works with the wide layout, or a table with intermediates")
+    for z in names:
+        parts = contributions(model, data, z)
+        for term in TERMS:
+            out[f"{term}_{z}"] = parts[term]
+    return out
 
 
 def _wide(data: pd.DataFrame, s: Scores, opts: dict[str, float]) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from arsc.elements import AUTHORS_METALS
 from arsc.errors import ArscInputError
 from arsc.model import fit_model, predict, score
 from arsc.model.hierfit import contributions
+from arsc.model.predict import score_lowest
 from arsc.model.terms import DEFAULT_FORMULA, Descriptor
 
 MOTIF_EFFECT = {"m0": 0.0, "m1": 0.3, "m2": -0.4}
@@ -120,3 +121,34 @@ def test_hier_deduplicated_scoring_equals_dense_scoring():
     rows = pd.concat([_table(9, 0.05, n=20)] * 3, ignore_index=True)
     fast, dense = score(model, rows), score(model, rows, dedup=False)
     assert np.allclose(fast.dg, dense.dg) and np.allclose(fast.std, dense.std)
+
+
+def test_explain_columns_add_up_to_every_prediction():
+    model = fit_model(_table(10, 0.05), "dG", ensemble=0, cv_folds=0)
+    rows = _table(11, 0.05, n=12).drop(columns="dG")
+    out = predict(model, rows, explain=True).table
+    total = out[["R_dG", "A_dG", "S_dG", "C_dG"]].sum(axis=1)
+    assert np.allclose(total, out["prediction"])
+    per_row = rows.assign(intermediate="dG")
+    out = predict(model, per_row, explain=True).table
+    assert np.allclose(out[["R", "A", "S", "C"]].sum(axis=1), out["prediction"])
+
+
+def test_explain_refuses_a_model_whose_terms_are_not_additive():
+    base = fit_model(_table(12, 0.05), "dG", variant="base", ensemble=0, cv_folds=0)
+    with pytest.raises(ArscInputError, match="explain needs a hierarchical model"):
+        predict(base, _table(13, 0.05, n=3), explain=True)
+
+
+def test_lowest_binding_mode_lets_either_metal_bind():
+    """A site scores as its more strongly binding metal, whichever order it is written in."""
+    model = fit_model(_table(14, 0.02), "dG", ensemble=0, cv_folds=0)
+    site = pd.DataFrame({"metal1": ["Fe"], "metal2": ["Ni"], "motif": ["m0"]})
+    flip = pd.DataFrame({"metal1": ["Ni"], "metal2": ["Fe"], "motif": ["m0"]})
+    a, which_a = score_lowest(model, site)
+    b, which_b = score_lowest(model, flip)
+    assert a.dg[0, 0] == pytest.approx(b.dg[0, 0])
+    assert a.dg[0, 0] == pytest.approx(
+        min(score(model, site).dg[0, 0], score(model, flip).dg[0, 0])
+    )
+    assert {int(which_a[0, 0]), int(which_b[0, 0])} == {1, 2}

@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -127,3 +128,31 @@ def test_bad_input_exits_2_with_one_line(capsys, orr_model, space_csv, tmp_path,
     code, _, err = run(capsys, *(a.format(**paths) for a in args))
     assert code == 2
     assert err.startswith("arsc: error:") and match in err and err.count("\n") == 1
+
+
+def test_predict_explain_prints_and_writes_additive_contributions(capsys, tmp_path):
+    model = tmp_path / "hier.json"
+    code, _, err = run(
+        capsys, "fit", DATA / "pfess_demo.csv", "-t", "property", "-o", model, "--folds", "3",
+    )  # fmt: skip
+    assert code == 0, err
+    pred = tmp_path / "pred.csv"
+    code, out, err = run(capsys, "predict", model, DATA / "pfess_demo.csv", "-o", pred, "--explain")
+    assert code == 0, err
+    assert "prediction = R + A + S + C" in out
+    table = pd.read_csv(pred)
+    parts = table[["R_property", "A_property", "S_property", "C_property"]].sum(axis=1)
+    assert np.allclose(parts, table["prediction"], atol=1e-5)
+
+
+def test_predict_explain_with_a_power_law_model_is_a_one_line_error(capsys, tmp_path):
+    model = tmp_path / "base.json"
+    args = ["fit", DATA / "pfess_demo.csv", "-t", "property", "-o", model, "--variant", "base"]
+    assert run(capsys, *args, "--ensemble", "0", "--folds", "3")[0] == 0
+    code, _, err = run(
+        capsys, "predict", model, DATA / "pfess_demo.csv", "-o", tmp_path / "p.csv", "--explain"
+    )
+    assert code == 2
+    assert (
+        err.startswith("arsc: error: explain needs a hierarchical model") and err.count("\n") == 1
+    )

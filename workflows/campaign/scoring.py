@@ -1,7 +1,9 @@
 """Scoring candidates: the ARSC model's dG with uncertainty -> the objective's score.
 
 For every candidate the model predicts dG and its predictive std per
-intermediate (:func:`arsc.model.score`). The objective quantity is computed
+intermediate with either metal binding, and keeps the lower dG
+(:func:`arsc.model.predict.score_lowest`), as the DFT side keeps its
+lowest-energy binding mode. The objective quantity is computed
 at the predicted dG (:func:`workflows.campaign.quantities.quantity`) and its
 std from Monte Carlo samples dG ~ N(mu, std^2), independent per intermediate,
 with a seeded generator (so a resumed campaign scores exactly as before) and
@@ -26,8 +28,7 @@ import pandas as pd
 from arsc.elements import PRIMARY_PROPERTIES, load_elements
 from arsc.errors import ArscInputError
 from arsc.model import ArscModel, load_model
-from arsc.model import score as model_score
-from arsc.model.predict import phi_opts
+from arsc.model.predict import phi_opts, score_lowest
 from arsc.model.table import read_table
 from arsc.select import Objective
 from workflows.campaign.definition import ObjectiveSpec
@@ -106,7 +107,7 @@ def predict_candidates(
     """
     names = objective_intermediates(spec)
     table = read_table(candidates)
-    scores = model_score(model, table, names)
+    scores, _ = score_lowest(model, table, names)  # the lower of top1 and top2, as DFT
     std = np.where(np.isfinite(scores.std), scores.std, 0.0)
     mu = {z: scores.dg[:, j] for j, z in enumerate(names)}
     value = quantity(spec, mu)

@@ -231,11 +231,20 @@ def predict_cmd(
     reaction: Annotated[
         str | None, typer.Option("--reaction", help="Reaction defining phi_opt (ideal_dg.yaml).")
     ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Add and print each prediction's R, A, S, C contributions (eV; variant hier).",
+        ),
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Predict dG (eV) with uncertainty, phi and phi_opt for every row of a table."""
     model = load_model(model_file)
-    result = predict(model, table, split_list(intermediates), layout.value, reaction)
+    result = predict(
+        model, table, split_list(intermediates), layout.value, reaction, explain=explain
+    )
     output.parent.mkdir(parents=True, exist_ok=True)
     result.table.to_csv(output, index=False, float_format="%.6g")
     summary = {
@@ -255,12 +264,36 @@ def predict_cmd(
         f"{summary['predictions']} predictions ({len(result.intermediates)} intermediates) in "
         f"{result.seconds:.3f} s -> {output} ({summary['rows']} rows, layout {layout.value})"
     )
+    if explain:
+        _print_explained(result.table, result.intermediates)
     if result.ignored_columns:
         out.print(
             "note: the model has no exponent for "
             + ", ".join(result.ignored_columns)
             + "; their effect is taken as absent"
         )
+
+
+#: Rows of the contribution table ``arsc predict --explain`` prints (all are in the CSV).
+EXPLAIN_ROWS = 10
+
+
+def _print_explained(data: Any, names: tuple[str, ...]) -> None:
+    """Print the first rows' contributions: prediction = R + A + S + C (eV)."""
+    label = "id" if "id" in data.columns else None
+    per_row = "prediction" in data.columns and "R" in data.columns
+    table = Table(title="contributions, eV (prediction = R + A + S + C)")
+    for col in ("row", "z", "R", "A", "S", "C", "prediction"):
+        table.add_column(col, justify="left" if col in ("row", "z") else "right")
+    for i in range(min(len(data), EXPLAIN_ROWS)):
+        row = data.iloc[i]
+        name = str(row[label]) if label else f"{row['metal1']}-{row['metal2']} #{i}"
+        zs = [str(row["intermediate"])] if per_row else list(names)
+        for z in zs:
+            cols = ["R", "A", "S", "C"] if per_row else [f"{t}_{z}" for t in "RASC"]
+            total = row["prediction"] if per_row else row[f"dG_{z}"]
+            table.add_row(name, z, *(f"{row[c]:.3f}" for c in cols), f"{total:.3f}")
+    console().print(table)
 
 
 def register(app: typer.Typer) -> None:
