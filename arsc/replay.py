@@ -36,7 +36,16 @@ from scipy.stats import wilcoxon
 
 from arsc.errors import ArscInputError
 from arsc.model.table import read_table, target_values
-from arsc.select import DEFAULT_KAPPA, MODEL_FREE, Objective, get_strategy, prune, select_batch
+from arsc.select import (
+    DEFAULT_KAPPA,
+    DEFAULT_PRUNE_RECALL,
+    MODEL_FREE,
+    Objective,
+    get_strategy,
+    kappa_for_recall,
+    prune,
+    select_batch,
+)
 from arsc.surrogates import DEFAULT_SURROGATE, Surrogate, make_surrogate
 
 #: Table fractions (percent) at which the found fraction of the top-N is reported.
@@ -131,16 +140,30 @@ class ReplaySettings:
     batch
         DFT calls per round.
     kappa
-        UCB weight and pruning-bound width, standard deviations.
+        UCB weight, standard deviations.
+    prune_recall
+        Target recall of the pruning rule: the bound is mu - z sigma with
+        z = Phi^-1(recall) (:func:`arsc.select.kappa_for_recall`).
     """
 
     top: int = 10
     init: int = 20
     batch: int = 10
     kappa: float = DEFAULT_KAPPA
+    prune_recall: float = DEFAULT_PRUNE_RECALL
+
+    @property
+    def prune_kappa(self) -> float:
+        """Width of the pruning bound for the target recall, standard deviations."""
+        return kappa_for_recall(self.prune_recall)
 
     def check(self, n_rows: int) -> None:
         """Raise ArscInputError for settings impossible on a table of ``n_rows``."""
+        if not 0.5 <= self.prune_recall < 1:
+            raise ArscInputError(
+                f"--prune-recall {self.prune_recall!r} must lie in [0.5, 1): the fraction of "
+                "the truly better candidates the pruning rule keeps"
+            )
         for name, value, low in (
             ("top", self.top, 1),
             ("init", self.init, 2),
@@ -180,6 +203,11 @@ class Trace:
         Largest (mu_s - best_s) / sigma_s of the true best row over the
         rounds before it was computed (-inf if it never was a candidate): the
         pruning rule drops it at any kappa <= this margin.
+    first_prune_top
+        Fraction of the true top-N that the first pruning (after the initial
+        sample, at ``prune_recall``) kept; computed rows count as kept.
+    first_prune_removed
+        Fraction of the table that first pruning removed.
     """
 
     strategy: str
@@ -189,6 +217,8 @@ class Trace:
     rounds: int
     wrong_prunes: int = 0
     best_margin: float = -math.inf
+    first_prune_top: float = 1.0
+    first_prune_removed: float = 0.0
 
     def calls_to(self, k: int) -> int:
         """DFT calls until k of the top-N were found."""
@@ -236,6 +266,7 @@ def replay(
     observed = oracle.query(first)
     rounds, wrong = 0, set()
     margin = -math.inf
+    first_top, first_removed = 1.0, 0.0
     while oracle.calls < n and not (top <= set(oracle.order) and oracle.calls >= need_calls):
         train = np.asarray(oracle.order)
         test = np.flatnonzero(~oracle.asked)
@@ -245,8 +276,11 @@ def replay(
         else:
             mu, sd = surrogate(train, observed, test, seed)
             mu_s, sd_s = objective.score_dist(mu, sd)
-            dropped = test[~prune(mu_s, sd_s, best_s, settings.kappa).keep]
+            dropped = test[~prune(mu_s, sd_s, best_s, settings.prune_kappa).keep]
             wrong |= set(dropped[truth[dropped] < best_s].tolist())
+            if rounds == 0:
+                first_top = 1.0 - len(top & set(dropped.tolist())) / len(top)
+                first_removed = dropped.size / n
             at = np.flatnonzero(test == best_row)
             if at.size:
                 z = (mu_s[at[0]] - best_s) / max(sd_s[at[0]], 1e-300)
@@ -265,13 +299,14 @@ def replay(
         rounds += 1
     order = np.asarray(oracle.order)
     hit = np.isin(order, list(top))
-    return Trace(strategy, seed, order, hit, rounds, len(wrong), margin)
+    return Trace(strategy, seed, order, hit, rounds, len(wrong), margin, first_top, first_removed)
 
 
 def metric_names(settings: ReplaySettings) -> tuple[str, ...]:
     """Return the figure names: calls_to_<k> for both milestones, found_at_<p>pct."""
     ks = [f"calls_to_{k}" for k in settings.milestones]
-    return (*ks, *(f"found_at_{p}pct" for p in FRACTIONS_PCT))
+    found = (f"found_at_{p}pct" for p in FRACTIONS_PCT)
+    return (*ks, *found, "first_prune_top", "first_prune_removed")
 
 
 def trace_metrics(trace: Trace, settings: ReplaySettings, n_rows: int) -> dict[str, float]:
@@ -283,6 +318,8 @@ def trace_metrics(trace: Trace, settings: ReplaySettings, n_rows: int) -> dict[s
     }
     for p in FRACTIONS_PCT:
         out[f"found_at_{p}pct"] = trace.found_at(budget_calls(n_rows, p))
+    out["first_prune_top"] = trace.first_prune_top
+    out["first_prune_removed"] = trace.first_prune_removed
     return out
 
 

@@ -144,6 +144,27 @@ class PruneResult:
         return int(np.count_nonzero(~self.keep))
 
 
+#: Default target recall of pruning: the fraction of truly better candidates kept.
+DEFAULT_PRUNE_RECALL = 0.95
+
+
+def kappa_for_recall(recall: float) -> float:
+    """Pruning width (std units) that keeps a truly better candidate with probability ``recall``.
+
+    With a calibrated Gaussian predictive distribution a candidate whose true
+    score beats the best is pruned only when mu - kappa sigma >= best, which
+    happens with probability at most 1 - Phi(kappa); kappa = Phi^-1(recall).
+
+    Examples
+    --------
+    >>> round(kappa_for_recall(0.95), 3)
+    1.645
+    """
+    if not 0.5 <= recall < 1:
+        raise ArscInputError(f"pruning recall {recall!r} must lie in [0.5, 1)")
+    return float(norm.ppf(recall))
+
+
 def prune(
     mu_s: np.ndarray, sigma_s: np.ndarray, best_s: float, kappa: float = DEFAULT_KAPPA
 ) -> PruneResult:

@@ -191,3 +191,27 @@ def test_register_strategy_adds_a_strategy_usable_by_name():
         assert pick("_highest_sigma", [0.0, 0.0, 0.0], [0.1, 0.9, 0.5], batch=2) == [1, 2]
     finally:
         del STRATEGIES["_highest_sigma"]
+
+
+def test_pruning_width_for_a_target_recall_is_the_normal_quantile():
+    from arsc.select import kappa_for_recall
+
+    assert kappa_for_recall(0.95) == pytest.approx(norm.ppf(0.95))
+    assert kappa_for_recall(0.5) == pytest.approx(0.0)
+    for bad in (0.2, 1.0, float("nan")):
+        with pytest.raises(ArscInputError, match="pruning recall"):
+            kappa_for_recall(bad)
+
+
+def test_prune_at_the_recall_width_keeps_truly_better_candidates_at_that_rate():
+    """Calibrated Gaussian predictions: about 95 % of the truly better candidates survive."""
+    from arsc.select import kappa_for_recall
+
+    rng = np.random.default_rng(0)
+    truth = rng.normal(0.0, 1.0, 20000)
+    sigma = np.full(truth.size, 0.5)
+    mu = truth + rng.normal(0.0, 0.5, truth.size)
+    best = -1.0
+    keep = prune(mu, sigma, best, kappa_for_recall(0.95)).keep
+    better = truth < best
+    assert np.mean(keep[better]) >= 0.95

@@ -299,3 +299,13 @@ def test_replay_answers_each_site_once_even_when_a_batch_is_recomputed(finished)
     outcome = campaign.engine.compute(state.rounds[0].selection.sites)  # a rerun of round 0
     assert len((campaign.folder / "replay-calls.jsonl").read_text().splitlines()) == 6
     assert math.isfinite(outcome.sites[0].dg["OH"])
+
+
+def test_prune_recall_sets_the_pruning_width_and_a_bad_recall_is_refused(tmp_path):
+    from arsc.select import kappa_for_recall
+
+    path = write_campaign(tmp_path / "f", acquisition={"prune_recall": 0.9})
+    assert read_definition(path).acquisition.pruning_kappa == pytest.approx(kappa_for_recall(0.9))
+    bad = write_campaign(tmp_path / "g", acquisition={"prune_recall": 1.5})
+    with pytest.raises(ArscInputError, match="prune_recall"):
+        read_definition(bad)

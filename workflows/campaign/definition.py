@@ -15,7 +15,7 @@ Example
     space: {metals: [Fe, Co, Ni], motifs: [qv-n6]}
     objective: {reaction: bifunctional, quantity: overpotential, goal: min}
     dft: {executor: local, engine: gpaw, preset: fast, relax: mlip, modes: [top1]}
-    acquisition: {strategy: ucb, batch: 1, prune_kappa: 2.0}
+    acquisition: {strategy: ucb, batch: 1, prune_recall: 0.95}
     budget: {dft_calculations: 12}
 """
 
@@ -30,6 +30,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from arsc.errors import ArscInputError, unknown
+from arsc.select import DEFAULT_PRUNE_RECALL, kappa_for_recall
 from arsc.thermo._yaml import read_yaml, validate
 
 #: Quantities an objective can rank by (see :class:`ObjectiveSpec`).
@@ -292,12 +293,35 @@ class AcquisitionSpec(_Strict):
         description="Sites of the first batch, count; None: batch. Without a prior model the "
         "first batch is space-filling (farthest-point in descriptor space)",
     )
-    prune_kappa: float = Field(
+    prune_recall: float = Field(
+        default=DEFAULT_PRUNE_RECALL,
+        ge=0.5,
+        lt=1.0,
+        description="Target recall of pruning: a candidate is kept while its optimistic bound "
+        "mu - kappa sigma can still beat the best DFT score, with kappa = Phi^-1(recall), so "
+        "a truly better candidate survives with at least this probability when the "
+        "(conformally calibrated) uncertainty holds",
+    )
+    prune_kappa: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="Pruning width in std units; overrides prune_recall when given",
+    )
+    ucb_kappa: float = Field(
         default=2.0,
         ge=0,
-        description="Pruning width: a candidate is kept while its optimistic bound "
-        "mu - kappa sigma can still beat the best DFT score, in std units",
+        allow_inf_nan=False,
+        description="Exploration weight of the ucb strategy, std units",
     )
+
+    @property
+    def pruning_kappa(self) -> float:
+        """Width of the pruning bound, std units (prune_kappa, else from prune_recall)."""
+        if self.prune_kappa is not None:
+            return self.prune_kappa
+        return kappa_for_recall(self.prune_recall)
+
     seed: int = Field(default=0, description="Seed of every random choice of the campaign")
 
 

@@ -80,7 +80,7 @@ def step_prune(c: Campaign, rnd: Round) -> None:
         rnd.kept, rnd.pruned = len(pred.sites) - len(done), []
         return
     best = rnd.best_score if rnd.best_score is not None else math.inf
-    kappa = c.definition.acquisition.prune_kappa
+    kappa = c.definition.acquisition.pruning_kappa
     result = prune(_none_to_nan(pred.score), _none_to_nan(pred.score_std), best, kappa)
     rnd.pruned = [
         Pruned(site=s, reason=why)
@@ -139,7 +139,7 @@ def step_select(c: Campaign, rnd: Round) -> None:
             int(available.sum()) or 1,
             rng,
             available,
-            kappa=acq.prune_kappa,
+            kappa=acq.ucb_kappa,
         ).tolist()
     chosen = _affordable(c, rnd, ranked)[:k]
     rnd.selection = Selection(

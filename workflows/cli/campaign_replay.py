@@ -27,7 +27,7 @@ from arsc.replay import (
     budget_calls,
     paired,
 )
-from arsc.select import DEFAULT_KAPPA
+from arsc.select import DEFAULT_KAPPA, DEFAULT_PRUNE_RECALL
 from arsc.surrogates import DEFAULT_SURROGATE, SURROGATES
 from workflows.cli.options import console, split_list
 
@@ -50,6 +50,8 @@ def _table(bench: Benchmark) -> Table:
         f"calls to {k_all}",
         *(f"found {p} % ({budget_calls(bench.n_rows, p)})" for p in FRACTIONS_PCT),
         f"vs {BASELINE}",
+        "top kept, 1st prune",
+        "pruned, 1st",
         "best pruned",
         "safe kappa",
     ]
@@ -64,12 +66,15 @@ def _table(bench: Benchmark) -> Table:
             m = summ[f"found_at_{p}pct"]
             cells.append(_spread(m.mean, m.std, 2))
         if name == BASELINE:
-            cells += ["-", "-", "-"]
+            cells += ["-", "-", "-", "-", "-"]
         else:
             cmp = paired(bench, name)
             pval = "-" if cmp.p_value is None else f"{cmp.p_value:.2g}"
             cells.append(f"{cmp.better}/{cmp.worse} ({pval})")
-            pruned = sum(t.best_margin >= s.kappa for t in result.traces)
+            kept, removed = summ["first_prune_top"], summ["first_prune_removed"]
+            cells.append(_spread(kept.mean, kept.std, 2))
+            cells.append(_spread(removed.mean, removed.std, 2))
+            pruned = sum(t.best_margin >= s.prune_kappa for t in result.traces)
             cells.append(f"{pruned}/{len(result.traces)}")
             safe = max(t.best_margin for t in result.traces)
             cells.append(f"> {safe:.2f}" if math.isfinite(safe) else "any")
@@ -92,10 +97,12 @@ def _print(bench: Benchmark) -> None:
     out.print(
         "calls to k: smallest DFT budget that finds k of the true top-N; found p % (calls): "
         f"fraction of the top-N within the first p % of the table; mean±std over seeds; vs "
-        f"{BASELINE}: seeds with fewer/more calls to the whole top-N (paired Wilcoxon p); best "
-        f"pruned: campaigns in which the pruning rule (kappa {bench.settings.kappa:g}) would "
-        "have dropped the true best before it was computed; safe kappa: the pruning width that "
-        "would have kept it in every campaign"
+        f"{BASELINE}: seeds with fewer/more calls to the whole top-N (paired Wilcoxon p); top "
+        "kept, 1st prune: fraction of the true top-N that the first pruning after the initial "
+        f"sample keeps at recall {bench.settings.prune_recall:g} (kappa "
+        f"{bench.settings.prune_kappa:.2f}); pruned, 1st: fraction of the table it removes; best "
+        "pruned: campaigns in which the pruning rule would have dropped the true best before it "
+        "was computed; safe kappa: the pruning width that would have kept it in every campaign"
     )
     out.print(f"{bench.seconds:.1f} s")
 
@@ -130,13 +137,22 @@ def replay_cmd(
     ] = DEFAULT_SURROGATE,
     kappa: Annotated[
         float,
-        typer.Option("--kappa", min=0.0, help="UCB weight and pruning width, standard deviations."),
+        typer.Option("--kappa", min=0.0, help="UCB weight, standard deviations."),
     ] = DEFAULT_KAPPA,
+    prune_recall: Annotated[
+        float,
+        typer.Option(
+            "--prune-recall",
+            help="Target recall of the pruning rule: fraction of truly better sites kept.",
+        ),
+    ] = DEFAULT_PRUNE_RECALL,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Replay campaigns on precomputed DFT: calls to find the top-N, per strategy vs random."""
     names = split_list(strategies) or list(DEFAULT_STRATEGIES)
-    settings = ReplaySettings(top=top, init=init, batch=batch, kappa=kappa)
+    settings = ReplaySettings(
+        top=top, init=init, batch=batch, kappa=kappa, prune_recall=prune_recall
+    )
     err = Console(stderr=True)
     with Progress(console=err, transient=True, disable=json_out or not err.is_terminal) as bar:
         task = bar.add_task("replay", total=seeds * len({*names, BASELINE}))
