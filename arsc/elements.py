@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from functools import cache
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -90,13 +91,62 @@ def _load(name: str) -> pd.DataFrame:
     return table
 
 
+def read_user_table(path: str) -> pd.DataFrame:
+    """Read a user's element table (CSV): ``symbol`` and the primary properties.
+
+    Columns ``symbol, n, S, d, IE, X, R`` (units as in ``arsc/data/elements.yaml``)
+    are required; ``Z, r_cov, mass`` are taken from the default table for the
+    metals it holds when absent.
+
+    Raises
+    ------
+    ArscInputError
+        One line for an unreadable file, a missing column, or a missing or
+        non-numeric value (naming the metal and the column).
+    """
+    try:
+        table = pd.read_csv(path)
+    except FileNotFoundError:
+        raise ArscInputError(f"element table {path!r} does not exist") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        msg = " ".join(str(exc).split())
+        raise ArscInputError(f"element table {path!r} is not a readable CSV file: {msg}") from None
+    for col in ("symbol", *PRIMARY_PROPERTIES):
+        if col not in table.columns:
+            raise ArscInputError(
+                f"element table {path!r} lacks column {col!r}; needed: symbol, "
+                f"{', '.join(PRIMARY_PROPERTIES)}"
+            )
+    table["symbol"] = table["symbol"].astype(str).str.strip().str.capitalize()
+    if table["symbol"].duplicated().any():
+        dup = table["symbol"][table["symbol"].duplicated()].iloc[0]
+        raise ArscInputError(f"element table {path!r} lists {dup!r} twice")
+    table = table.set_index("symbol")
+    for col in PRIMARY_PROPERTIES:
+        values = pd.to_numeric(table[col], errors="coerce")
+        bad = ~values.apply(lambda v: v == v and abs(v) != float("inf"))
+        if bad.any():
+            sym = bad.index[bad.to_numpy().argmax()]
+            raise ArscInputError(
+                f"element table {path!r}: {sym} has no numeric value for {col!r} "
+                f"(got {table.loc[sym, col]!r})"
+            )
+        table[col] = values.astype(float)
+    default = _read("default")
+    for col in default.columns:
+        if col not in table.columns:
+            table[col] = default[col].reindex(table.index)
+    return table[[*default.columns, *(c for c in table.columns if c not in default.columns)]]
+
+
 def load_elements(name: str = "default") -> pd.DataFrame:
     """Load an element table indexed by symbol.
 
     Parameters
     ----------
     name
-        ``"default"`` or ``"authors"``.
+        ``"default"``, ``"authors"``, or the path of a CSV file with the
+        columns ``symbol, n, S, d, IE, X, R`` (:func:`read_user_table`).
 
     Returns
     -------
@@ -107,8 +157,10 @@ def load_elements(name: str = "default") -> pd.DataFrame:
     Raises
     ------
     ArscInputError
-        If ``name`` is not a shipped table.
+        If ``name`` is neither a shipped table nor a readable table file.
     """
+    if name not in table_names() and (name.endswith(".csv") or Path(name).is_file()):
+        return read_user_table(name)
     return _load(name).copy()
 
 

@@ -52,6 +52,34 @@ METALS = [
     "Au",
     "Hg",
 ]
+# Metals outside the d block that published SAC/DAC sets use. La, Ce and Ho are left out:
+# pymatgen has no calculated (Clementi) radius for them, and R must stay on one scale;
+# a user table (arsc fit --elements FILE.csv) can add them. Pm is radioactive.
+OTHER_METALS = [
+    "Mg",
+    "Ca",
+    "Sr",
+    "Ba",
+    "Al",
+    "Ga",
+    "In",
+    "Tl",
+    "Ge",
+    "Sn",
+    "Pb",
+    "Sb",
+    "Bi",
+    "Pr",
+    "Nd",
+    "Sm",
+    "Eu",
+    "Gd",
+    "Tb",
+    "Dy",
+    "Er",
+    "Tm",
+    "Yb",
+]
 
 
 def d_electrons(el: Element) -> int:
@@ -64,7 +92,7 @@ def default_table() -> pd.DataFrame:
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for sym in METALS:
+        for sym in METALS + OTHER_METALS:
             el = Element(sym)
             rows.append(
                 {

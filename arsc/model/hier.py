@@ -52,7 +52,7 @@ from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import minimize
 
 from arsc.elements import load_elements
-from arsc.model.terms import boxcox
+from arsc.model.terms import boxcox, d_block
 
 #: Intrinsic element properties of the kernel over metals (arsc/data/elements.yaml for units).
 PROPERTIES: tuple[str, ...] = ("n", "S", "d", "IE", "X", "R")
@@ -167,8 +167,10 @@ def make_layout(
     keep = [i for i, s in enumerate(descriptor_symbols) if np.isfinite(log_phi[i])]
     metals = tuple(descriptor_symbols[i] for i in keep)
     raw = table.loc[list(metals), list(PROPERTIES)].to_numpy(float)
-    sd = raw.std(axis=0)
-    props = (raw - raw.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    ref = raw[d_block(table.loc[list(metals)])]  # standardise on the d-block metals
+    ref = ref if len(ref) > 1 else raw
+    sd = ref.std(axis=0)
+    props = (raw - ref.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
     return Layout(
         metals,
         np.asarray(log_phi, dtype=float)[keep],

@@ -93,6 +93,16 @@ def get_variant(name: str) -> Variant:
     return VARIANTS[name]
 
 
+def d_block(table: pd.DataFrame) -> np.ndarray:
+    """Mask of the d-block transition metals of an element table (groups 3-12, no f-block)."""
+    group = pd.to_numeric(table["n"], errors="coerce").to_numpy(float)
+    z = pd.to_numeric(table["Z"], errors="coerce").to_numpy(float) if "Z" in table else None
+    mask = (group >= 3) & (group <= 12)
+    if z is not None:
+        mask &= ~((z >= 57) & (z <= 70))  # La-Yb (Lu is the group-3 5d metal)
+    return mask
+
+
 @dataclass(frozen=True)
 class Descriptor:
     """The A term: phi_xx of every metal of an element table, from one formula.
@@ -128,17 +138,32 @@ class Descriptor:
         symbols = tuple(str(s) for s in table.index)
         raw = evaluate(formula, symbols, symbols, table)
         raw = np.where(np.isfinite(raw), raw, np.nan)
-        return cls.from_values(formula, symbols, raw)
+        return cls.from_values(formula, symbols, raw, scale_from=d_block(table))
 
     @classmethod
-    def from_values(cls, formula: str, symbols: Sequence[str], raw: np.ndarray) -> Descriptor:
-        """Build from stored formula values (chooses scale and shift as documented)."""
-        finite = raw[np.isfinite(raw)]
+    def from_values(
+        cls,
+        formula: str,
+        symbols: Sequence[str],
+        raw: np.ndarray,
+        scale_from: np.ndarray | None = None,
+    ) -> Descriptor:
+        """Build from stored formula values (chooses scale and shift as documented).
+
+        ``scale_from`` marks the metals whose values set the scale (default: all);
+        :meth:`from_formula` uses the d-block transition metals, so that
+        main-group and f-block metals in a table do not move it.
+        """
+        use = np.isfinite(raw) if scale_from is None else np.isfinite(raw) & scale_from
+        if not use.any():
+            use = np.isfinite(raw)
+        finite = raw[use]
         if finite.size == 0:
             raise ArscInputError(f"formula {formula!r} is undefined for every metal")
-        shifted = bool((finite <= 0).any())
-        low = float(finite.min()) if shifted else 0.0
-        scale = float(finite.max() - low) if shifted else float(np.median(finite))
+        every = raw[np.isfinite(raw)]
+        shifted = bool((every <= 0).any())
+        low = float(every.min()) if shifted else 0.0
+        scale = float(every.max() - low) if shifted else float(np.median(finite))
         if not scale > 0:
             raise ArscInputError(f"formula {formula!r} is the same for every metal")
         return cls(formula, tuple(symbols), np.asarray(raw, dtype=float), scale, low, shifted)

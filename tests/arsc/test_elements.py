@@ -13,12 +13,39 @@ from arsc.errors import ArscInputError
 
 def test_default_table_holds_all_3d_4d_5d_metals_with_sources():
     table = load_elements("default")
-    assert len(table) == 30
-    assert set(table["S"]) == {4, 5, 6}
-    assert all(table.groupby("S").size() == 10)
-    assert list(table["n"][table["S"] == 4]) == list(range(3, 13))
+    d_block = table.iloc[:30]
+    assert set(d_block["S"]) == {4, 5, 6}
+    assert all(d_block.groupby("S").size() == 10)
+    assert list(d_block["n"][d_block["S"] == 4]) == list(range(3, 13))
     sources = table_metadata()["tables"]["default"]["sources"]
     assert set(table.columns) - {"Z"} <= set(sources)
+
+
+def test_default_table_also_holds_main_group_and_f_block_metals_of_published_sets():
+    table = load_elements("default")
+    others = table.iloc[30:]
+    assert len(table) == 53
+    assert {"Mg", "Ca", "Al", "Ga", "In", "Sn", "Sb", "Bi", "Gd", "Yb"} <= set(others.index)
+    assert not table[list(PRIMARY_PROPERTIES)].isna().any().any()
+    assert "La" not in table.index  # no calculated radius on the table's scale
+
+
+def test_a_users_element_table_is_read_and_checked(tmp_path):
+    good = tmp_path / "el.csv"
+    good.write_text("symbol,n,S,d,IE,X,R\nla,3,6,1,5.5769,1.10,2.74\nFe,8,4,6,7.9025,1.83,1.56\n")
+    table = load_elements(str(good))
+    assert table.loc["La", "R"] == pytest.approx(2.74)
+    assert table.loc["Fe", "mass"] == load_elements("default").loc["Fe", "mass"]
+    no_col = tmp_path / "no_col.csv"
+    no_col.write_text("symbol,n,S,d,IE,X\nFe,8,4,6,7.9,1.83\n")
+    with pytest.raises(ArscInputError, match="lacks column 'R'"):
+        load_elements(str(no_col))
+    no_value = tmp_path / "no_value.csv"
+    no_value.write_text("symbol,n,S,d,IE,X,R\nFe,8,4,6,,1.83,1.56\n")
+    with pytest.raises(ArscInputError, match="Fe has no numeric value for 'IE'"):
+        load_elements(str(no_value))
+    with pytest.raises(ArscInputError, match="does not exist"):
+        load_elements(str(tmp_path / "missing.csv"))
 
 
 def test_authors_table_is_the_pfess_sheet_completed_from_default():

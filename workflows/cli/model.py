@@ -22,7 +22,7 @@ from arsc.model import (
     save_model,
 )
 from arsc.model.io import Metrics
-from workflows.cli.options import ElementsOpt, ElementTable, console, split_list
+from workflows.cli.options import console, split_list
 
 
 class Grouping(StrEnum):
@@ -170,7 +170,14 @@ def fit_cmd(
     ],
     target: Annotated[str, typer.Option("--target", "-t", help="Target column (dG, eV).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write (JSON).")],
-    elements: ElementsOpt = ElementTable.default,
+    elements: Annotated[
+        str,
+        typer.Option(
+            "--elements",
+            help="Element property table: default, authors, or a CSV file "
+            "(symbol, n, S, d, IE, X, R).",
+        ),
+    ] = "default",
     formula: Annotated[
         str, typer.Option("--formula", help="A-term formula over nx, Sx, dx, IEx, Xx, Rx.")
     ] = DEFAULT_FORMULA,
@@ -198,7 +205,7 @@ def fit_cmd(
     model = fit_model(
         data,
         target,
-        elements=elements.value,
+        elements=elements,
         formula=formula,
         variant=variant.value,
         ensemble=ensemble,
