@@ -36,6 +36,7 @@ from arsc.model.reference import reference_scores
 from arsc.model.solve import Problem, Solution, Structure, fit_intermediate, refit
 from arsc.model.table import (
     INTERMEDIATE_COLUMN,
+    check_motif_shells,
     coord_columns,
     coord_counts,
     data_sha256,
@@ -176,6 +177,7 @@ def prepare(
     """
     data = read_table(table)
     y = target_values(data, target)
+    check_motif_shells(data, "training table")
     descriptor = Descriptor.from_formula(formula, elements)
     i1 = descriptor.index(data["metal1"].to_numpy(str), "training table")
     i2 = descriptor.index(data["metal2"].to_numpy(str), "training table")

@@ -126,6 +126,50 @@ def _numeric(table: pd.DataFrame, col: str) -> np.ndarray:
     return values
 
 
+def check_motif_shells(table: pd.DataFrame, where: str = "table") -> None:
+    """Check coord_* counts against the motif registry for rows naming a registry motif.
+
+    A row whose ``motif`` is one of the project's motifs (``arsc/data/motifs.yaml``)
+    must carry the first-shell counts that motif has on its support (the ``support``
+    column, else the motif's first support). Rows naming other motifs are not checked.
+
+    Raises
+    ------
+    ArscInputError
+        One line naming the row, the motif, the column, the value and the expected one.
+    """
+    if "motif" not in table.columns or not coord_columns(table):
+        return
+    from arsc.space import motifs  # the motif registry, only when a table names motifs
+
+    known = motifs()
+    names = table["motif"].astype(str).to_numpy()
+    supports = table["support"].astype(str).to_numpy() if "support" in table.columns else None
+    cols = [c for pair in coord_columns(table).values() for c in pair if c]
+    checked: dict[tuple[str, str], dict[str, int]] = {}
+    for i, name in enumerate(names):
+        if name not in known:
+            continue
+        support = supports[i] if supports is not None else known[name].supports[0]
+        if support not in known[name].supports:
+            raise ArscInputError(
+                f"{where}: row {i + 1}: motif {name!r} does not exist on support {support!r}; "
+                f"allowed: {', '.join(known[name].supports)}"
+            )
+        if (name, support) not in checked:
+            from arsc.structures import coordination
+
+            checked[(name, support)] = coordination(name, support)
+        expected = checked[(name, support)]
+        for col in cols:
+            value = pd.to_numeric(pd.Series([table[col].iloc[i]]), errors="coerce").iloc[0]
+            if col in expected and value != expected[col]:
+                raise ArscInputError(
+                    f"{where}: row {i + 1}: {col} = {str(table[col].iloc[i])!r} is inconsistent "
+                    f"with motif {name!r} on {support!r}, which has {col} = {expected[col]}"
+                )
+
+
 def target_values(table: pd.DataFrame, target: str) -> np.ndarray:
     """Return the target column as floats (eV).
 

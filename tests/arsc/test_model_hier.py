@@ -152,3 +152,14 @@ def test_lowest_binding_mode_lets_either_metal_bind():
         min(score(model, site).dg[0, 0], score(model, flip).dg[0, 0])
     )
     assert {int(which_a[0, 0]), int(which_b[0, 0])} == {1, 2}
+
+
+def test_coordination_columns_inconsistent_with_a_registry_motif_are_a_one_line_error():
+    from arsc.space import Site, space_table
+
+    sites = [Site.from_id(f"{m}-Co_qv-n6_graphene") for m in ("Fe", "Ni", "Cu", "Mn")]
+    table = space_table(sites).assign(dG=[0.1, 0.2, 0.3, 0.4])
+    fit_model(table, "dG", ensemble=0, cv_folds=0)  # consistent: fits
+    table.loc[2, "coord_N1"] = 3
+    with pytest.raises(ArscInputError, match="row 3: coord_N1 = '3' is inconsistent with motif"):
+        fit_model(table, "dG", ensemble=0, cv_folds=0)
