@@ -257,6 +257,7 @@ def fit_model(
     seed: int = 0,
     intermediate: str | None = None,
     progress: Callable[[str], None] | None = None,
+    references: bool = True,
 ) -> ArscModel:
     """Fit the ARSC model, one independent parameter set per intermediate.
 
@@ -289,6 +290,9 @@ def fit_model(
         column (default: the target's name).
     progress
         Called with a short message before each intermediate.
+    references
+        Also score the reference models (mean, ridge, gradient boosting) on
+        the same CV folds (:mod:`arsc.model.reference`); needs ``cv_folds`` >= 2.
 
     Returns
     -------
@@ -322,7 +326,9 @@ def fit_model(
         else:
             problem = _problem(prep, rows, variant)
             fits[name] = _intermediate_fit(name, problem, labels_all[rows], settings, rng)
-    references = reference_scores(prep, labels_all, cv_folds, seed) if cv_folds >= 2 else []
+    baselines = (
+        reference_scores(prep, labels_all, cv_folds, seed) if references and cv_folds >= 2 else []
+    )
     raw = {
         s: (None if not np.isfinite(v) else float(v))
         for s, v in zip(prep.descriptor.symbols, prep.descriptor.raw, strict=True)
@@ -349,7 +355,7 @@ def fit_model(
         seed=seed,
         intermediates=fits,
         variants=scores,
-        references=references,
+        references=baselines,
         layout=hierfit.layout_doc(layout) if get_variant(variant).hierarchical else None,
     )
 

@@ -494,6 +494,29 @@ def _prior_diag(layout: Layout, rows: Rows, h: Hyper) -> np.ndarray:
     return out
 
 
+def loo_z(layout: Layout, fitted: HierFit, groups: np.ndarray | None = None) -> np.ndarray:
+    """Leave-one-out z-scores of the training rows, (y_i - mu_-i) / sigma_-i (closed form).
+
+    For a GP, leaving out the block B of rows gives mu_B = y_B - [C^-1]_BB^-1 alpha_B
+    and Sigma_B = [C^-1]_BB^-1 (noise included; Rasmussen and Williams, Gaussian
+    Processes for Machine Learning, 2006, sec. 5.4.2). ``groups`` (one label per
+    row) leaves out whole groups, e.g. every row of a metal pair; default: rows.
+    """
+    h = fitted.hyper
+    c = covariance(layout, fitted.rows, fitted.rows, h)
+    c[np.diag_indices(len(fitted.y))] += h.values["noise"] ** 2 + _JITTER
+    inv = cho_solve(cho_factor(c, lower=True), np.eye(len(fitted.y)))
+    if groups is None:
+        return fitted.alpha / np.sqrt(np.diag(inv))
+    z = np.empty(len(fitted.y))
+    for g in np.unique(groups):
+        b = np.flatnonzero(groups == g)
+        block = np.linalg.inv(inv[np.ix_(b, b)])
+        resid = block @ fitted.alpha[b]
+        z[b] = resid / np.sqrt(np.maximum(np.diag(block), 1e-300))
+    return z
+
+
 def fixed_coefficients(layout: Layout, fitted: HierFit) -> np.ndarray:
     """Posterior mean of the fixed coefficients (order of :meth:`Layout.fixed_names`)."""
     f = fixed_matrix(layout, fitted.rows, fitted.hyper.beta)

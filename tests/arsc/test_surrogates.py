@@ -89,3 +89,17 @@ def test_arsc_surrogate_recovers_adsorption_energies_drawn_from_the_model():
     mu, sd = make_surrogate("arsc", table)(train, y[train], test, 0)
     assert np.sqrt(np.mean((mu - y[test]) ** 2)) < 0.05  # eV
     assert np.all(sd > 0)
+
+
+def test_hier_surrogate_refits_with_warm_starts_and_predicts_held_out_rows():
+    """The hierarchical surrogate reuses its hyperparameters until the training set grows."""
+    table = pd.read_csv(SAC)
+    y = table["overpotential"].to_numpy()
+    model = make_surrogate("hier", table)
+    train, test = np.arange(0, 40), np.arange(40, len(y))
+    mu, sd = model(train, y[train], test, 0)
+    first = model.hyper
+    assert mu.shape == sd.shape == (len(test),) and np.all(sd > 0)
+    model(np.arange(0, 45), y[:45], np.arange(45, len(y)), 0)  # grew < 25 %: no re-optimisation
+    assert model.hyper is first
+    assert np.mean(np.abs(mu - y[test])) < np.std(y)  # better than predicting the mean spread

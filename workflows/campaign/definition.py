@@ -30,6 +30,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from arsc.errors import ArscInputError, unknown
+from arsc.model.terms import DEFAULT_VARIANT
 from arsc.select import DEFAULT_PRUNE_RECALL, kappa_for_recall
 from arsc.thermo._yaml import read_yaml, validate
 
@@ -148,7 +149,9 @@ class ModelSpec(_Strict):
         description="DFT rows per intermediate from which auto refits fully, count",
     )
     ensemble: int = Field(default=10, ge=0, description="Bootstrap members of a full refit, count")
-    variant: str = Field(default="base", description="Model variant of a full refit (arsc.model)")
+    variant: str = Field(
+        default=DEFAULT_VARIANT, description="Model variant of a full refit (arsc.model)"
+    )
     formula: str | None = Field(
         default=None,
         description="A-term formula of a full refit; None: the prior's, else the default",

@@ -38,6 +38,8 @@ from arsc.model.table import read_table
 from workflows.campaign.definition import ModelSpec
 from workflows.campaign.state import RefitInfo
 
+#: Grouped-CV folds of a full refit (fewer when the campaign has fewer metal pairs).
+REFIT_CV_FOLDS = 5
 #: Weight of the prior's residual std, in DFT rows, when the offset refit pools it.
 PRIOR_ROWS = 4
 
@@ -110,8 +112,9 @@ def _full(spec: ModelSpec, prior: ArscModel | None, table: pd.DataFrame, seed: i
         variant=spec.variant,
         ensemble=spec.ensemble,
         groups_by="pair",
-        cv_folds=0,
+        cv_folds=REFIT_CV_FOLDS,  # grouped CV calibrates the hierarchical model's intervals
         cv_ensemble=0,
+        references=False,
         seed=seed,
     )
 
