@@ -96,14 +96,17 @@ def test_oracle_rejects_a_missing_or_non_numeric_target_with_one_line():
 
 def test_trace_figures_on_a_hand_made_sequence():
     hit = np.array([0, 1, 0, 0, 1, 1, 0, 0, 0, 1], bool)  # a top-4 found at calls 2, 5, 6, 10
-    trace = Trace("greedy", 0, np.arange(10), hit, rounds=3)
+    trace = Trace(
+        "greedy", 0, np.arange(10), hit, rounds=3, first_prune_top=0.75, first_prune_removed=0.5
+    )
     settings = ReplaySettings(top=4, init=2, batch=2)
     assert trace.calls_to(2) == 5 and trace.calls_to(4) == 10
     assert budget_calls(60, 5) == 3 and budget_calls(60, 10) == 6 and budget_calls(57, 5) == 3
     assert trace.found_at(3) == 0.25 and trace.found_at(6) == 0.75
     got = trace_metrics(trace, settings, n_rows=60)
     assert got == {"calls_to_2": 5, "calls_to_4": 10, "found_at_5pct": 0.25,
-                   "found_at_10pct": 0.75}  # fmt: skip
+                   "found_at_10pct": 0.75, "first_prune_top": 0.75,
+                   "first_prune_removed": 0.5}  # fmt: skip
 
 
 def test_true_top_ranks_by_the_objective():
@@ -195,14 +198,20 @@ def small_bench() -> Benchmark:
                      ReplaySettings(top=10, init=20, batch=10), seeds=3)  # fmt: skip
 
 
-def test_benchmark_json_has_each_strategy_and_random_with_mean_and_std_of_four_figures(
+def test_benchmark_json_has_each_strategy_and_random_with_mean_and_std_of_six_figures(
     small_bench,
 ):
     out = small_bench.to_json()
     assert set(out) == {"greedy", "random"}
     for figures in out.values():
-        assert set(figures) == {"calls_to_5", "calls_to_10", "found_at_5pct", "found_at_10pct"}
+        assert set(figures) == {"calls_to_5", "calls_to_10", "found_at_5pct", "found_at_10pct",
+                                "first_prune_top", "first_prune_removed"}  # fmt: skip
         assert all(set(v) == {"mean", "std"} for v in figures.values())
+    # random never prunes; the model's first prune keeps a fraction of the top-N
+    assert out["random"]["first_prune_top"]["mean"] == 1.0
+    assert out["random"]["first_prune_removed"]["mean"] == 0.0
+    assert 0.0 <= out["greedy"]["first_prune_top"]["mean"] <= 1.0
+    assert 0.0 <= out["greedy"]["first_prune_removed"]["mean"] < 1.0
     calls = small_bench.results["random"].per_seed["calls_to_10"]
     assert out["random"]["calls_to_10"]["mean"] == pytest.approx(np.mean(calls))
     assert out["random"]["calls_to_10"]["std"] == pytest.approx(np.std(calls, ddof=1))
