@@ -24,6 +24,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -162,6 +163,16 @@ def load_elements(name: str = "default") -> pd.DataFrame:
     if name not in table_names() and (name.endswith(".csv") or Path(name).is_file()):
         return read_user_table(name)
     return _load(name).copy()
+
+
+def d_block(table: pd.DataFrame) -> np.ndarray:
+    """Mask of the d-block transition metals of an element table (groups 3-12, no f-block)."""
+    group = pd.to_numeric(table["n"], errors="coerce").to_numpy(float)
+    z = pd.to_numeric(table["Z"], errors="coerce").to_numpy(float) if "Z" in table else None
+    mask = (group >= 3) & (group <= 12)
+    if z is not None:
+        mask &= ~((z >= 57) & (z <= 70))  # La-Yb (Lu is the group-3 5d metal)
+    return mask
 
 
 def check_metals(metals: list[str] | tuple[str, ...], table: str = "default") -> tuple[str, ...]:

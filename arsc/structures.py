@@ -30,7 +30,7 @@ from ase.data import atomic_numbers, covalent_radii
 from ase.geometry import get_distances
 
 from arsc.adsorbates import Adsorbate, adsorbates, get_adsorbate
-from arsc.elements import load_elements
+from arsc.elements import d_block, load_elements
 from arsc.errors import ArscInputError
 from arsc.space import MODES, Site, binding_modes, get_motif
 from arsc.supports import get_support
@@ -86,7 +86,9 @@ class Template:
 
 def _max_height() -> float:
     """Tallest adsorbate extent above the sheet over all metals and modes, Angstrom."""
-    r_metal = max(covalent_radii[int(z)] for z in load_elements("default")["Z"])
+    table = load_elements("default")
+    # the d-block metals set it, so that the extra rows of the table do not move every cell
+    r_metal = max(covalent_radii[int(z)] for z in table["Z"][d_block(table)])
     best = 0.0
     for ads in adsorbates().values():
         bond = r_metal + covalent_radii[atomic_numbers[ads.binding_element]]

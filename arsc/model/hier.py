@@ -51,8 +51,8 @@ import pandas as pd
 from scipy.linalg import cho_factor, cho_solve
 from scipy.optimize import minimize
 
-from arsc.elements import load_elements
-from arsc.model.terms import boxcox, d_block
+from arsc.elements import d_block, load_elements
+from arsc.model.terms import boxcox
 
 #: Intrinsic element properties of the kernel over metals (arsc/data/elements.yaml for units).
 PROPERTIES: tuple[str, ...] = ("n", "S", "d", "IE", "X", "R")

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from arsc.elements import load_elements
+from arsc.elements import d_block, load_elements
 from arsc.errors import ArscInputError, unknown
 from arsc.features import evaluate
 
@@ -91,16 +91,6 @@ def get_variant(name: str) -> Variant:
     if name not in VARIANTS:
         raise unknown("model variant", name, VARIANTS)
     return VARIANTS[name]
-
-
-def d_block(table: pd.DataFrame) -> np.ndarray:
-    """Mask of the d-block transition metals of an element table (groups 3-12, no f-block)."""
-    group = pd.to_numeric(table["n"], errors="coerce").to_numpy(float)
-    z = pd.to_numeric(table["Z"], errors="coerce").to_numpy(float) if "Z" in table else None
-    mask = (group >= 3) & (group <= 12)
-    if z is not None:
-        mask &= ~((z >= 57) & (z <= 70))  # La-Yb (Lu is the group-3 5d metal)
-    return mask
 
 
 @dataclass(frozen=True)

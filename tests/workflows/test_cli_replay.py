@@ -28,9 +28,12 @@ def test_replay_json_prints_one_object_with_strategies_and_random(capsys):
     payload = json.loads(out)  # the whole of stdout is one JSON object
     assert set(payload) == {"greedy", "random"}
     for figures in payload.values():
-        assert set(figures) == {"calls_to_5", "calls_to_10", "found_at_5pct", "found_at_10pct"}
+        assert set(figures) == {"calls_to_5", "calls_to_10", "found_at_5pct", "found_at_10pct",
+                                "first_prune_top", "first_prune_removed"}  # fmt: skip
         assert 20 <= figures["calls_to_10"]["mean"] <= 57
         assert 0 <= figures["found_at_10pct"]["mean"] <= 1
+        assert 0 <= figures["first_prune_top"]["mean"] <= 1
+        assert 0 <= figures["first_prune_removed"]["mean"] < 1
 
 
 def test_replay_table_names_the_best_strategy_and_compares_it_with_random(capsys):
