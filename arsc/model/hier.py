@@ -28,7 +28,7 @@ scale each, kernel K):
   metal, both smooth in the first-shell counts (k: squared exponential
   with length ``length_coord``, at least one count). Smooth terms rather
   than fixed linear slopes in the counts: on sac-hoer, leaving one N count
-  out, linear slopes extrapolated worse (MAE 0.72 against 0.59 eV);
+  out, linear slopes extrapolated worse (MAE about 0.65 against 0.59 eV);
 - M(x, motif): (sd_smooth_M^2 K(x, x') + sd_metal_M^2 [x = x']) [motif = motif'],
   the response of each metal to each motif (tables with a ``motif`` column).
 

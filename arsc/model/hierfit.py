@@ -1,10 +1,10 @@
 """The hierarchical variant on model tables: layout, rows, per-intermediate fit, CV, scoring.
 
-:mod:`arsc.model.hier` holds the equations and the Bayesian solve; this module
-turns a model table (``metal1``, ``metal2``, ``coord_*``, optional
-``motif``) into its inputs, runs grouped cross-validation with warm-started
-refits, calibrates the uncertainty on the held-out residuals (conformal)
-and scores tables with a fitted model.
+:mod:`arsc.model.hier` holds the equations and the Gaussian-process solve;
+this module turns a model table (``metal1``, ``metal2``, ``coord_*``,
+optional ``motif``) into its inputs, runs grouped cross-validation (every
+fold refitted from scratch), calibrates the uncertainty on the held-out
+residuals (conformal) and scores tables with a fitted model.
 """
 
 from __future__ import annotations
