@@ -315,7 +315,7 @@ def fit_model(
             progress(name)
         rows = np.flatnonzero(prep.intermediates == name)
         if get_variant(variant).hierarchical:
-            record, _ = hierfit.fit_intermediate(
+            record = hierfit.fit_intermediate(
                 layout,
                 hierfit.rows_of(layout, prep.table.iloc[rows], "training table"),
                 prep.y[rows],

@@ -214,8 +214,8 @@ def fit_intermediate(
     y: np.ndarray,
     labels: np.ndarray,
     folds: int,
-) -> tuple[IntermediateFit, np.ndarray | None]:
-    """Fit one intermediate; return its record and the held-out predictions (None without CV)."""
+) -> IntermediateFit:
+    """Fit one intermediate (grouped CV and interval calibration when ``folds`` >= 2)."""
     fitted = hier.fit(layout, rows, y)
     names = layout.fixed_names()
     params = {
@@ -223,7 +223,6 @@ def fit_intermediate(
     }
     params.update(fitted.hyper.to_dict())
     train_pred, _ = _predictive(layout, rows, fitted)
-    cv_pred: np.ndarray | None = None
     cv: Metrics | None = None
     interval = None
     held = cross_validate(layout, rows, y, labels, folds)
@@ -232,7 +231,7 @@ def fit_intermediate(
         interval = calibrate(cv_pred - y, cv_std, labels)
         cv = metrics(y, cv_pred, cv_std)
     hyper = fitted.hyper.to_dict()
-    record = IntermediateFit(
+    return IntermediateFit(
         n_rows=len(y),
         n_groups=len(np.unique(labels)),
         params=params,
@@ -253,7 +252,6 @@ def fit_intermediate(
         hier=state_of(fitted),
         interval=interval,
     )
-    return record, cv_pred
 
 
 def _fitted(model: ArscModel, z: str) -> tuple[hier.Layout, hier.HierFit, float]:
