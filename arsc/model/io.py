@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from arsc.errors import ArscInputError
 from arsc.model.terms import Descriptor
+from arsc.outputs import write_text_atomic
 
 #: Version of the model file layout; a file of another version is refused.
 SCHEMA_VERSION: Literal[2] = 2
@@ -241,11 +242,8 @@ class ArscModel(BaseModel):
 
 
 def save_model(model: ArscModel, path: str | Path) -> Path:
-    """Write the model file (JSON, indented)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(model.model_dump_json(indent=1) + "\n")
-    return p
+    """Write the model file (JSON, indented), atomically."""
+    return write_text_atomic(path, model.model_dump_json(indent=1) + "\n")
 
 
 def load_model(path: str | Path) -> ArscModel:

@@ -156,3 +156,20 @@ def test_predict_explain_with_a_power_law_model_is_a_one_line_error(capsys, tmp_
     assert (
         err.startswith("arsc: error: explain needs a hierarchical model") and err.count("\n") == 1
     )
+
+
+def test_fit_and_predict_refuse_to_overwrite_their_own_inputs(capsys, tmp_path):
+    table = tmp_path / "train.csv"
+    table.write_bytes((DATA / "pfess_demo.csv").read_bytes())
+    before = table.read_bytes()
+    code, _, err = run(capsys, "fit", table, "-t", "property", "-o", table)
+    assert code == 2 and "is an input of this command" in err and err.count("\n") == 1
+    assert table.read_bytes() == before
+    model = tmp_path / "m.json"
+    assert run(capsys, "fit", table, "-t", "property", "-o", model, "--folds", "3")[0] == 0
+    saved = model.read_bytes()
+    code, _, err = run(capsys, "predict", model, table, "-o", model)
+    assert code == 2 and "is an input of this command" in err
+    assert model.read_bytes() == saved
+    code, _, err = run(capsys, "predict", model, table, "-o", tmp_path)
+    assert code == 2 and "is a folder" in err

@@ -22,6 +22,7 @@ from arsc.model import (
     save_model,
 )
 from arsc.model.io import Metrics
+from arsc.outputs import check_output, write_text_atomic
 from workflows.cli.options import console, split_list
 
 
@@ -201,6 +202,7 @@ def fit_cmd(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Fit the ARSC model per intermediate; report training and grouped-CV errors."""
+    check_output(output, [data, *([elements] if Path(elements).is_file() else [])])
     start = time.perf_counter()
     model = fit_model(
         data,
@@ -248,12 +250,12 @@ def predict_cmd(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Predict dG (eV) with uncertainty, phi and phi_opt for every row of a table."""
+    check_output(output, [model_file, table])
     model = load_model(model_file)
     result = predict(
         model, table, split_list(intermediates), layout.value, reaction, explain=explain
     )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    result.table.to_csv(output, index=False, float_format="%.6g")
+    write_text_atomic(output, result.table.to_csv(index=False, float_format="%.6g"))
     summary = {
         "output": str(output),
         "rows": len(result.table),
