@@ -219,12 +219,22 @@ def score(
     if keys is not None:
         codes, uniq = pd.factorize(keys)
         if len(uniq) <= len(keys) // 2:
-            first = np.empty(len(uniq), dtype=np.intp)
-            first[codes[::-1]] = np.arange(len(codes))[::-1]
+            first = _first_rows(codes, len(uniq))
             design = Design.from_counts(i1[first], i2[first], c1[first], c2[first], ref)
-            s = _scores(model, names, design)
-            return Scores(names, s.dg[codes], s.std[codes], s.phi[codes], s.std_ensemble[codes])
+            return _expand(_scores(model, names, design), codes)
     return _scores(model, names, Design.from_counts(i1, i2, c1, c2, ref))
+
+
+def _first_rows(codes: np.ndarray, n_unique: int) -> np.ndarray:
+    """Row index of the first occurrence of each distinct code."""
+    first = np.empty(n_unique, dtype=np.intp)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]
+    return first
+
+
+def _expand(s: Scores, codes: np.ndarray) -> Scores:
+    """Scores of distinct rows spread back to every row."""
+    return Scores(s.intermediates, s.dg[codes], s.std[codes], s.phi[codes], s.std_ensemble[codes])
 
 
 def _score_hier(
@@ -239,10 +249,8 @@ def _score_hier(
             cols.append(MOTIF_COLUMN)
         codes, uniq = pd.factorize(pd.MultiIndex.from_frame(table[cols].astype(str)))
         if len(uniq) <= len(table) // 2:
-            first = np.empty(len(uniq), dtype=np.intp)
-            first[codes[::-1]] = np.arange(len(codes))[::-1]
-            s = _score_hier(model, table.iloc[first], names, dedup=False)
-            return Scores(names, s.dg[codes], s.std[codes], s.phi[codes], s.std_ensemble[codes])
+            s = _score_hier(model, table.iloc[_first_rows(codes, len(uniq))], names, False)
+            return _expand(s, codes)
     dg, std, phi, ens = score_hier(model, table, names)
     return Scores(names, dg, std, phi, ens)
 
