@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+
+from arsc.errors import ArscInputError
 
 
 class ElementTable(StrEnum):
@@ -24,11 +27,79 @@ ElementsOpt = Annotated[
 ]
 
 
-def split_list(values: list[str] | None) -> list[str] | None:
-    """Accept both ``--x a --x b`` and ``--x a,b``; None when not given."""
+def split_list(values: list[str] | None, option: str = "list option") -> list[str] | None:
+    """Accept both ``--x a --x b`` and ``--x a,b``; None when not given.
+
+    Raises
+    ------
+    ArscInputError
+        An empty item (``--x ""``, ``--x a,,b``): an empty string never means "all".
+    """
     if not values:
         return None
-    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+    items = [v.strip() for item in values for v in item.split(",")]
+    if any(not v for v in items):
+        raise ArscInputError(
+            f"{option} {','.join(values)!r} has an empty item; give names separated by commas "
+            "(leave the option out to mean all)"
+        )
+    return items
+
+
+def bounded(
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    unit: str = "",
+    low_open: bool = False,
+) -> Callable[[Any, Any, Any], Any]:
+    """Build a typer callback that refuses NaN, infinities and values outside [low, high].
+
+    Parameters
+    ----------
+    low, high
+        Allowed range (None: unbounded on that side; infinities are refused anyway).
+    unit
+        Unit named in the message.
+    low_open
+        The lower bound itself is not allowed (a strictly positive value).
+    """
+
+    def check(ctx: Any, param: Any, value: Any) -> Any:
+        if value is None:
+            return value
+        name = param.opts[0] if getattr(param, "opts", None) else str(param.name)
+        x = float(value)
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        span = f"{'(' if low_open else '['}{lo}, {hi}]" + (f" {unit}" if unit else "")
+        if (
+            not math.isfinite(x)
+            or (low is not None and (x < low or (low_open and x == low)))
+            or (high is not None and x > high)
+        ):
+            raise ArscInputError(f"{name} {format_number(value)} is out of range; allowed: {span}")
+        return value
+
+    return check
+
+
+def format_number(value: Any) -> str:
+    """Format a number as a user would write it: no numpy repr (``np.float64(nan)`` -> ``nan``)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+#: ``--force``: replace an existing output file of another kind.
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force", help="Overwrite an existing output file that this command did not write."
+    ),
+]
 
 
 def console() -> Console:

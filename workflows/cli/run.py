@@ -128,14 +128,14 @@ def run(
     from workflows.store import make_store
 
     explicit = {
-        "reactions": split_list(reactions),
+        "reactions": split_list(reactions, "--reactions"),
         "engine": engine,
         "preset": preset,
         "prerelax": prerelax,
         "prerelax_engine": prerelax_engine,
         "prerelax_weights": str(prerelax_weights.absolute()) if prerelax_weights else None,
         "min_image": min_image,
-        "modes": split_list(modes),
+        "modes": split_list(modes, "--modes"),
     }
     settings = get_settings(
         project=project, engine=engine, preset=preset, reactions=explicit["reactions"]

@@ -10,17 +10,23 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from arsc.outputs import OutputKind, check_output
 from workflows.cli.options import (
+    ForceOpt,
     ListOpt,
     MinImageOpt,
     ModesOpt,
     PrerelaxEngineOpt,
     PrerelaxOpt,
     PrerelaxWeightsOpt,
+    bounded,
     console,
     split_list,
 )
 from workflows.settings import get_settings
+
+#: An existing queue-adapter YAML that ``--write-qadapter`` may replace.
+QADAPTER = OutputKind("FireWorks queue adapter (YAML)", lambda p: "_fw_name" in p.read_text())
 
 if TYPE_CHECKING:  # jobflow, FireWorks and the engines load when a verb runs
     from workflows.executors.queue import QueueSettings
@@ -49,11 +55,18 @@ NoLaunchOpt = Annotated[
     bool, typer.Option("--no-launch", help="Only update the LaunchPad; queue no worker job.")
 ]
 MaxJobsOpt = Annotated[
-    int, typer.Option("--max-jobs", min=1, help="Most worker jobs queued at once.")
+    int,
+    typer.Option(
+        "--max-jobs", callback=bounded(1, 10000), help="Most worker jobs queued at once (1-10000)."
+    ),
 ]
 LostAfterOpt = Annotated[
     float,
-    typer.Option("--lost-after", min=0.0, help="Seconds without a ping before a run is lost."),
+    typer.Option(
+        "--lost-after",
+        callback=bounded(0.0, 365 * 86400.0, unit="s"),
+        help="Seconds without a ping before a run is lost (0 to one year).",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 PartitionOpt = Annotated[str | None, typer.Option("--partition", help="SLURM partition.")]
@@ -129,6 +142,7 @@ def submit(
         Path | None,
         typer.Option("--write-qadapter", help="Also write a FireWorks qadapter for `qlaunch -q`."),
     ] = None,
+    force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Submit the adsorption flow of sites to FireWorks and launch it through SLURM."""
@@ -139,10 +153,21 @@ def submit(
     from workflows.store import is_embedded, make_store
 
     settings = get_settings(
-        project=project, engine=dft_engine, preset=preset, reactions=split_list(reactions)
+        project=project,
+        engine=dft_engine,
+        preset=preset,
+        reactions=split_list(reactions, "--reactions"),
     )
     settings = settings.model_copy(update={"project": settings.project.absolute()})
     lp_file = require_launchpad(launchpad)
+    if write_qadapter is not None:
+        check_output(
+            write_qadapter,
+            [lp_file, *([qadapter] if qadapter else [])],
+            option="--write-qadapter",
+            kind=QADAPTER,
+            force=force,
+        )
     queue = _queue(
         qadapter, partition=partition, account=account, walltime=walltime, job_name=job_name
     )
@@ -151,7 +176,7 @@ def submit(
         "prerelax_engine": prerelax_engine,
         "prerelax_weights": str(prerelax_weights.absolute()) if prerelax_weights else None,
         "min_image": min_image,
-        "modes": split_list(modes),
+        "modes": split_list(modes, "--modes"),
     }
     request = RunRequest(
         sites=list(site_ids),

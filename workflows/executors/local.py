@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import warnings
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from arsc.errors import ArscInputError
+from arsc.outputs import write_text_atomic
 from arsc.space import Site
 from arsc.structures import MIN_IMAGE_DISTANCE
 from workflows.cache import retrying_failed
@@ -75,12 +75,7 @@ class RunRequest(BaseModel):
 
     def save(self, project: Path) -> Path:
         """Write the request to ``<project>/last_request.json`` (atomically)."""
-        project.mkdir(parents=True, exist_ok=True)
-        path = project / REQUEST_FILE
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(self.model_dump_json(indent=2))
-        os.replace(tmp, path)
-        return path
+        return write_text_atomic(project / REQUEST_FILE, self.model_dump_json(indent=2))
 
     @classmethod
     def load(cls, project: Path) -> RunRequest:

@@ -55,6 +55,7 @@ from pydantic import (
 )
 
 from arsc.errors import ArscInputError
+from arsc.outputs import write_text_atomic
 
 #: Packaged default queue settings and job-script template.
 DEFAULT_QUEUE_FILE = "qadapter_slurm.yaml"
@@ -357,6 +358,4 @@ def make_adapter(settings: QueueSettings, launchpad: str | Path) -> ArscSlurmAda
 
 def write_qadapter(adapter: ArscSlurmAdapter, path: str | Path) -> Path:
     """Write the adapter as a FireWorks queue-adapter YAML (for ``qlaunch -q FILE``)."""
-    out = Path(path)
-    out.write_text(yaml.safe_dump(adapter.to_dict(), sort_keys=False))
-    return out
+    return write_text_atomic(path, yaml.safe_dump(adapter.to_dict(), sort_keys=False))
