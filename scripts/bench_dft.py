@@ -72,8 +72,8 @@ from arsc.errors import ArscInputError
 from arsc.space import Site
 from arsc.structures import add_adsorbate, build
 from arsc.transfer import sibling_corrected_positions
-from workflows.engines._ase import get_optimizer
 from workflows.engines.gpaw import GpawRelaxMaker, gpaw_params, recovery_ladder
+from workflows.engines.optimizers import get_optimizer
 from workflows.schemas import CalcDoc
 
 #: Step cap of the prerequisite relaxations (the bare site under ``--state``, the siblings

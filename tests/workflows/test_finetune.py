@@ -134,7 +134,7 @@ def test_cli_finetune_without_trajectories_is_a_one_line_error(tmp_path, capsys)
 def _write_static(path: Path, atoms) -> None:
     from ase.calculators.singlepoint import SinglePointCalculator
 
-    from workflows.engines._ase import write_frame
+    from workflows.engines.trajectory import write_frame
 
     atoms = atoms.copy()
     forces = np.zeros((len(atoms), 3))

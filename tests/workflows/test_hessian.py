@@ -14,12 +14,12 @@ from ase.calculators.emt import EMT
 from ase.cluster import Icosahedron
 
 from arsc.errors import ArscInputError
-from workflows.engines._ase import relax_with_ladder
 from workflows.engines.hessian import (
     MIN_CURVATURE,
     finite_difference_hessian,
     regularise,
 )
+from workflows.engines.relax import relax_with_ladder
 
 
 def test_regularise_keeps_positive_modes_and_lifts_zero_and_negative_ones() -> None:

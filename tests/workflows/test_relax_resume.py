@@ -1,4 +1,4 @@
-"""Relaxations killed part-way resume from their trajectory (workflows.engines._ase).
+"""Relaxations killed part-way resume from their trajectory (workflows.engines.trajectory).
 
 A GPAW relaxation killed after its last step, before its document was
 stored, is finished: the re-run takes the stored frame and runs no GPAW at
@@ -24,8 +24,9 @@ from ase.io import Trajectory
 from arsc.space import Site
 from arsc.structures import build
 from workflows.engines import gpaw as gpaw_engine
-from workflows.engines._ase import relax_with_ladder, resume_from_trajectory, work_dir
 from workflows.engines.gpaw import GpawRelaxMaker
+from workflows.engines.relax import relax_with_ladder, work_dir
+from workflows.engines.trajectory import resume_from_trajectory
 
 
 def _frame(atoms: Atoms, shift: float, energy: float, force: float) -> Atoms:

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from arsc.errors import ArscInputError
-from workflows.cli.options import console
+from arsc.outputs import check_output_folder
+from workflows.cli.options import bounded, console
 from workflows.settings import get_settings
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ MODELS_FOLDER = "models/chgnet-finetuned"
 
 def trajectories(project: Path) -> list[Path]:
     """Return a project's GPAW frame files: relaxation trajectories, then single points."""
-    from workflows.engines._ase import STATIC_FRAME
+    from workflows.engines.trajectory import STATIC_FRAME
 
     runs = project / "runs"
     return sorted(runs.glob("gpaw-relax-*/relax.traj")) + sorted(
@@ -58,10 +59,18 @@ def finetune(
         typer.Option("--output", "-o", help=f"Model folder (default: PROJECT/{MODELS_FOLDER})."),
     ] = None,
     epochs: Annotated[
-        int | None, typer.Option("--epochs", help="Training epochs (default: mlip_models.yaml).")
+        int | None,
+        typer.Option(
+            "--epochs",
+            callback=bounded(1, 10000),
+            help="Training epochs, 1-10000 (default: mlip_models.yaml).",
+        ),
     ] = None,
     every: Annotated[
-        int, typer.Option("--every", min=1, help="Use every n-th frame of each trajectory.")
+        int,
+        typer.Option(
+            "--every", callback=bounded(1, 100000), help="Use every n-th frame of each trajectory."
+        ),
     ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -73,6 +82,10 @@ def finetune(
 
     settings = get_settings(project=project)
     files = list(traj) if traj else trajectories(settings.project)
+    for f in files:
+        if not f.is_file():
+            raise ArscInputError(f"--traj {str(f)!r} is not a file")
+    out_dir = check_output_folder(output or settings.project / MODELS_FOLDER, files)
     frames = read_frames(files, every=every)
     if not traj:
         frames = site_frames(frames)
@@ -82,7 +95,6 @@ def finetune(
             "run `arsc run SITE_IDS...` or `arsc screen` first, or give --traj"
         )
     tuner = ChgnetFinetune() if epochs is None else ChgnetFinetune(epochs=epochs)
-    out_dir = output or settings.project / MODELS_FOLDER
     if not as_json:
         console().print(
             f"fine-tuning CHGNet on {len(frames)} frames of {len(files)} files "

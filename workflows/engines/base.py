@@ -13,6 +13,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from typing import Any
 
 from jobflow import Maker
 
@@ -95,3 +98,11 @@ def get_engine(name: str) -> Engine:
                 f"install the extra: pip install 'arsc-dac[{name}]'"
             ) from None
     return _REGISTRY[name]
+
+
+@cache
+def load_data(name: str) -> dict[str, Any]:
+    """Read a YAML file of ``workflows/data`` (cached)."""
+    import yaml
+
+    return dict(yaml.safe_load(files("workflows.data").joinpath(name).read_text()))

@@ -41,7 +41,7 @@ from ase.io import read
 from pydantic import BaseModel, Field
 
 from arsc.errors import ArscInputError
-from workflows.engines._ase import load_data
+from workflows.engines.base import load_data
 
 #: File name of a fine-tuned model inside its output folder.
 WEIGHTS_NAME = "chgnet-finetuned.pth.tar"

@@ -38,24 +38,14 @@ from arsc.dband import DBandAnalysis, analyse
 from arsc.errors import ArscInputError, unknown
 from arsc.structures import TAG_M1, TAG_M2
 from workflows.anomalies import check_anomalies
-from workflows.engines._ase import (
-    STATIC_FRAME,
-    AseCalcMaker,
-    RecoverableError,
-    RecoveryStep,
-    finished_relax,
-    load_data,
-    max_force,
-    parse_ladder,
-    relax_with_ladder,
-    resume_from_trajectory,
-    run_ladder,
-    work_dir,
-    write_frame,
-)
-from workflows.engines._ase import calc_doc as make_doc
-from workflows.engines.base import Engine, register_engine
+from workflows.engines.ase_maker import AseCalcMaker
+from workflows.engines.ase_maker import calc_doc as make_doc
+from workflows.engines.atoms import max_force
+from workflows.engines.base import Engine, load_data, register_engine
 from workflows.engines.hessian import mlip_hessian
+from workflows.engines.recovery import RecoverableError, RecoveryStep, parse_ladder, run_ladder
+from workflows.engines.relax import finished_relax, relax_with_ladder, work_dir
+from workflows.engines.trajectory import STATIC_FRAME, resume_from_trajectory, write_frame
 from workflows.fingerprint import file_digest
 from workflows.schemas import CalcDoc, Convergence, ProjectedDos
 

@@ -37,18 +37,13 @@ from ase.constraints import FixAtoms
 from arsc.errors import ArscInputError, unknown
 from arsc.structures import TAG_ADSORBATE
 from workflows.anomalies import check_anomalies
-from workflows.engines._ase import (
-    AseCalcMaker,
-    RecoveryStep,
-    load_data,
-    max_force,
-    parse_ladder,
-    relax_with_ladder,
-    resume_from_trajectory,
-    work_dir,
-)
-from workflows.engines._ase import calc_doc as make_doc
-from workflows.engines.base import Engine, register_engine
+from workflows.engines.ase_maker import AseCalcMaker
+from workflows.engines.ase_maker import calc_doc as make_doc
+from workflows.engines.atoms import max_force
+from workflows.engines.base import Engine, load_data, register_engine
+from workflows.engines.recovery import RecoveryStep, parse_ladder
+from workflows.engines.relax import relax_with_ladder, work_dir
+from workflows.engines.trajectory import resume_from_trajectory
 from workflows.fingerprint import file_digest
 from workflows.schemas import CalcDoc, Convergence
 

@@ -1,0 +1,98 @@
+"""ASE trajectories of a calculation: resume a killed relaxation, write a single point's frame."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.io import Trajectory
+
+from workflows.engines.atoms import max_force
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass
+class Resumed:
+    """What :func:`resume_from_trajectory` found of an earlier, killed run.
+
+    Attributes
+    ----------
+    steps
+        Optimiser steps in the trajectory (frames that moved the atoms; the
+        frame an attempt or a resumed run repeats at its start is not a step).
+    finished
+        The last frame already met the force criterion: ``atoms`` carries its
+        stored results (energy, forces, magnetic moments) and needs no new
+        calculation.
+    fmax
+        Largest force of the last frame, eV/A (None when not read).
+    last_energy_change
+        Energy change of the last step, eV (None with fewer than two frames).
+    """
+
+    steps: int = 0
+    finished: bool = False
+    fmax: float | None = None
+    last_energy_change: float | None = None
+
+
+def _frames(path: Path) -> list[Atoms]:
+    if not path.exists() or path.stat().st_size == 0:
+        return []
+    try:
+        with Trajectory(str(path)) as traj:
+            return [traj[i] for i in range(len(traj))]
+    except Exception:  # a file cut by a kill: start afresh
+        LOG.warning("unreadable trajectory %s; starting from the input structure", path)
+        return []
+
+
+def resume_from_trajectory(atoms: Atoms, path: Path, fmax: float | None = None) -> Resumed:
+    """Move ``atoms`` to the last frame of a trajectory left by an earlier, killed run.
+
+    With ``fmax``, a last frame whose stored forces already meet it is a
+    finished relaxation (the run was killed after its last step, before its
+    result was stored): its stored results are attached to ``atoms`` so that
+    nothing is computed again, not even that frame (a fresh evaluation of a
+    converged frame can land just above ``fmax`` by SCF noise and cost
+    further steps).
+
+    Returns
+    -------
+    Resumed
+        Steps found and whether the relaxation had finished (``Resumed()``
+        when there is no usable trajectory).
+    """
+    frames = _frames(path)
+    if not frames or list(frames[-1].numbers) != list(atoms.numbers):
+        return Resumed()
+    last = frames[-1]
+    steps = sum(not np.allclose(a.positions, b.positions) for a, b in pairwise(frames))
+    atoms.set_positions(last.positions)
+    atoms.set_cell(last.cell)
+    LOG.info("resuming from frame %d of %s", len(frames), path)
+    if fmax is None or last.calc is None or "forces" not in last.calc.results:
+        return Resumed(steps=steps)
+    last_fmax = max_force(last)
+    if last_fmax >= fmax:
+        return Resumed(steps=steps, fmax=last_fmax)
+    last.calc.atoms = atoms.copy()  # the stored results belong to atoms as they are now
+    atoms.calc = last.calc
+    moved = [f for f in frames[:-1] if not np.allclose(f.positions, last.positions)]
+    de = last.get_potential_energy() - moved[-1].get_potential_energy() if moved else None
+    return Resumed(steps=steps, finished=True, fmax=last_fmax, last_energy_change=de)
+
+
+#: File name of a single point's frame (structure, energy, forces) in its folder.
+STATIC_FRAME = "static.traj"
+
+
+def write_frame(atoms: Atoms, path: Path) -> None:
+    """Write ``atoms`` with its calculator's results as a one-frame ASE trajectory."""
+    with Trajectory(str(path), "w") as traj:
+        traj.write(atoms)
