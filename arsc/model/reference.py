@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,23 @@ from arsc.elements import load_elements
 from arsc.model.io import ReferenceScore, metrics
 
 if TYPE_CHECKING:
-    from arsc.model.fit import Prepared
+    from arsc.model.terms import Design
+
+
+class Prepared(Protocol):
+    """What the reference models read of a prepared table (:class:`arsc.model.fit.Prepared`)."""
+
+    @property
+    def table(self) -> pd.DataFrame: ...  # noqa: D102
+    @property
+    def y(self) -> np.ndarray: ...  # noqa: D102
+    @property
+    def design(self) -> Design: ...  # noqa: D102
+    @property
+    def intermediates(self) -> np.ndarray: ...  # noqa: D102
+    @property
+    def elements(self) -> str | pd.DataFrame: ...  # noqa: D102
+
 
 PROPERTIES: tuple[str, ...] = ("n", "S", "d", "IE", "X", "R")
 
