@@ -65,17 +65,6 @@ def retry_failed_enabled() -> bool:
     return _RETRY_FAILED.get()
 
 
-def calc_doc(output: Any) -> CalcDoc:
-    """Return a CalcDoc from a job output as stored or resolved (dict, monty keys, or CalcDoc).
-
-    jobflow stores a CalcDoc output with ``@module``/``@class`` keys and may
-    revive its structure as a pymatgen Structure; both are accepted.
-    """
-    if isinstance(output, CalcDoc):
-        return output
-    return CalcDoc.model_validate({k: v for k, v in dict(output).items() if not k.startswith("@")})
-
-
 def _current_store() -> Any | None:
     return getattr(CURRENT_JOB, "store", None)
 
@@ -87,7 +76,7 @@ def _lookup(store: Any, fingerprint: str, status: str) -> CalcDoc | None:
         sort={"completed_at": -1},
         load=True,
     )
-    return calc_doc(doc["output"]) if doc else None
+    return CalcDoc.from_output(doc["output"]) if doc else None
 
 
 def find_calc(

@@ -40,9 +40,8 @@ from arsc.errors import ArscInputError, unknown
 from arsc.space import MODES, Site, binding_modes
 from arsc.structures import MIN_IMAGE_DISTANCE, build
 from arsc.thermo import load_network
-from workflows.cache import calc_doc
 from workflows.engines import get_engine
-from workflows.schemas import SiteDoc
+from workflows.schemas import CalcDoc, SiteDoc
 from workflows.summary import BARE, StateResult, summarise_site
 
 #: Edge of the cubic cell of a gas molecule, Angstrom: at least 12 A of vacuum
@@ -119,7 +118,7 @@ def continue_with(
         A replacement by the step's job; or, when the previous step failed
         and there is no fallback, the previous (failed) document itself.
     """
-    doc = calc_doc(previous) if previous is not None else None
+    doc = CalcDoc.from_output(previous) if previous is not None else None
     if doc is not None and doc.status == "ok":
         nxt = maker.make(previous)
     elif fallback is not None:

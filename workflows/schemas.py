@@ -92,6 +92,18 @@ class CalcDoc(BaseModel):
         "additional store 'data')",
     )
 
+    @classmethod
+    def from_output(cls, output: Any) -> CalcDoc:
+        """Return a CalcDoc from a job output as stored or resolved (dict, monty keys, or CalcDoc).
+
+        jobflow stores a CalcDoc output with ``@module``/``@class`` keys and may
+        revive its structure as a pymatgen Structure; both are accepted.
+        """
+        if isinstance(output, CalcDoc):
+            return output
+        fields = {k: v for k, v in dict(output).items() if not str(k).startswith("@")}
+        return cls.model_validate(fields)
+
     @field_validator("structure", mode="before")
     @classmethod
     def _structure_as_dict(cls, value: Any) -> Any:

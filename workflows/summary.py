@@ -27,7 +27,6 @@ import pandas as pd
 from arsc.errors import ArscInputError
 from arsc.thermo import References, compute_activity, load_references
 from arsc.thermo.activity import SiteActivity
-from workflows.cache import calc_doc
 from workflows.schemas import CalcDoc, ReactionActivity, SiteDoc, StateSummary
 
 BARE = "bare"
@@ -71,7 +70,7 @@ class StateResult:
 
 
 def _doc(value: Any) -> CalcDoc | None:
-    return None if value is None else calc_doc(value)
+    return None if value is None else CalcDoc.from_output(value)
 
 
 def settings_differences(mine: Mapping[str, Any], bare: Mapping[str, Any]) -> list[str]:

@@ -14,7 +14,6 @@ from pymatgen.core import Lattice, Structure
 from workflows.cache import (
     EXPOSE_STORE,
     cached_calc,
-    calc_doc,
     find_calc,
     retry_failed_enabled,
     retrying_failed,
@@ -71,11 +70,11 @@ def computed(counter: Path) -> list[str]:
 
 def test_calc_doc_accepts_stored_and_revived_outputs() -> None:
     stored = {"@module": "workflows.schemas", "@class": "CalcDoc", **make_doc("a").model_dump()}
-    assert calc_doc(stored).fingerprint == "a"
+    assert CalcDoc.from_output(stored).fingerprint == "a"
     revived = {**make_doc("b").model_dump(), "structure": STRUCTURE}  # as jobflow revives it
-    assert calc_doc(revived).structure["@class"] == "Structure"
+    assert CalcDoc.from_output(revived).structure["@class"] == "Structure"
     doc = make_doc("c")
-    assert calc_doc(doc) is doc
+    assert CalcDoc.from_output(doc) is doc
 
 
 def test_second_run_reuses_the_document_with_its_data_store_fields(store, tmp_path) -> None:

@@ -25,7 +25,7 @@ from workflows.fingerprint import calc_fingerprint, settings_hash
 from workflows.schemas import CalcDoc, Convergence
 
 
-def calc_doc(
+def build_calc_doc(
     *,
     fingerprint: str,
     engine: str,
@@ -106,7 +106,7 @@ class AseCalcMaker(Maker):
         """
         from workflows.anomalies import check_anomalies
 
-        return calc_doc(
+        return build_calc_doc(
             fingerprint=fingerprint,
             engine=self.engine,
             task=self.task,

@@ -38,8 +38,7 @@ from arsc.dband import DBandAnalysis, analyse
 from arsc.errors import ArscInputError, unknown
 from arsc.structures import TAG_M1, TAG_M2
 from workflows.anomalies import check_anomalies
-from workflows.engines.ase_maker import AseCalcMaker
-from workflows.engines.ase_maker import calc_doc as make_doc
+from workflows.engines.ase_maker import AseCalcMaker, build_calc_doc
 from workflows.engines.atoms import max_force
 from workflows.engines.base import Engine, load_data, register_engine
 from workflows.engines.hessian import mlip_hessian
@@ -333,7 +332,7 @@ class GpawStaticMaker(AseCalcMaker):
             last_energy_change=None,
             retries=result.retries,
         )
-        return make_doc(
+        return build_calc_doc(
             fingerprint=fingerprint,
             engine=self.engine,
             task=self.task,

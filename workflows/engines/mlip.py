@@ -37,8 +37,7 @@ from ase.constraints import FixAtoms
 from arsc.errors import ArscInputError, unknown
 from arsc.structures import TAG_ADSORBATE
 from workflows.anomalies import check_anomalies
-from workflows.engines.ase_maker import AseCalcMaker
-from workflows.engines.ase_maker import calc_doc as make_doc
+from workflows.engines.ase_maker import AseCalcMaker, build_calc_doc
 from workflows.engines.atoms import max_force
 from workflows.engines.base import Engine, load_data, register_engine
 from workflows.engines.recovery import RecoveryStep, parse_ladder
@@ -207,7 +206,7 @@ class MlipStaticMaker(AseCalcMaker):
             atoms.calc = load_calculator(self.model, self.weights_file)
             out = _results(atoms)
             fmax = max_force(atoms)
-        return make_doc(
+        return build_calc_doc(
             fingerprint=fingerprint,
             engine=self.engine,
             task=self.task,

@@ -70,7 +70,7 @@ def as_structure(obj: Any) -> Structure:
     if isinstance(obj, Structure | Atoms):
         return to_structure(obj)
     if isinstance(obj, Mapping) and "fingerprint" in obj and "structure" in obj:
-        obj = _calc_doc(obj)
+        obj = CalcDoc.from_output(obj)
     if isinstance(obj, CalcDoc):
         structure = Structure.from_dict(obj.structure)
         structure.properties.update({k: getattr(obj, k) for k in LABELS})
@@ -83,14 +83,6 @@ def as_structure(obj: Any) -> Structure:
         f"cannot make a structure from a {type(obj).__name__}; "
         "allowed: ase.Atoms, pymatgen Structure, CalcDoc or their dicts"
     )
-
-
-def _calc_doc(data: Mapping[str, Any]) -> CalcDoc:
-    """CalcDoc from a stored/resolved output (monty keys dropped, structure as a dict)."""
-    fields = {k: v for k, v in data.items() if not str(k).startswith("@")}
-    if isinstance(fields["structure"], Structure):
-        fields["structure"] = fields["structure"].as_dict()
-    return CalcDoc.model_validate(fields)
 
 
 def _potcar_functional(generator: VaspInputGenerator) -> str | None:
