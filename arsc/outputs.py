@@ -177,10 +177,14 @@ def check_output(
     _check_folder(out, shown)
     if out.exists() and kind is not None and not force and not kind.recognise(out):
         raise ArscInputError(
-            f"{shown} exists and is not a {kind.name} this command wrote; "
+            f"{shown} exists and is not {_article(kind.name)} {kind.name} this command wrote; "
             "pass --force to overwrite it, or choose another output file"
         )
     return out
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[:1].lower() in "aeiou" else "a"
 
 
 def _check_folder(out: Path, shown: str) -> None:

@@ -17,17 +17,19 @@ criterion) and ``steps`` (the step limit).
 from __future__ import annotations
 
 import json
+import math
 import re
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from ase import Atoms
+from pydantic import ValidationError
 
 from arsc.errors import ArscInputError
 from arsc.ingest.conventions import ase_conventions
+from arsc.ingest.messages import file_problem, is_finite, number, one_line, present, shown
 from arsc.ingest.pattern import NameParts
 from arsc.ingest.table import DftSettings, EnergyRow, Engine, row_from
 
@@ -39,6 +41,9 @@ FOLDER_SETTINGS = "settings.json"
 SETTING_KEYS: tuple[str, ...] = (*DftSettings.model_fields, "fmax", "steps")
 
 _U = re.compile(r":([spdf]),\s*([-+\d.eE]+)")
+if TYPE_CHECKING:  # ASE is imported when a file is read
+    from ase import Atoms
+
 Params = dict[str, Any]
 
 
@@ -92,11 +97,16 @@ DERIVED: dict[str, Callable[[Params, Atoms], Any]] = {
 
 
 def find_ase_files(root: Path) -> Iterator[Path]:
-    """Yield every file under ``root`` with a suffix in :data:`ASE_SUFFIXES`, sorted."""
+    """Yield every path under ``root`` with a suffix in :data:`ASE_SUFFIXES`, sorted.
+
+    A path with such a suffix that is not a regular file (a folder, a broken
+    link) is yielded too, so that it becomes an error row instead of silently
+    disappearing. A root that is a file is yielded itself.
+    """
     if root.is_file():
         yield root
         return
-    yield from sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in ASE_SUFFIXES)
+    yield from sorted(p for p in root.rglob("*") if p.suffix in ASE_SUFFIXES and present(p))
 
 
 def _stored_parameters(path: Path, atoms: Atoms) -> Params:
@@ -109,14 +119,25 @@ def _stored_parameters(path: Path, atoms: Atoms) -> Params:
 
 
 def _json(path: Path) -> Params:
-    if not path.is_file():
+    """Read a settings JSON object; {} when there is no such file."""
+    if not present(path):
         return {}
+    problem = file_problem(path)
+    if problem is not None:
+        raise ArscInputError(f"{path} {problem}")
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise ArscInputError(f"{path}: not valid JSON ({exc})") from None
+        raise ArscInputError(
+            f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except UnicodeDecodeError:
+        raise ArscInputError(f"{path} holds binary data, not JSON text") from None
+    except OSError as exc:
+        why = one_line(exc.strerror or "input/output error", 80).lower()
+        raise ArscInputError(f"cannot read {path} ({why})") from None
     if not isinstance(data, dict):
-        raise ArscInputError(f"{path}: expected a JSON object of settings")
+        raise ArscInputError(f'{path} is not a JSON object of settings ({{"encut": 400, ...}})')
     return data
 
 
@@ -139,29 +160,72 @@ def ase_settings(path: Path, atoms: Atoms) -> tuple[DftSettings, Params]:
     tuple
         The settings and the merged overrides (which may hold ``fmax`` and ``steps``).
     """
-    params = _stored_parameters(path, atoms)
     values: Params = {"functional": "unknown", "ldau": False, "ivdw": 0, "dipole": False}
-    values.update({k: v for k, f in DERIVED.items() if (v := f(params, atoms)) is not None})
+    try:
+        params = _stored_parameters(path, atoms)
+        values.update({k: v for k, f in DERIVED.items() if (v := f(params, atoms)) is not None})
+    except Exception:
+        raise ArscInputError(
+            f"{path}: the stored calculator parameters are malformed (xc, mode, setups, ...)"
+        ) from None
     values["ldau"] = bool(values.get("u_values"))
     extra = _overrides(path, atoms)
     values.update({k: v for k, v in extra.items() if k in DftSettings.model_fields})
     try:
         return DftSettings(**values), extra
-    except ValueError as exc:
-        raise ArscInputError(f"{path}: bad settings ({' '.join(str(exc).split())})") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = err["loc"][0] if err["loc"] else "settings"
+        raise ArscInputError(
+            f"{path}: setting {key} = {shown(err.get('input'))} is not valid "
+            f"({one_line(err['msg'], 80).lower()})"
+        ) from None
+
+
+def _fmax(path: Path, extra: Params) -> float:
+    value = extra.get("fmax", ase_conventions()["fmax"])
+    try:
+        fmax = float(value)
+    except (TypeError, ValueError):
+        fmax = math.nan
+    if not math.isfinite(fmax) or fmax <= 0 or isinstance(value, bool):
+        raise ArscInputError(
+            f"{path}: setting fmax = {shown(value)} is not a positive force criterion (eV/Angstrom)"
+        )
+    return fmax
+
+
+def _steps(path: Path, extra: Params) -> int | None:
+    value = extra.get("steps")
+    if value is None:
+        return None
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and math.isfinite(value) and value >= 0 and float(value).is_integer():
+        return int(value)
+    raise ArscInputError(f"{path}: setting steps = {shown(value)} is not a step count (0 or more)")
 
 
 def _frames(path: Path) -> list[Atoms]:
     from ase.io import read
 
-    if path.stat().st_size == 0:
-        raise ArscInputError(f"{path}: file is empty")
+    problem = file_problem(path)
+    if problem is not None:
+        raise ArscInputError(f"{path} {problem}")
     try:
+        if path.stat().st_size == 0:
+            raise ArscInputError(f"{path}: file is empty")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             frames = read(path, index=":")
-    except Exception as exc:  # ASE readers raise many types on corrupt files
-        raise ArscInputError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
+    except ArscInputError:
+        raise
+    except OSError as exc:
+        why = one_line(exc.strerror or "corrupt or truncated file", 80).lower()
+        raise ArscInputError(f"{path}: cannot read it as an ASE file ({why})") from None
+    except Exception:
+        raise ArscInputError(
+            f"{path}: cannot read it as an ASE file (corrupt, truncated or another format)"
+        ) from None
     frames = frames if isinstance(frames, list) else [frames]
     if not frames:
         raise ArscInputError(f"{path}: no frames")
@@ -202,26 +266,34 @@ def read_ase_file(path: Path, parts: NameParts, engine: Engine = "gpaw") -> Ener
     if e0 is None:
         raise ArscInputError(f"{path}: no energy in the file")
     previous = _energy(frames[-2]) if len(frames) > 1 else None
-    fmax = float(extra.get("fmax", ase_conventions()["fmax"]))
+    free = _energy(last, free=True)
+    last_de = None if previous is None else e0 - previous
+    for label, value in (("energy", e0), ("free energy", free), ("energy change", last_de)):
+        if not is_finite(value):
+            assert value is not None
+            raise ArscInputError(
+                f"{path}: the last frame's {label} is {number(value)} (not a finite energy)"
+            )
+    fmax = _fmax(path, extra)
     converged = True
     if len(frames) > 1:
         try:
             converged = float(np.linalg.norm(last.get_forces(), axis=1).max()) <= fmax
         except Exception:  # no forces stored
             converged = False
-    steps = extra.get("steps")
+    steps = _steps(path, extra)
     return row_from(
         settings,
         site=parts.site,
         adsorbate=parts.adsorbate,
         mode=parts.mode,
         e0=e0,
-        f=_energy(last, free=True),
+        f=free,
         engine=engine,
         converged=converged,
         ionic_steps=len(frames),
-        last_de=None if previous is None else e0 - previous,
-        nsw_reached=steps is not None and len(frames) - 1 >= int(steps),
+        last_de=last_de,
+        nsw_reached=steps is not None and len(frames) - 1 >= steps,
         natoms=len(last),
         path=str(path),
     )

@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from arsc.adsorbates import adsorbates
 from arsc.errors import ArscInputError
+from arsc.ingest.messages import shown
 from arsc.ingest.table import BARE
 
 #: Fields a pattern may use; site and adsorbate are required.
@@ -67,10 +67,31 @@ class NamePattern:
         return re.compile(self._compile())
 
     def _adsorbate_names(self) -> list[str]:
+        from arsc.adsorbates import adsorbates  # imports ASE: only when a pattern is used
+
         names = {*adsorbates(), BARE, self.bare}
         return sorted(names, key=lambda n: (-len(n), n))
 
+    def _check_bare(self) -> None:
+        """Refuse a bare token that is empty, not a name part, or an intermediate."""
+        token = self.bare
+        if not token or token != token.strip() or not token.isprintable() or "/" in token:
+            raise ArscInputError(
+                f"bare-site token {shown(token)!r} is not a name part; give the word that "
+                "names the bare-site runs, e.g. substrate"
+            )
+        from arsc.adsorbates import adsorbates
+
+        if token != BARE and token in adsorbates():
+            raise ArscInputError(
+                f"bare-site token {token!r} is an intermediate, so its runs would be taken "
+                "for bare sites; give the word that names the bare-site runs, e.g. substrate"
+            )
+
     def _compile(self) -> str:
+        self._check_bare()
+        if not self.pattern.isprintable():
+            raise self._error("holds unprintable characters")
         separators = "".join(sorted(set(re.sub(r"\{[^{}]*\}|[\[\]]", "", self.pattern)) | {"/"}))
         token = f"[^{re.escape(separators)}]+"
         field_regex = {
@@ -113,7 +134,7 @@ class NamePattern:
         return "".join(parts)
 
     def _error(self, what: str) -> ArscInputError:
-        return ArscInputError(f"name pattern {self.pattern!r} {what}")
+        return ArscInputError(f"name pattern {shown(self.pattern, 80)!r} {what}")
 
     def parse(self, name: str) -> NameParts | None:
         """Split a relative path (``/``-separated) into site, adsorbate and mode.

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
+import math
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from arsc.errors import ArscInputError
+from arsc.ingest.messages import one_line
+from arsc.outputs import csv_with, write_text_atomic
+
+if TYPE_CHECKING:  # pandas is heavy: imported by to_frame only
+    import pandas as pd
 
 Engine = Literal["vasp", "gpaw", "mlip"]
 
@@ -36,7 +42,7 @@ def _fmt(value: object) -> str:
 class DftSettings(BaseModel):
     """Settings that must agree between an adsorbate run and its bare-site run."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     functional: str = Field(
         description="Exchange-correlation functional (PBE, RPBE, r2SCAN, HSE06, ...); "
@@ -158,12 +164,16 @@ class EnergyRow(BaseModel):
 
     @property
     def readable(self) -> bool:
-        """Whether the energy and settings were read (False for an error row)."""
-        return self.settings is not None
+        """Whether a finite energy and the settings were read (False for an error row)."""
+        return self.settings is not None and self.e0 is not None and math.isfinite(self.e0)
 
 
 #: Column order of the CSV file.
 COLUMNS: tuple[str, ...] = tuple(EnergyRow.model_fields)
+#: Columns that make an existing CSV recognisably an energies table (replaced without --force).
+KEY_COLUMNS: tuple[str, ...] = ("site", "adsorbate", "mode", "e0", "engine", "settings_hash")
+#: The energies table as an output kind, for :func:`arsc.outputs.check_output`.
+TABLE_KIND = csv_with(*KEY_COLUMNS, name="energies table (CSV)")
 
 
 def row_from(settings: DftSettings, **fields: Any) -> EnergyRow:
@@ -174,7 +184,10 @@ def row_from(settings: DftSettings, **fields: Any) -> EnergyRow:
 def error_row(
     site: str, adsorbate: str, mode: str, engine: Engine, path: Path, reason: str
 ) -> EnergyRow:
-    """Build the row of a calculation whose files could not be read."""
+    """Build the row of a calculation whose files could not be read.
+
+    The reason is made one printable line (see :func:`arsc.ingest.messages.one_line`).
+    """
     return EnergyRow(
         site=site,
         adsorbate=adsorbate,
@@ -182,22 +195,30 @@ def error_row(
         engine=engine,
         path=str(path),
         consistent=False,
-        reason=reason,
+        reason=one_line(reason) or "cannot be read",
     )
 
 
 def write_table(rows: Iterable[EnergyRow], path: str | Path) -> Path:
     """Write rows to a CSV file with the columns in :data:`COLUMNS` order.
 
-    None is written as an empty cell; floats keep full precision.
+    None is written as an empty cell; floats keep full precision. The file is
+    written atomically (a temporary file beside it is renamed over it), so a
+    failure leaves an existing table intact. Check the path first with
+    :func:`arsc.outputs.check_output` and :data:`TABLE_KIND`.
+
+    Raises
+    ------
+    ArscInputError
+        One line when the folder cannot be created or written.
     """
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    with p.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: ("" if v is None else v) for k, v in row.model_dump().items()})
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.model_dump().items()})
+    write_text_atomic(p, buffer.getvalue())
     return p
 
 
@@ -238,4 +259,6 @@ def read_table(path: str | Path) -> list[EnergyRow]:
 
 def to_frame(rows: Iterable[EnergyRow]) -> pd.DataFrame:
     """Return the rows as a DataFrame with the :data:`COLUMNS` order."""
+    import pandas as pd
+
     return pd.DataFrame([r.model_dump() for r in rows], columns=list(COLUMNS))

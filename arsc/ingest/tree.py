@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from arsc.errors import ArscInputError, unknown
 from arsc.ingest.consistency import check_consistency, count_causes
 from arsc.ingest.gpaw import ASE_SUFFIXES, find_ase_files, read_ase_file
+from arsc.ingest.messages import shown
 from arsc.ingest.pattern import NameParts, NamePattern
 from arsc.ingest.table import BARE, EnergyRow, Engine, error_row
 from arsc.ingest.vasp import OUTPUT_FILES, find_vasp_folders, read_vasp_folder
@@ -146,17 +147,18 @@ def ingest(
     Raises
     ------
     ArscInputError
-        If the root does not exist, the engine or pattern is invalid, or no
-        calculation is found.
+        If the root does not exist or is a file the engine cannot read, the
+        engine, pattern or bare token is invalid, no calculation is found, or
+        no calculation's name matches the pattern. A calculation that cannot
+        be read is not an exception: it is an error row.
     """
     base = Path(root)
     if engine not in READERS:
         raise unknown("engine", engine, READERS)
-    if not base.exists():
-        raise ArscInputError(f"{str(base)!r} does not exist")
     reader = READERS[engine]
     names = NamePattern(pattern, bare)
     names.regex  # noqa: B018 - compile now: a bad pattern fails before the walk
+    check_root(base, engine)
     rows, skipped, found = [], [], 0
     for path in reader.find(base):
         found += 1
@@ -164,13 +166,53 @@ def ingest(
         if parts is None:
             skipped.append(str(path))
             continue
-        try:
-            rows.append(reader.read(path, parts, engine))
-        except ArscInputError as exc:
-            rows.append(error_row(parts.site, parts.adsorbate, parts.mode, engine, path, str(exc)))
+        rows.append(_read_one(reader, path, parts, engine))
     if not found:
         raise ArscInputError(f"no {reader.what} under {str(base)!r}")
+    if not rows:
+        raise ArscInputError(
+            f"none of the {found} {reader.what} under {str(base)!r} has a name that matches "
+            f"the name pattern: {names.hint()}; e.g. {shown(Path(skipped[0]).name)!r}"
+        )
     return IngestResult(check_consistency(rows), skipped)
+
+
+def check_root(root: Path, engine: Engine) -> None:
+    """Refuse a root that does not exist or is not what ``engine`` reads.
+
+    Raises
+    ------
+    ArscInputError
+        A missing root, a file given to ``vasp`` (which reads folders), or a
+        file without an ASE suffix given to ``gpaw``/``mlip``.
+    """
+    if not root.exists():
+        raise ArscInputError(f"{str(root)!r} does not exist")
+    if root.is_dir():
+        return
+    if engine == "vasp":
+        raise ArscInputError(
+            f"{str(root)!r} is a file; give the folder that holds the VASP calculation folders"
+        )
+    if root.suffix not in ASE_SUFFIXES:
+        raise ArscInputError(
+            f"{str(root)!r} is not an ASE file ({', '.join(ASE_SUFFIXES)}); "
+            "give one of those or a folder that holds them"
+        )
+
+
+def _read_one(reader: Reader, path: Path, parts: NameParts, engine: Engine) -> EnergyRow:
+    """Read one calculation; any failure becomes an error row, never an exception."""
+    try:
+        return reader.read(path, parts, engine)
+    except ArscInputError as exc:
+        reason = str(exc)
+    except Exception as exc:
+        reason = (
+            f"{path}: cannot be read (unexpected {type(exc).__name__} in the reader; "
+            "please report it)"
+        )
+    return error_row(parts.site, parts.adsorbate, parts.mode, engine, path, reason)
 
 
 def ingest_vasp(

@@ -17,9 +17,25 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from arsc.errors import ArscInputError
+from arsc.ingest.messages import (
+    FileFormatError,
+    file_problem,
+    is_binary,
+    is_finite,
+    number,
+    one_line,
+    present,
+    read_head,
+    shown,
+)
 from arsc.ingest.pattern import NameParts
 from arsc.ingest.table import EnergyRow, row_from
-from arsc.ingest.vasp_settings import potcar_elements, vasp_convergence, vasp_settings
+from arsc.ingest.vasp_settings import (
+    numeric_tags,
+    potcar_elements,
+    vasp_convergence,
+    vasp_settings,
+)
 from arsc.io import read_structure
 
 T = TypeVar("T")
@@ -63,21 +79,46 @@ class VaspOutputs:
     natoms: int | None = None
 
 
+#: What is wrong with a file of each name when its parser fails for its own reasons.
+MALFORMED: dict[str, str] = {
+    "vasprun.xml": "is not a complete vasprun.xml (truncated or malformed XML)",
+    "OUTCAR": "is not a readable OUTCAR (malformed or truncated)",
+    "OSZICAR": "has no readable ionic step (expected lines with 'F=' and 'E0=')",
+    "INCAR": "is not a readable INCAR (expected 'TAG = value' lines)",
+    "CONTCAR": "is not a readable structure in POSCAR format (malformed or truncated)",
+    "POSCAR": "is not a readable structure in POSCAR format (malformed or truncated)",
+}
+
+
 def _load(folder: Path, name: str, parse: Callable[[Path], T]) -> T:
-    """Parse ``folder/name``; empty or malformed files raise a one-line ArscInputError."""
+    """Parse ``folder/name``; any problem with the file raises a one-line ArscInputError.
+
+    The message names the folder and the file and says in plain words what is
+    wrong (a folder instead of a file, empty, binary data, truncated,
+    malformed); it never carries a parser's raw exception text.
+    """
     path = folder / name
-    if not path.read_bytes().strip():
-        raise ArscInputError(f"{folder}: {name} is empty")
+    problem = file_problem(path)
+    if problem is not None:
+        raise ArscInputError(f"{folder}: {name} {problem}")
     try:
+        head = read_head(path)
+        if not head.strip() and path.stat().st_size <= len(head):
+            raise ArscInputError(f"{folder}: {name} is empty")
+        if is_binary(head):
+            raise ArscInputError(f"{folder}: {name} holds binary data, not text (corrupt file?)")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return parse(path)
     except ArscInputError:
         raise
-    except PARSE_ERRORS as exc:
-        raise ArscInputError(
-            f"{folder}: cannot parse {name} ({type(exc).__name__}: {exc})"
-        ) from None
+    except FileFormatError as exc:
+        raise ArscInputError(f"{folder}: {name} {one_line(str(exc), 200)}") from None
+    except OSError as exc:
+        why = one_line(exc.strerror or "input/output error", 80).lower()
+        raise ArscInputError(f"{folder}: cannot read {name} ({why})") from None
+    except Exception:
+        raise ArscInputError(f"{folder}: {name} {MALFORMED.get(name, 'is malformed')}") from None
 
 
 def _float(text: str) -> float:
@@ -97,19 +138,28 @@ def parse_oszicar_text(text: str) -> IonicHistory:
 
     Raises
     ------
-    ValueError
+    FileFormatError
         If there is no complete ionic line or its energies are unreadable.
     """
     lines = text.splitlines()
     ionic = [(i, m) for i, line in enumerate(lines) if (m := _IONIC.match(line))]
     if not ionic:
-        raise ValueError("no ionic step (no line with F= and E0=)")
-    f = [_float(m.group(2)) for _, m in ionic]
-    e0 = [_float(m.group(3)) for _, m in ionic]
+        raise FileFormatError("has no ionic step (no line with 'F=' and 'E0=')")
+    try:
+        f = [_float(m.group(2)) for _, m in ionic]
+        e0 = [_float(m.group(3)) for _, m in ionic]
+    except ValueError:
+        raise FileFormatError(
+            "has an ionic step whose F or E0 is not a number (overflowed '****' field?)"
+        ) from None
     start = ionic[-2][0] + 1 if len(ionic) > 1 else 0
     scf = sum(1 for line in lines[start : ionic[-1][0]] if _SCF.match(line))
     last = ionic[-1][1].group(4)
-    return _history(e0, f, _float(last) if last and len(ionic) > 1 else None, scf or None)
+    try:
+        de = _float(last) if last and len(ionic) > 1 else None
+    except ValueError:
+        de = None  # the energy change is recomputed from F
+    return _history(e0, f, de, scf or None)
 
 
 def read_oszicar(path: Path) -> IonicHistory:
@@ -117,14 +167,13 @@ def read_oszicar(path: Path) -> IonicHistory:
 
     Raises
     ------
-    ValueError
+    FileFormatError
         If the file is truncated (its last line is incomplete) or has no
         ionic step.
     """
     text = path.read_text(errors="replace")
     if not text.endswith("\n"):
-        tail = text.rstrip().splitlines()[-1].strip()
-        raise ValueError(f"truncated: the last line {tail[:60]!r} is incomplete")
+        raise FileFormatError("is truncated (its last line has no end; the run was cut off?)")
     from pymatgen.io.vasp import Oszicar
 
     try:
@@ -142,7 +191,7 @@ def read_oszicar(path: Path) -> IonicHistory:
             None if de is None else float(de),
             len(scf) if scf else None,
         )
-    except PARSE_ERRORS:
+    except Exception:
         return parse_oszicar_text(text)
 
 
@@ -161,9 +210,9 @@ def _from_outcar(folder: Path) -> VaspOutputs:
         )
         f, e0 = [v[0] for v in out.data["f"]], [v[0] for v in out.data["e0"]]
         if not f or not e0:
-            raise ValueError("no ionic step (no 'free energy TOTEN' line)")
+            raise FileFormatError("has no ionic step (no 'free energy TOTEN' line)")
         if out.final_energy is None or out.final_fr_energy is None:
-            raise ValueError("no final energy")
+            raise FileFormatError("has no final energy")
         hist = _history(e0, f, None, None)
         # pymatgen's final energies are those of the last ionic step
         return VaspOutputs(
@@ -185,7 +234,7 @@ def _from_vasprun(folder: Path) -> VaspOutputs:
             parse_potcar_file=False,
         )
         if not run.ionic_steps:
-            raise ValueError("no ionic step")
+            raise FileFormatError("has no ionic step")
         f = [float(s["e_fr_energy"]) for s in run.ionic_steps]
         hist = _history(
             [float(s["e_0_energy"]) for s in run.ionic_steps],
@@ -216,8 +265,13 @@ OUTPUT_READERS: dict[str, Callable[[Path], VaspOutputs]] = {
 
 
 def is_vasp_folder(folder: Path) -> bool:
-    """Whether the folder holds a VASP output file (vasprun.xml, OUTCAR or OSZICAR)."""
-    return any((folder / name).is_file() for name in OUTPUT_FILES)
+    """Whether the folder holds a VASP output (vasprun.xml, OUTCAR or OSZICAR).
+
+    An output that is there but is not a regular file (a folder, a broken
+    link) still makes the folder a calculation: it becomes an error row
+    rather than silently disappearing.
+    """
+    return any(present(folder / name) for name in OUTPUT_FILES)
 
 
 def find_vasp_folders(root: Path) -> Iterator[Path]:
@@ -235,15 +289,19 @@ def _incar(folder: Path) -> dict[str, Any]:
             body = re.split(r"[#!]", line, maxsplit=1)[0].strip()
             continued = n > 1 and lines[n - 2].rstrip().endswith("\\")
             if body and "=" not in body and not continued:
-                raise ValueError(f"line {n} {body[:40]!r} is not 'TAG = value' (truncated?)")
-        return dict(Incar.from_file(path))
+                raise FileFormatError(
+                    f"line {n} ('{shown(body)}') is not 'TAG = value' (truncated file?)"
+                )
+        tags = dict(Incar.from_file(path))
+        tags.update(numeric_tags(lines))  # pymatgen reads "52O" as 52 and "1D-5" as 1
+        return tags
 
     return _load(folder, "INCAR", parse)
 
 
 def _potcar_titles(folder: Path) -> list[str]:
     for name in POTCAR_FILES:
-        if (folder / name).is_file():
+        if present(folder / name):
             return _load(folder, name, lambda p: _TITEL.findall(p.read_text(errors="replace")))
     return []
 
@@ -255,10 +313,21 @@ def _structure(folder: Path) -> tuple[int, list[str]] | None:
     Poscar for 100+ atoms, and only the count and species are needed.
     """
     for name in STRUCTURE_FILES:
-        if (folder / name).is_file():
+        if present(folder / name):
             atoms = _load(folder, name, read_structure)
             return len(atoms), list(dict.fromkeys(atoms.get_chemical_symbols()))
     return None
+
+
+def _check_energies(folder: Path, source: str, hist: IonicHistory) -> None:
+    """Refuse a NaN or infinite energy of the last ionic step (a broken run, not a result)."""
+    for label, value in (("E0", hist.e0), ("F", hist.f), ("d E", hist.last_de)):
+        if not is_finite(value):
+            assert value is not None
+            raise ArscInputError(
+                f"{folder}: {source} gives {label} = {number(value)} in the last ionic step "
+                "(not a finite energy)"
+            )
 
 
 def read_vasp_folder(folder: Path, parts: NameParts) -> EnergyRow:
@@ -275,15 +344,19 @@ def read_vasp_folder(folder: Path, parts: NameParts) -> EnergyRow:
     Raises
     ------
     ArscInputError
-        ``"<folder>: OSZICAR is empty"`` and the like for an empty, truncated
-        or malformed file, or a missing INCAR.
+        ``"<folder>: OSZICAR is empty"`` and the like for an empty, truncated,
+        binary or malformed file, an expected file that is a folder or a
+        broken link, a NaN or infinite energy, a tag that is not a number
+        (``"<folder>: INCAR tag ENCUT = Abc is not a number"``), or a missing
+        INCAR.
     """
-    source = next(name for name in OUTPUT_FILES if (folder / name).is_file())
+    source = next(name for name in OUTPUT_FILES if present(folder / name))
     out = OUTPUT_READERS[source](folder)
-    if (folder / "INCAR").is_file():
-        tags = _incar(folder)
+    _check_energies(folder, source, out.history)
+    if present(folder / "INCAR"):
+        tags, tag_source = _incar(folder), "INCAR"
     elif out.tags:
-        tags = out.tags
+        tags, tag_source = out.tags, source
     else:
         raise ArscInputError(f"{folder}: no INCAR (needed for the settings)")
     potcars = _potcar_titles(folder) or out.potcars
@@ -291,11 +364,15 @@ def read_vasp_folder(folder: Path, parts: NameParts) -> EnergyRow:
     natoms = out.natoms if structure is None else structure[0]
     species = potcar_elements(potcars) or (structure[1] if structure else [])
     hist = out.history
-    converged, nsw_reached = vasp_convergence(
-        tags, hist.ionic_steps, hist.last_de, hist.last_scf_steps
-    )
+    try:
+        settings = vasp_settings(tags, potcars, species)
+        converged, nsw_reached = vasp_convergence(
+            tags, hist.ionic_steps, hist.last_de, hist.last_scf_steps
+        )
+    except ArscInputError as exc:
+        raise ArscInputError(f"{folder}: {tag_source} {exc}") from None
     return row_from(
-        vasp_settings(tags, potcars, species),
+        settings,
         site=parts.site,
         adsorbate=parts.adsorbate,
         mode=parts.mode,

@@ -5,10 +5,14 @@ Tag meanings and defaults are data (``arsc/data/ingest.yaml``, VASP wiki).
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from arsc.errors import ArscInputError
 from arsc.ingest.conventions import vasp_conventions
+from arsc.ingest.messages import FileFormatError, shown
 from arsc.ingest.table import DftSettings
 
 Tags = Mapping[str, Any]
@@ -23,12 +27,152 @@ def as_bool(value: object) -> bool:
     return bool(value)
 
 
-def _floats(value: object) -> list[float]:
-    if isinstance(value, str):
-        return [float(v) for v in value.split()]
+def _bad(key: str, value: object, what: str) -> ArscInputError:
+    """``tag ENCUT = Abc is not a number`` (the caller prefixes folder and file)."""
     if isinstance(value, list | tuple):
-        return [float(v) for v in value]
-    return [float(value)]  # type: ignore[arg-type]
+        value = " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    elif isinstance(value, float):
+        value = f"{value:g}"
+    return ArscInputError(f"tag {key} = {shown(value)} is not {what}")
+
+
+def _as_float(key: str, value: object) -> float:
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise _bad(key, value, "a number") from None
+    if not math.isfinite(x):
+        raise _bad(key, value, "a finite number")
+    return x
+
+
+def number_tag(tags: Tags, key: str, default: Any = None) -> float | None:
+    """Read a numeric tag as a finite float (``default`` when absent).
+
+    Raises
+    ------
+    ArscInputError
+        ``tag ENCUT = Abc is not a number`` (also for NaN and infinities).
+    """
+    value = tags.get(key, default)
+    return None if value is None else _as_float(key, value)
+
+
+def integer_tag(tags: Tags, key: str, default: Any = None) -> int | None:
+    """Read an integer tag (``2`` and ``2.0`` alike; ``default`` when absent).
+
+    Raises
+    ------
+    ArscInputError
+        ``tag ISPIN = two is not an integer``.
+    """
+    value = tags.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        x = _as_float(key, value)
+    except ArscInputError:
+        x = math.nan
+    if isinstance(value, bool) or not x.is_integer():
+        raise _bad(key, value, "an integer")
+    return int(x)
+
+
+def logical_tag(tags: Tags, key: str) -> bool:
+    """Read a VASP logical tag (``.TRUE.``, ``T``, ``.FALSE.``, ``F``; False when absent).
+
+    Raises
+    ------
+    ArscInputError
+        ``tag LDAU = maybe is not a logical (.TRUE. or .FALSE.)``.
+    """
+    value = tags.get(key, False)
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().strip(".").upper()
+    if not text or text[0] not in "TF":
+        raise _bad(key, value, "a logical (.TRUE. or .FALSE.)")
+    return text[0] == "T"
+
+
+#: Numeric INCAR tags that the settings and convergence use, checked in the raw text.
+INTEGER_TAGS: tuple[str, ...] = ("ISPIN", "IVDW", "IDIPOL", "LDAUTYPE", "NSW", "NELM")
+FLOAT_TAGS: tuple[str, ...] = ("ENCUT", "HFSCREEN", "EDIFF", "EDIFFG")
+LIST_TAGS: tuple[str, ...] = ("LDAUU", "LDAUJ", "LDAUL")
+_INTEGER = re.compile(r"[+-]?\d+")
+_REAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eEdD][+-]?\d+)?")
+_REPEAT = re.compile(r"(\d+)\*(.+)")
+
+
+def _real(text: str) -> float | None:
+    """Read a Fortran real (``1e-5``, ``1.0D-5``, ``-.02``), or None when the text is not one."""
+    if not _REAL.fullmatch(text):
+        return None
+    x = float(text.replace("d", "e").replace("D", "e"))
+    return x if math.isfinite(x) else None
+
+
+def _raw_value(key: str, value: str, line: int) -> int | float | list[float]:
+    where = f"(line {line})"
+    if key in INTEGER_TAGS:
+        if not _INTEGER.fullmatch(value):
+            raise FileFormatError(f"tag {key} = {shown(value)} {where} is not an integer")
+        return int(value)
+    if key in FLOAT_TAGS:
+        x = _real(value)
+        if x is None:
+            raise FileFormatError(f"tag {key} = {shown(value)} {where} is not a number")
+        return x
+    items: list[float] = []
+    for token in value.split():
+        count, item = (int(m[1]), m[2]) if (m := _REPEAT.fullmatch(token)) else (1, token)
+        x = _real(item)
+        if x is None:
+            raise FileFormatError(f"tag {key} = {shown(value)} {where} is not a list of numbers")
+        items += [x] * count
+    return items
+
+
+def numeric_tags(lines: Sequence[str]) -> dict[str, Any]:
+    """Read the numeric tags of :data:`INTEGER_TAGS`, :data:`FLOAT_TAGS` and :data:`LIST_TAGS`.
+
+    pymatgen's INCAR reader is lenient: it reads ``ENCUT = 52O`` as 52,
+    ``EDIFF = 1D-5`` as 1 and drops the ``x`` of ``LDAUU = 4 x``. These tags
+    decide the settings, so their raw text is checked and read here
+    (``n*value`` repeats are expanded; continued lines are left to pymatgen).
+
+    Raises
+    ------
+    FileFormatError
+        ``tag ENCUT = 52O (line 3) is not a number`` and the like.
+    """
+    found: dict[str, Any] = {}
+    wanted = {*INTEGER_TAGS, *FLOAT_TAGS, *LIST_TAGS}
+    for n, line in enumerate(lines, start=1):
+        body = re.split(r"[#!]", line, maxsplit=1)[0]
+        if n > 1 and lines[n - 2].rstrip().endswith("\\"):
+            continue  # the rest of a continued value
+        for statement in body.split(";"):
+            key, sep, value = statement.partition("=")
+            key, value = key.strip().upper(), value.strip()
+            if sep and key in wanted and value and not value.endswith("\\"):
+                found[key] = _raw_value(key, value, n)
+    return found
+
+
+def _floats(key: str, value: object) -> list[float]:
+    if isinstance(value, str):
+        items: list[object] = list(value.split())
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        items = [value]
+    try:
+        return [_as_float(key, v) for v in items]
+    except ArscInputError:
+        raise _bad(key, value, "a list of numbers") from None
 
 
 def _metagga(tags: Tags, potcars: Sequence[str], conv: dict[str, Any]) -> str | None:
@@ -39,9 +183,9 @@ def _metagga(tags: Tags, potcars: Sequence[str], conv: dict[str, Any]) -> str | 
 
 
 def _hybrid(tags: Tags, potcars: Sequence[str], conv: dict[str, Any]) -> str | None:
-    if not as_bool(tags.get("LHFCALC", False)):
+    if not logical_tag(tags, "LHFCALC"):
         return None
-    screen = float(tags.get("HFSCREEN", 0.0))
+    screen = number_tag(tags, "HFSCREEN", 0.0) or 0.0
     for entry in conv["hybrids"]:
         if abs(screen - float(entry["hfscreen"])) <= float(conv["hfscreen_tolerance"]):
             return str(entry["name"])
@@ -87,7 +231,7 @@ def functional(tags: Tags, potcars: Sequence[str]) -> str:
     name = next(
         (n for rule in FUNCTIONAL_RULES if (n := rule(tags, potcars, conv)) is not None), "unknown"
     )
-    if as_bool(tags.get("LUSE_VDW", False)):
+    if logical_tag(tags, "LUSE_VDW"):
         name += str(conv["nonlocal_vdw_suffix"])
     return name
 
@@ -104,13 +248,13 @@ def u_values(tags: Tags, species: Sequence[str]) -> str:
     LDAUTYPE 2 (Dudarev) the value is U - J; with other types it is ``U/J``
     and the string starts with ``LDAUTYPE=n;``.
     """
-    if not as_bool(tags.get("LDAU", False)):
+    if not logical_tag(tags, "LDAU"):
         return ""
     conv = vasp_conventions()
-    kind = int(tags.get("LDAUTYPE", conv["defaults"]["LDAUTYPE"]))
-    us = _floats(tags.get("LDAUU", []))
-    js = _floats(tags.get("LDAUJ", [0.0] * len(us)))
-    ls = _floats(tags.get("LDAUL", [2.0] * len(us)))
+    kind = integer_tag(tags, "LDAUTYPE", conv["defaults"]["LDAUTYPE"])
+    us = _floats("LDAUU", tags.get("LDAUU", []))
+    js = _floats("LDAUJ", tags.get("LDAUJ", [0.0] * len(us)))
+    ls = _floats("LDAUL", tags.get("LDAUL", [2.0] * len(us)))
     entries = []
     for el, u, j, ell in zip(species, us, js, ls, strict=False):
         if ell < 0 or (u == 0 and j == 0):
@@ -124,8 +268,8 @@ def ivdw(tags: Tags) -> int:
     """IVDW code of the dispersion correction (LVDW = .TRUE. counts as D2, IVDW 1)."""
     conv = vasp_conventions()
     if "IVDW" in tags:
-        code = int(tags["IVDW"])
-    elif as_bool(tags.get("LVDW", False)):
+        code = integer_tag(tags, "IVDW") or 0
+    elif logical_tag(tags, "LVDW"):
         code = int(conv["lvdw_ivdw"])
     else:
         code = int(conv["defaults"]["IVDW"])
@@ -135,10 +279,8 @@ def ivdw(tags: Tags) -> int:
 def dipole(tags: Tags) -> bool:
     """Whether a dipole correction is on (LDIPOL, or IDIPOL 1-4)."""
     conv = vasp_conventions()
-    idipol = tags.get("IDIPOL")
-    return as_bool(tags.get("LDIPOL", False)) or (
-        idipol is not None and int(idipol) in conv["dipole_idipol"]
-    )
+    idipol = integer_tag(tags, "IDIPOL")
+    return logical_tag(tags, "LDIPOL") or (idipol is not None and idipol in conv["dipole_idipol"])
 
 
 def vasp_settings(tags: Tags, potcars: Sequence[str], species: Sequence[str]) -> DftSettings:
@@ -154,12 +296,17 @@ def vasp_settings(tags: Tags, potcars: Sequence[str], species: Sequence[str]) ->
         Element of each species in POTCAR order, for LDAUU.
     """
     defaults = vasp_conventions()["defaults"]
-    encut = tags.get("ENCUT")
+    encut = number_tag(tags, "ENCUT")
+    if encut is not None and encut <= 0:
+        raise _bad("ENCUT", tags["ENCUT"], "a positive cutoff (eV)")
+    ispin = integer_tag(tags, "ISPIN", defaults["ISPIN"])
+    if ispin not in (1, 2):
+        raise _bad("ISPIN", tags.get("ISPIN"), "1 or 2")
     return DftSettings(
         functional=functional(tags, potcars),
-        encut=None if encut is None else float(encut),
-        ispin=int(tags.get("ISPIN", defaults["ISPIN"])),
-        ldau=as_bool(tags.get("LDAU", False)),
+        encut=encut,
+        ispin=ispin,
+        ldau=logical_tag(tags, "LDAU"),
         u_values=u_values(tags, species),
         ivdw=ivdw(tags),
         dipole=dipole(tags),
@@ -194,10 +341,10 @@ def vasp_convergence(
     """
     conv = vasp_conventions()
     defaults = conv["defaults"]
-    nsw = int(tags.get("NSW", defaults["NSW"]))
-    nelm = int(tags.get("NELM", defaults["NELM"]))
-    ediff = float(tags.get("EDIFF", defaults["EDIFF"]))
-    ediffg = float(tags.get("EDIFFG", ediff * float(conv["ediffg_factor"])))
+    nsw = integer_tag(tags, "NSW", defaults["NSW"]) or 0
+    nelm = integer_tag(tags, "NELM", defaults["NELM"]) or 0
+    ediff = number_tag(tags, "EDIFF", defaults["EDIFF"]) or 0.0
+    ediffg = number_tag(tags, "EDIFFG", ediff * float(conv["ediffg_factor"])) or 0.0
     nsw_reached = nsw > 0 and ionic_steps >= nsw
     scf_ok = last_scf_steps is None or last_scf_steps < nelm
     energy_ok = ediffg <= 0 or nsw == 0 or last_de is None or abs(last_de) < ediffg

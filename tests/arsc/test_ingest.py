@@ -1,5 +1,7 @@
 """Ingestion of DFT results: real VASP folders (sac-hoer), ASE/GPAW files, the table, the check."""
 
+import math
+import os
 import re
 import shutil
 import time
@@ -216,15 +218,70 @@ def _cut_in_last_key(path: Path) -> None:
     path.write_text(text[: text.rstrip().rfind("\n") + 4])  # "...\nLVD"
 
 
+def _junk_bytes(path: Path) -> None:
+    path.write_bytes(bytes(range(256)) * 4)
+
+
+def _as_folder(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
+
+
+def _as_broken_link(path: Path) -> None:
+    path.unlink()
+    path.symlink_to(path.parent / "no-such-file")
+
+
+def _replace_energy(path: Path, value: str) -> None:
+    text = path.read_text()
+    last = text.rstrip("\n").rsplit("\n", 1)[-1]
+    path.write_text(text.replace(last, re.sub(r"E0= \S+", f"E0= {value}", last)))
+
+
 CORRUPTIONS = [
     ("OSZICAR", lambda p: p.write_text(""), "OSZICAR is empty"),
-    ("OSZICAR", lambda p: _truncate(p, cut_tail=25), "cannot parse OSZICAR (ValueError: truncated"),
+    ("OSZICAR", lambda p: _truncate(p, cut_tail=25), "OSZICAR is truncated (its last line"),
+    ("OSZICAR", lambda p: _replace_energy(p, "NaN"), "OSZICAR gives E0 = nan in the last"),
+    ("OSZICAR", lambda p: _replace_energy(p, "inf"), "OSZICAR gives E0 = inf in the last"),
+    ("OSZICAR", _as_folder, "OSZICAR is a folder, not a file"),
+    ("OSZICAR", _as_broken_link, "OSZICAR is a broken link"),
+    ("OSZICAR", _junk_bytes, "OSZICAR holds binary data, not text"),
     ("INCAR", lambda p: p.write_text(""), "INCAR is empty"),
-    ("INCAR", lambda p: _cut_in_last_key(p), "cannot parse INCAR (ValueError: line"),
+    ("INCAR", lambda p: _cut_in_last_key(p), "INCAR line "),
+    ("INCAR", lambda p: edit_incar(p.parent, {"ENCUT": "abc"}), "INCAR tag ENCUT = abc (line"),
+    ("INCAR", lambda p: edit_incar(p.parent, {"ENCUT": "52O"}), "INCAR tag ENCUT = 52O (line"),
+    ("INCAR", lambda p: edit_incar(p.parent, {"ENCUT": "nan"}), "INCAR tag ENCUT = nan (line"),
+    ("INCAR", lambda p: edit_incar(p.parent, {"ENCUT": "-5"}), "INCAR tag ENCUT = -5 is not a"),
+    ("INCAR", lambda p: edit_incar(p.parent, {"ISPIN": "3"}), "INCAR tag ISPIN = 3 is not 1 or 2"),
+    ("INCAR", lambda p: edit_incar(p.parent, {"IVDW": "x"}), "INCAR tag IVDW = x (line"),
+    ("INCAR", lambda p: edit_incar(p.parent, {"NSW": "1.5"}), "INCAR tag NSW = 1.5 (line"),
+    ("INCAR", lambda p: edit_incar(p.parent, {"LDAU": "maybe"}), "INCAR tag LDAU = Maybe is not"),
+    (
+        "INCAR",
+        lambda p: edit_incar(p.parent, {"LDAU": ".TRUE.", "LDAUU": "4 x"}),
+        "INCAR tag LDAUU = 4 x (line",
+    ),
+    ("INCAR", _as_folder, "INCAR is a folder, not a file"),
+    ("INCAR", _junk_bytes, "INCAR holds binary data"),
     ("CONTCAR", lambda p: p.write_text(""), "CONTCAR is empty"),
-    ("CONTCAR", lambda p: _truncate(p, keep=0.3), "cannot parse CONTCAR"),
+    ("CONTCAR", lambda p: _truncate(p, keep=0.3), "CONTCAR is not a readable structure"),
+    ("CONTCAR", lambda p: p.write_text("junk\nmore junk\n1 2 3\n"), "CONTCAR is not a readable"),
+    ("CONTCAR", _junk_bytes, "CONTCAR holds binary data, not text"),
+    ("CONTCAR", _as_folder, "CONTCAR is a folder, not a file"),
+    ("POTCAR_info", _as_folder, "POTCAR_info is a folder, not a file"),
     ("INCAR", lambda p: p.unlink(), "no INCAR (needed for the settings)"),
 ]
+
+
+def _is_clean(reason: str) -> bool:
+    """One printable line, no exception class name, no repr of bytes or numpy scalars."""
+    return (
+        reason.isprintable()
+        and "Error" not in reason
+        and "b'" not in reason
+        and "np." not in reason
+        and "\\x" not in reason
+    )
 
 
 @pytest.mark.parametrize(
@@ -239,10 +296,65 @@ def test_a_broken_file_gives_an_error_row_and_the_rest_still_ingests(
     rows = by_name(result.rows)
     bad = rows["1N1_Cu_OH"]
     assert bad.e0 is None and not bad.consistent
-    assert bad.reason.startswith(f"{root / '1N1_Cu_OH'}: {message}")
-    assert "\n" not in bad.reason
+    assert bad.reason.startswith(f"{root / '1N1_Cu_OH'}: {message}"), bad.reason
+    assert _is_clean(bad.reason), bad.reason
     assert result.errors == [bad.reason]
+    assert result.summary().read_errors == 1
     assert rows["1N1_Cu_bare"].consistent and rows["1N1_Cu_bare"].e0 is not None
+
+
+def test_numeric_incar_tags_are_read_from_the_raw_text_not_pymatgens_guess(tmp_path):
+    root = copy_site(tmp_path, "1N1_Co_OH")
+    folder = root / "1N1_Co_OH"
+    # pymatgen alone reads EDIFF = 1D-5 as 1.0; LDAUU 2*0 is Fortran's repeat count
+    edit_incar(
+        folder,
+        {"EDIFF": "1D-5", "LDAU": "T", "LDAUU": "4.0 4*0", "LDAUL": "2 4*-1", "ENCUT": "450."},
+    )
+    row = read_vasp_folder(folder, NameParts("1N1_Co", "OH"))
+    assert (row.encut, row.u_values) == (450.0, "Co:4")
+
+
+def test_a_fifo_instead_of_an_oszicar_is_an_error_row_not_a_hang(tmp_path):
+    root = copy_site(tmp_path, "1N1_Cu_substrate", "1N1_Cu_OH")
+    osz = root / "1N1_Cu_OH" / "OSZICAR"
+    osz.unlink()
+    os.mkfifo(osz)
+    rows = by_name(ingest_vasp(root, bare="substrate").rows)
+    assert rows["1N1_Cu_OH"].reason == f"{root / '1N1_Cu_OH'}: OSZICAR is not a regular file"
+
+
+def test_an_unexpected_reader_failure_is_an_error_row(tmp_path, monkeypatch):
+    import arsc.ingest.vasp as vasp
+
+    def explode(path):
+        raise ZeroDivisionError("deep inside a parser")
+
+    root = copy_site(tmp_path, "1N1_Cu_substrate", "1N1_Cu_OH")
+    monkeypatch.setitem(vasp.OUTPUT_READERS, "OSZICAR", explode)
+    result = ingest_vasp(root, bare="substrate")
+    assert len(result.rows) == 2 and result.summary().read_errors == 2
+    assert all("unexpected ZeroDivisionError" in r.reason for r in result.rows)
+    assert all("deep inside" not in r.reason for r in result.rows)
+
+
+def test_every_broken_run_is_an_error_row_and_the_summary_counts_them(tmp_path):
+    root = copy_site(tmp_path, *CO_SITE, "1N1_Cu_substrate", "1N1_Cu_OH")
+    _junk_bytes(root / "1N1_Cu_OH" / "CONTCAR")
+    edit_incar(root / "1N1_Co_H", {"ENCUT": "abc"})
+    _replace_energy(root / "1N1_Co_O" / "OSZICAR", "NaN")
+    _as_folder(root / "1N1_Co_OOH" / "OSZICAR")
+    result = ingest_vasp(root, bare="substrate")
+    summary = result.summary()
+    assert (summary.rows, summary.read_errors, summary.consistent) == (7, 4, 2)
+    assert summary.by_cause["read error"] == 4
+    assert sorted(r.site + "_" + r.adsorbate for r in result.rows if not r.readable) == [
+        "1N1_Co_H",
+        "1N1_Co_O",
+        "1N1_Co_OOH",
+        "1N1_Cu_OH",
+    ]
+    assert all(_is_clean(e) for e in result.errors)
 
 
 def test_oszicar_without_header_falls_back_to_the_tolerant_reader(tmp_path):
@@ -333,7 +445,9 @@ def test_truncated_vasprun_is_an_error_row(tmp_path):
     shutil.copy(_ase_file("vasprun_pstress.xml"), folder / "vasprun.xml")
     _truncate(folder / "vasprun.xml", keep=0.6)
     (row,) = ingest_vasp(root).rows
-    assert row.reason.startswith(f"{folder}: cannot parse vasprun.xml")
+    assert row.reason == (
+        f"{folder}: vasprun.xml is not a complete vasprun.xml (truncated or malformed XML)"
+    )
 
 
 def test_outcar_gives_sigma_zero_and_free_energy(tmp_path):
@@ -553,3 +667,122 @@ def test_full_sac_hoer_every_folder_ingested_or_reported():
         lines = ionic_lines(folder)
         expected = float(lines[-1].split("E0=")[1].split()[0]) if lines else None
         assert e0[str(folder)] == expected, folder
+
+
+# --- bad input: ASE files, roots, names, the table -----------------------------------
+
+
+def _single_point(path: Path, energy: float, **info) -> None:
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    atoms = molecule("H2")
+    atoms.info.update(info)
+    atoms.calc = SinglePointCalculator(atoms, energy=energy)
+    write(path, atoms)
+
+
+ASE_BREAKAGES = [
+    ("nan energy", lambda p: _single_point(p, math.nan), "the last frame's energy is nan"),
+    ("inf energy", lambda p: _single_point(p, math.inf), "the last frame's energy is inf"),
+    ("folder", lambda p: p.mkdir(), "is a folder, not a file"),
+    ("junk", lambda p: p.write_bytes(bytes(range(256)) * 4), "cannot read it as an ASE file"),
+    ("empty", lambda p: p.write_bytes(b""), "file is empty"),
+    ("bad fmax", lambda p: _single_point(p, -1.0, fmax="x"), "setting fmax = x is not"),
+    ("bad steps", lambda p: _single_point(p, -1.0, steps=-3), "setting steps = -3 is not"),
+    ("bad ispin", lambda p: _single_point(p, -1.0, ispin="two"), "setting ispin = two is not"),
+    ("nan encut", lambda p: _single_point(p, -1.0, encut=math.nan), "setting encut = nan is not"),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "make", "message"), ASE_BREAKAGES, ids=[b[0] for b in ASE_BREAKAGES]
+)
+def test_a_broken_ase_file_is_an_error_row_and_the_rest_still_ingests(
+    tmp_path, what, make, message
+):
+    _single_point(tmp_path / "x_bare.extxyz", -2.0)
+    make(tmp_path / "x_OH.extxyz")
+    result = ingest_gpaw(tmp_path)
+    rows = by_name(result.rows)
+    assert rows["x_bare"].readable and rows["x_bare"].consistent
+    bad = rows["x_OH"]
+    assert not bad.readable and message in bad.reason, bad.reason
+    assert bad.reason.startswith(str(tmp_path / "x_OH.extxyz"))
+    assert _is_clean(bad.reason), bad.reason
+    assert result.summary().read_errors == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "settings.json is not valid JSON (line 1, column 2)"),
+        ("[1, 2]", "settings.json is not a JSON object of settings"),
+        (None, "settings.json is a folder, not a file"),
+    ],
+)
+def test_a_broken_settings_json_is_an_error_row(tmp_path, content, message):
+    _single_point(tmp_path / "x_OH.extxyz", -1.0)
+    if content is None:
+        (tmp_path / "settings.json").mkdir()
+    else:
+        (tmp_path / "settings.json").write_text(content)
+    (row,) = ingest_gpaw(tmp_path).rows
+    assert not row.readable and row.reason.startswith(str(tmp_path / message)), row.reason
+    assert _is_clean(row.reason)
+
+
+def test_roots_that_are_missing_or_the_wrong_kind_of_file_raise(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("hi\n")
+    with pytest.raises(ArscInputError, match="is a file; give the folder that holds the VASP"):
+        ingest_vasp(text)
+    with pytest.raises(ArscInputError, match=r"is not an ASE file \(.traj"):
+        ingest_gpaw(text)
+    with pytest.raises(ArscInputError, match="no ASE files"):
+        ingest_gpaw(tmp_path)
+    _single_point(tmp_path / "x_OH.extxyz", -1.0)
+    (row,) = ingest_gpaw(tmp_path / "x_OH.extxyz").rows  # one file is a valid root
+    assert row.e0 == -1.0
+
+
+def test_a_tree_where_no_name_matches_the_pattern_raises_with_the_hint(tmp_path):
+    root = copy_site(tmp_path, "1N1_Cu_substrate")
+    with pytest.raises(ArscInputError, match=r"none of the 1 VASP .* matches the name pattern"):
+        ingest_vasp(root)
+    with pytest.raises(ArscInputError, match="none of the 2 VASP"):
+        ingest_vasp(copy_site(tmp_path / "b", "1N1_Cu_OH", "1N1_Co_OH"), "{site}-{adsorbate}")
+
+
+@pytest.mark.parametrize(
+    ("bare", "message"),
+    [
+        ("", "bare-site token '' is not a name part"),
+        ("OH", "bare-site token 'OH' is an intermediate"),
+        ("a/b", "is not a name part"),
+        (" substrate", "is not a name part"),
+    ],
+)
+def test_bad_bare_tokens_raise_one_line_input_errors(tmp_path, bare, message):
+    with pytest.raises(ArscInputError, match=re.escape(message)):
+        ingest_vasp(DATA, bare=bare)
+
+
+def test_write_table_is_atomic_and_a_failure_keeps_the_old_table(tmp_path, monkeypatch):
+    rows = ingest_vasp(DATA, bare="substrate").rows
+    path = write_table(rows, tmp_path / "sub" / "e.csv")
+    before = path.read_bytes()
+    assert sorted(p.name for p in path.parent.iterdir()) == ["e.csv"]
+
+    def no_rename(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", no_rename)
+    with pytest.raises(ArscInputError, match=r"cannot write .*No space left on device"):
+        write_table(rows[:1], path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["e.csv"]
+
+
+def test_a_nan_energy_row_is_not_readable():
+    row = EnergyRow(site="s", adsorbate="OH", engine="vasp", path="p", e0=math.nan, ispin=2, ivdw=0)
+    assert not row.readable

@@ -1,11 +1,15 @@
 """``arsc ingest vasp|gpaw`` as a user runs it (a real subprocess for exit codes and stdout)."""
 
 import json
+import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from ase.build import fcc111
 from ase.calculators.emt import EMT
 from ase.io import Trajectory
@@ -80,12 +84,160 @@ def test_ingest_gpaw_reads_an_emt_stand_in_trajectory(tmp_path):
     slab = fcc111("Cu", size=(2, 2, 2), vacuum=5.0)
     slab.calc = EMT()
     energy = slab.get_potential_energy()
-    with Trajectory(tmp_path / "cu111_bare.traj", "w") as traj:
+    (tmp_path / "runs").mkdir()
+    with Trajectory(tmp_path / "runs" / "cu111_bare.traj", "w") as traj:
         traj.write(slab)
-    csv = tmp_path / "e.csv"
-    out = arsc("ingest", "gpaw", str(tmp_path), "-o", str(csv), "--json")
+    csv = tmp_path / "e.csv"  # outside the tree it reads
+    out = arsc("ingest", "gpaw", str(tmp_path / "runs"), "-o", str(csv), "--json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["rows"] == 1
     (row,) = read_table(csv)
     assert (row.engine, row.site, row.adsorbate, row.consistent) == ("gpaw", "cu111", "bare", True)
     assert abs(row.e0 - energy) < 1e-12
+
+
+# --- bad input: one line on stderr, exit 2, nothing overwritten (in process) ---------
+
+
+def run(capsys, *args):
+    from workflows.cli.main import main
+
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def refused(capsys, *args) -> str:
+    code, _, err = run(capsys, *args)
+    assert code == 2, err
+    assert err.startswith("arsc: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def copy_tree(tmp_path: Path) -> Path:
+    root = tmp_path / "tree"
+    shutil.copytree(DATA, root)
+    for f in root.rglob("*"):
+        f.chmod(0o755 if f.is_dir() else 0o644)
+    return root
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_output_inside_the_tree_is_refused_and_no_input_is_touched(capsys, tmp_path):
+    root = copy_tree(tmp_path)
+    before = snapshot(root)
+    err = refused(capsys, "ingest", "vasp", root, "-o", root / "1N1_Cu_OH" / "INCAR", "--force")
+    assert "lies inside" in err and "INCAR" in err
+    refused(capsys, "ingest", "vasp", root, "-o", root / "energies.csv")
+    refused(capsys, "ingest", "gpaw", root, "-o", root / "x" / "e.csv")
+    assert snapshot(root) == before
+
+
+def test_output_that_is_a_folder_or_under_a_file_or_read_only_is_refused(
+    capsys, tmp_path, monkeypatch
+):
+    assert "is a folder" in refused(capsys, "ingest", "vasp", DATA, "-o", tmp_path)
+    (tmp_path / "f").write_text("x")
+    assert "is a file, not a folder" in refused(
+        capsys, "ingest", "vasp", DATA, "-o", tmp_path / "f" / "e.csv"
+    )
+    real_access = os.access
+    monkeypatch.setattr(  # a read-only output folder (as root, chmod would not stop writes)
+        os, "access", lambda path, mode: Path(path) != tmp_path and real_access(path, mode)
+    )
+    assert "not writable" in refused(capsys, "ingest", "vasp", DATA, "-o", tmp_path / "e.csv")
+    assert not (tmp_path / "e.csv").exists()
+
+
+def test_an_existing_file_of_another_kind_needs_force(capsys, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    err = refused(capsys, "ingest", "vasp", DATA, "--bare", "substrate", "-o", notes)
+    assert "--force" in err
+    assert notes.read_text() == "my notes\n"
+    code, _, err = run(
+        capsys, "ingest", "vasp", DATA, "--bare", "substrate", "-o", notes, "--force"
+    )
+    assert code == 0, err
+    assert len(read_table(notes)) == 8
+    # an energies table it wrote is replaced without --force, atomically (no temp file left)
+    code, _, err = run(capsys, "ingest", "vasp", DATA, "--bare", "substrate", "-o", notes)
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_broken_runs_become_error_rows_and_the_summary_counts_them(capsys, tmp_path):
+    root = copy_tree(tmp_path)
+    (root / "1N1_Cu_OH" / "CONTCAR").write_bytes(bytes(range(256)) * 8)
+    incar = root / "1N1_Co_H" / "INCAR"
+    incar.write_text(incar.read_text() + "ENCUT = abc\n")
+    osz = root / "1N1_Co_O" / "OSZICAR"
+    lines = osz.read_text().splitlines(keepends=True)
+    lines[-1] = re.sub(r"E0= \S+", "E0= NaN", lines[-1])
+    osz.write_text("".join(lines))
+    (root / "1N1_Co_OOH" / "OSZICAR").unlink()
+    (root / "1N1_Co_OOH" / "OSZICAR").mkdir()
+    csv = tmp_path / "e.csv"
+    code, out, err = run(capsys, "ingest", "vasp", root, "--bare", "substrate", "-o", csv, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert (doc["rows"], doc["read_errors"], doc["by_cause"]["read error"]) == (8, 5, 5)
+    reasons = dict(r.split(": ", 1) for r in doc["errors"])
+    assert reasons[str(root / "1N1_Cu_OH")].startswith("CONTCAR holds binary data")
+    assert reasons[str(root / "1N1_Co_H")].startswith("INCAR tag ENCUT = abc (line")
+    assert reasons[str(root / "1N1_Co_O")].startswith("OSZICAR gives E0 = nan")
+    assert reasons[str(root / "1N1_Co_OOH")] == "OSZICAR is a folder, not a file"
+    table = read_table(csv)
+    assert sum(not r.readable for r in table) == 5 and len(table) == 8
+    code, out, err = run(capsys, "ingest", "vasp", root, "--bare", "substrate", "-o", csv)
+    assert code == 0, err
+    assert "5 read errors" in " ".join(out.split())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["vasp", "{tmp}/nope"], "does not exist"),
+        (["vasp", "{tmp}/notes.txt"], "is a file; give the folder"),
+        (["gpaw", "{tmp}/notes.txt"], "is not an ASE file"),
+        (["vasp", "{tmp}/empty"], "no VASP calculation folders"),
+        (["gpaw", "{tmp}/empty"], "no ASE files"),
+        (["vasp", "{data}", "--pattern", "{site}"], "--pattern: name pattern '{site}' needs"),
+        (["vasp", "{data}", "--pattern", "{site}_{adsorbate}["], "'[' without ']'"),
+        (["vasp", "{data}", "--bare", "OH"], "--bare: bare-site token 'OH' is an intermediate"),
+        (["vasp", "{data}", "--bare", ""], "--bare: bare-site token '' is not a name part"),
+        (["vasp", "{data}", "--pattern", "{adsorbate}/{site}"], "none of the 8 VASP"),
+        (["gpaw", "{data}", "--engine", "dft"], "'dft' is not one of"),
+    ],
+)
+def test_bad_roots_patterns_and_tokens_are_one_line_errors_and_write_nothing(
+    capsys, tmp_path, args, message
+):
+    (tmp_path / "notes.txt").write_text("hi\n")
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "out" / "e.csv"
+    filled = [
+        a.format(tmp=tmp_path, data=DATA) if "{tmp}" in a or a == "{data}" else a for a in args
+    ]
+    err = refused(capsys, "ingest", *filled, "-o", out)
+    assert message in err, err
+    assert not out.exists()
+
+
+def test_a_tree_where_nothing_can_be_read_writes_the_reasons_and_exits_2(capsys, tmp_path):
+    root = tmp_path / "tree"
+    shutil.copytree(DATA / "2N2_W_OH", root / "2N2_W_OH")
+    csv = tmp_path / "e.csv"
+    code, out, err = run(capsys, "ingest", "vasp", root, "-o", csv)
+    assert code == 2
+    assert err == (
+        f"arsc: error: none of the 1 calculations under {str(root)!r} could be read; "
+        f"the reasons are in {str(csv)!r}\n"
+    )
+    (row,) = read_table(csv)
+    assert row.reason == f"{root / '2N2_W_OH'}: OSZICAR is empty"
+    assert "1 read errors" in " ".join(out.split())

@@ -11,9 +11,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from arsc.errors import ArscInputError
 from arsc.ingest import BARE, IngestResult, NamePattern, causes, ingest, write_table
-from arsc.ingest.table import Engine
-from workflows.cli.options import console
+from arsc.ingest.table import TABLE_KIND, Engine
+from arsc.ingest.tree import check_root
+from arsc.outputs import check_output
+from workflows.cli.options import ForceOpt, console
 
 ingest_app = typer.Typer(
     help="Ingest DFT results into one energies table (CSV) and check settings consistency.",
@@ -21,7 +24,15 @@ ingest_app = typer.Typer(
 )
 
 RootArg = Annotated[Path, typer.Argument(help="Folder to walk.")]
-OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="Energies table to write (CSV).")]
+OutputOpt = Annotated[
+    Path,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Energies table to write (CSV), outside the tree read; an existing file that is "
+        "not an energies table is replaced only with --force.",
+    ),
+]
 PatternOpt = Annotated[
     str,
     typer.Option(
@@ -77,6 +88,17 @@ def _report(result: IngestResult, output: Path, seconds: float, hint: str, verbo
     out.print(f"wrote {output} in {seconds:.1f} s")
 
 
+def _names(pattern: str, bare: str) -> NamePattern:
+    """Compile ``--pattern`` with ``--bare``; a bad value is a one-line error naming the option."""
+    names = NamePattern(pattern, bare)
+    try:
+        names.regex  # noqa: B018 - compiling checks the pattern and the bare token
+    except ArscInputError as exc:
+        option = "--bare" if str(exc).startswith("bare-site token") else "--pattern"
+        raise ArscInputError(f"{option}: {exc}") from None
+    return names
+
+
 def _run(
     root: Path,
     output: Path,
@@ -85,8 +107,12 @@ def _run(
     bare: str,
     as_json: bool,
     verbose: bool,
+    force: bool,
 ) -> None:
     start = time.perf_counter()
+    names = _names(pattern, bare)
+    check_root(root, engine)
+    check_output(output, [root], kind=TABLE_KIND, force=force)
     result = ingest(root, engine, pattern, bare)
     write_table(result.rows, output)
     seconds = time.perf_counter() - start
@@ -99,8 +125,13 @@ def _run(
             "skipped_paths": result.skipped,
         }
         typer.echo(json.dumps(doc))
-        return
-    _report(result, output, seconds, NamePattern(pattern, bare).hint(), verbose)
+    else:
+        _report(result, output, seconds, names.hint(), verbose)
+    if not any(r.readable for r in result.rows):
+        raise ArscInputError(
+            f"none of the {len(result.rows)} calculations under {str(root)!r} could be read; "
+            f"the reasons are in {str(output)!r}"
+        )
 
 
 @ingest_app.command("vasp")
@@ -111,9 +142,10 @@ def vasp(
     bare: BareOpt = BARE,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
+    force: ForceOpt = False,
 ) -> None:
     """Ingest VASP folders (OSZICAR, vasprun.xml or OUTCAR + INCAR) into an energies table."""
-    _run(root, output, "vasp", pattern, bare, as_json, verbose)
+    _run(root, output, "vasp", pattern, bare, as_json, verbose, force)
 
 
 @ingest_app.command("gpaw")
@@ -127,9 +159,10 @@ def gpaw(
     ] = AseEngine.gpaw,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
+    force: ForceOpt = False,
 ) -> None:
     """Ingest ASE files (.traj, .extxyz, .xyz, .gpw) of GPAW or MLIP runs into an energies table."""
-    _run(root, output, ASE_ENGINES[engine], pattern, bare, as_json, verbose)
+    _run(root, output, ASE_ENGINES[engine], pattern, bare, as_json, verbose, force)
 
 
 def register(app: typer.Typer) -> None:
