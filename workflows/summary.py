@@ -3,11 +3,11 @@
 Order of work, which matters:
 
 1. every state's final document is classified (ok, failed, missing);
-2. the settings-consistency check: the settings hash of every state's final
+2. the settings-consistency check: the settings of every state's final
    static, and of every gas reference, must equal the bare site's (the
-   rule of :mod:`arsc.ingest.consistency`, on the settings records of the
-   documents); a state that fails it is flagged with the differing keys and
-   left out of the free energies;
+   rule :func:`arsc.ingest.consistency.compare_settings`, on the settings
+   records and hashes of the documents); a state that fails it is flagged
+   with the differing keys and left out of the free energies;
 3. only then the free energies and activity (:func:`arsc.thermo.compute_activity`),
    with reference-molecule energies from the flow's own gas calculations and
    the Delta(ZPE - TS) corrections of a packaged references table.
@@ -25,11 +25,12 @@ from typing import Any
 import pandas as pd
 
 from arsc.errors import ArscInputError
+from arsc.ingest.consistency import NO_BARE, compare_settings
+from arsc.ingest.table import BARE
 from arsc.thermo import References, compute_activity, load_references
 from arsc.thermo.activity import SiteActivity
 from workflows.schemas import CalcDoc, ReactionActivity, SiteDoc, StateSummary
 
-BARE = "bare"
 #: Steps of a state in the order they run, and the task of each.
 STEPS: tuple[str, ...] = ("prerelax", "relax", "static")
 STEP_TASKS = {"prerelax": "relax", "relax": "relax", "static": "static"}
@@ -73,30 +74,19 @@ def _doc(value: Any) -> CalcDoc | None:
     return None if value is None else CalcDoc.from_output(value)
 
 
-def settings_differences(mine: Mapping[str, Any], bare: Mapping[str, Any]) -> list[str]:
-    """Describe the settings that differ from the bare run's (``kpts [2, 2, 1] vs bare ...``)."""
-    keys = sorted(set(mine) | set(bare))
-    return [
-        f"{k} {mine.get(k)!r} vs bare {bare.get(k)!r}" for k in keys if mine.get(k) != bare.get(k)
-    ]
-
-
 def check_consistency(doc: CalcDoc, bare: CalcDoc | None) -> tuple[bool, str]:
-    """Check that ``doc`` is comparable with the bare site's final static (same settings).
+    """Check ``doc`` against the bare site's final static (:func:`compare_settings`).
 
     Returns
     -------
     tuple
-        (consistent, reason); the reason names the differing settings.
+        (consistent, reason); the reason names the differing settings, or
+        ``no bare-site run`` when the bare site has no finished static.
     """
     if bare is None or bare.status != "ok":
-        return False, "no bare-site run"
-    if doc.engine != bare.engine:
-        return False, f"engine {doc.engine} vs bare {bare.engine}"
-    if doc.settings_hash == bare.settings_hash:
-        return True, ""
-    diffs = settings_differences(doc.settings, bare.settings) or ["settings hash differs"]
-    return False, "; ".join(diffs)
+        return False, NO_BARE
+    hashes = (doc.settings_hash, bare.settings_hash)
+    return compare_settings(doc.engine, doc.settings, bare.engine, bare.settings, hashes)
 
 
 def _failure(state: StateResult) -> tuple[str, str | None]:

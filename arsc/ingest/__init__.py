@@ -15,7 +15,13 @@ and :mod:`~arsc.ingest.vasp_settings` (VASP folders),
 (walking a tree).
 """
 
-from arsc.ingest.consistency import causes, check_consistency, count_causes
+from arsc.ingest.consistency import (
+    causes,
+    check_consistency,
+    compare_settings,
+    count_causes,
+    settings_differences,
+)
 from arsc.ingest.pattern import NameParts, NamePattern
 from arsc.ingest.table import (
     BARE,
@@ -38,11 +44,13 @@ __all__ = [
     "NamePattern",
     "causes",
     "check_consistency",
+    "compare_settings",
     "count_causes",
     "ingest",
     "ingest_gpaw",
     "ingest_vasp",
     "read_table",
+    "settings_differences",
     "to_frame",
     "write_table",
 ]

@@ -9,12 +9,18 @@ bare configuration). Every other row whose settings differ gets
 site without a bare run get ``no bare-site run``, of a site whose bare run
 could not be read ``bare-site run unreadable``. Rows whose files could not be
 read keep their error reason.
+
+:func:`compare_settings` is the one comparison of a run's settings with its
+bare run's, for energies-table rows and for the workflows' ``CalcDoc``
+settings records (a superset of :class:`~arsc.ingest.table.DftSettings`)
+alike.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from arsc.ingest.table import BARE, SETTING_LABELS, EnergyRow
 
@@ -24,6 +30,77 @@ NO_BARE = "no bare-site run"
 BARE_UNREADABLE = "bare-site run unreadable"
 #: Cause reported for rows whose files could not be read.
 READ_ERROR = "read error"
+
+
+def _fmt(value: object) -> str:
+    if value is None or value == "":
+        return "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def settings_differences(mine: Mapping[str, Any], bare: Mapping[str, Any]) -> list[str]:
+    """Describe every setting that differs from the bare run's (empty: comparable).
+
+    The comparability settings (the :class:`~arsc.ingest.table.DftSettings`
+    fields) come first, by label, e.g. ``IVDW 1 vs bare 0``; ``U`` is not
+    reported separately when ``LDAU`` itself differs. Any other entry of an
+    engine's settings record follows in key order, e.g. ``kpts [2, 2, 1] vs
+    bare [1, 1, 1]``, except a raw entry of a label already reported (a VASP
+    record's ``LDAU`` tag beside its ``ldau`` field).
+    """
+    out, named = [], set()
+    for name, label in SETTING_LABELS.items():
+        if name not in mine and name not in bare:
+            continue
+        a, b = mine.get(name), bare.get(name)
+        if a == b or (name == "u_values" and mine.get("ldau") != bare.get("ldau")):
+            continue
+        out.append(f"{label} {_fmt(a)} vs bare {_fmt(b)}")
+        named.add(label)
+    others = sorted((set(mine) | set(bare)) - set(SETTING_LABELS) - named)
+    out += [
+        f"{k} {mine.get(k)!r} vs bare {bare.get(k)!r}" for k in others if mine.get(k) != bare.get(k)
+    ]
+    return out
+
+
+def compare_settings(
+    engine: str,
+    settings: Mapping[str, Any],
+    bare_engine: str,
+    bare_settings: Mapping[str, Any],
+    hashes: tuple[str, str] | None = None,
+) -> tuple[bool, str]:
+    """Judge whether a run is comparable with its site's bare run: the consistency rule.
+
+    Parameters
+    ----------
+    engine, settings
+        The run's engine and settings (a ``DftSettings`` dump or an engine's
+        settings record).
+    bare_engine, bare_settings
+        The same of the bare run.
+    hashes
+        Settings hashes of the run and the bare run, when the settings carry
+        one: equal hashes are consistent, and a different hash with equal
+        settings is reported as ``settings hash differs``.
+
+    Returns
+    -------
+    tuple
+        ``(consistent, reason)``; the reason names the engines or every
+        differing setting (:func:`settings_differences`).
+    """
+    if engine != bare_engine:
+        return False, f"engine {engine} vs bare {bare_engine}"
+    if hashes is not None and hashes[0] == hashes[1]:
+        return True, ""
+    diffs = settings_differences(settings, bare_settings)
+    if not diffs and hashes is not None:
+        diffs = ["settings hash differs"]
+    return not diffs, "; ".join(diffs)
 
 
 def _reference(rows: list[EnergyRow]) -> EnergyRow | str:
@@ -44,8 +121,8 @@ def _judge(row: EnergyRow, ref: EnergyRow | str) -> EnergyRow:
     mine, bare = row.settings, ref.settings
     assert mine is not None
     assert bare is not None
-    diffs = mine.differences(bare)
-    return row.model_copy(update={"consistent": not diffs, "reason": "; ".join(diffs)})
+    ok, reason = compare_settings(row.engine, mine.model_dump(), ref.engine, bare.model_dump())
+    return row.model_copy(update={"consistent": ok, "reason": reason})
 
 
 def check_consistency(rows: Iterable[EnergyRow]) -> list[EnergyRow]:

@@ -31,14 +31,6 @@ Engine = Literal["vasp", "gpaw", "mlip"]
 BARE = "bare"
 
 
-def _fmt(value: object) -> str:
-    if value is None or value == "":
-        return "none"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
 class DftSettings(BaseModel):
     """Settings that must agree between an adsorbate run and its bare-site run."""
 
@@ -65,19 +57,6 @@ class DftSettings(BaseModel):
         """Return a short (10 hex digits) hash of these settings."""
         blob = json.dumps(self.model_dump(), sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()[:10]
-
-    def differences(self, bare: DftSettings) -> list[str]:
-        """Describe every setting that differs from the bare run's, e.g. ``IVDW 1 vs bare 0``.
-
-        ``U`` is not reported separately when ``LDAU`` itself differs.
-        """
-        out = []
-        for name, label in SETTING_LABELS.items():
-            mine, ref = getattr(self, name), getattr(bare, name)
-            if mine == ref or (name == "u_values" and self.ldau != bare.ldau):
-                continue
-            out.append(f"{label} {_fmt(mine)} vs bare {_fmt(ref)}")
-        return out
 
 
 #: Label of each comparability setting in ``reason`` messages.

@@ -1,10 +1,15 @@
-"""Read one VASP calculation folder into an energies-table row.
+"""Read one VASP calculation folder: the one reader of a VASP result.
+
+:func:`read_vasp_run` gives the whole record (:class:`VaspRun`) that both the
+energies table (:func:`read_vasp_folder`) and the workflows' ``CalcDoc``
+(``workflows.engines.vasp.parse``) are built from.
 
 Energies come from the first output present of ``vasprun.xml``, ``OUTCAR``
 and ``OSZICAR`` (pymatgen parsers; OSZICAR falls back to a tolerant reader
 of the ionic lines). Settings come from INCAR (or the INCAR copy inside
 vasprun.xml) and the POTCAR TITELs (POTCAR_info, POTCAR or vasprun.xml);
-the atom count from vasprun.xml, CONTCAR or POSCAR.
+the final structure and atom count from vasprun.xml, CONTCAR or POSCAR; the
+total moment from OSZICAR's ``mag=``.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from arsc.errors import ArscInputError
 from arsc.ingest.messages import (
@@ -29,14 +34,17 @@ from arsc.ingest.messages import (
     shown,
 )
 from arsc.ingest.pattern import NameParts
-from arsc.ingest.table import EnergyRow, row_from
+from arsc.ingest.table import DftSettings, EnergyRow, row_from
 from arsc.ingest.vasp_settings import (
+    convergence_problems,
     numeric_tags,
     potcar_elements,
-    vasp_convergence,
     vasp_settings,
 )
 from arsc.io import read_structure
+
+if TYPE_CHECKING:  # ASE is imported when a structure is read
+    from ase import Atoms
 
 T = TypeVar("T")
 
@@ -49,7 +57,9 @@ STRUCTURE_FILES: tuple[str, ...] = ("CONTCAR", "POSCAR")
 
 _TITEL = re.compile(r"TITEL\s*=\s*(.+?)\s*$", re.MULTILINE)
 _IONIC = re.compile(
-    r"^\s*(\d+)\s+(?:T=.*?)?F=\s*(\S+)\s+E0=\s*(\S+)(?:.*?\bd\s*E\s*=\s*(\S+))?", re.MULTILINE
+    r"^\s*(\d+)\s+(?:T=.*?)?F=\s*(\S+)\s+E0=\s*(\S+)(?:.*?\bd\s*E\s*=\s*(\S+))?"
+    r"(?:.*?\bmag=\s*(\S+))?",
+    re.MULTILINE,
 )
 _SCF = re.compile(r"^\s*[A-Z]{2,4}:\s+\d+")
 _MISSING_EXPONENT = re.compile(r"(?<=\d)([+-]\d+)$")
@@ -66,17 +76,24 @@ class IonicHistory:
     ionic_steps: int
     last_de: float | None
     last_scf_steps: int | None
+    total_magmom: float | None = None
+    """Total moment of the last ionic step (OSZICAR ``mag=``), mu_B."""
+    unfinished: bool = False
+    """SCF lines follow the last ionic line: the run stopped inside an ionic step."""
 
 
 @dataclass(frozen=True)
 class VaspOutputs:
-    """What an output file gave: energies, and from vasprun.xml also tags and atoms."""
+    """What an output file gave: energies, and from vasprun.xml also tags and structure."""
 
     history: IonicHistory
     source: str
     tags: dict[str, Any] = field(default_factory=dict)
     potcars: list[str] = field(default_factory=list)
     natoms: int | None = None
+    final: Atoms | None = None
+    converged: bool | None = None
+    fmax: float | None = None
 
 
 #: What is wrong with a file of each name when its parser fails for its own reasons.
@@ -87,10 +104,12 @@ MALFORMED: dict[str, str] = {
     "INCAR": "is not a readable INCAR (expected 'TAG = value' lines)",
     "CONTCAR": "is not a readable structure in POSCAR format (malformed or truncated)",
     "POSCAR": "is not a readable structure in POSCAR format (malformed or truncated)",
+    "KPOINTS": "is not a readable KPOINTS file (malformed or truncated)",
+    "custodian.json": "is not a readable custodian.json (malformed JSON)",
 }
 
 
-def _load(folder: Path, name: str, parse: Callable[[Path], T]) -> T:
+def load_vasp_file(folder: Path, name: str, parse: Callable[[Path], T]) -> T:
     """Parse ``folder/name``; any problem with the file raises a one-line ArscInputError.
 
     The message names the folder and the file and says in plain words what is
@@ -125,9 +144,16 @@ def _float(text: str) -> float:
     return float(_MISSING_EXPONENT.sub(r"E\1", text))
 
 
-def _history(e0: list[float], f: list[float], de: float | None, scf: int | None) -> IonicHistory:
+def _history(
+    e0: list[float],
+    f: list[float],
+    de: float | None,
+    scf: int | None,
+    mag: float | None = None,
+    unfinished: bool = False,
+) -> IonicHistory:
     last_de = (de if de is not None else f[-1] - f[-2]) if len(f) > 1 else None
-    return IonicHistory(e0[-1], f[-1], len(f), last_de, scf)
+    return IonicHistory(e0[-1], f[-1], len(f), last_de, scf, mag, unfinished)
 
 
 def parse_oszicar_text(text: str) -> IonicHistory:
@@ -159,7 +185,13 @@ def parse_oszicar_text(text: str) -> IonicHistory:
         de = _float(last) if last and len(ionic) > 1 else None
     except ValueError:
         de = None  # the energy change is recomputed from F
-    return _history(e0, f, de, scf or None)
+    moment = ionic[-1][1].group(5)
+    try:
+        mag = _float(moment) if moment else None
+    except ValueError:
+        mag = None  # an overflowed moment is left unknown
+    unfinished = any(_SCF.match(line) for line in lines[ionic[-1][0] + 1 :])
+    return _history(e0, f, de, scf or None, mag, unfinished)
 
 
 def read_oszicar(path: Path) -> IonicHistory:
@@ -185,18 +217,21 @@ def read_oszicar(path: Path) -> IonicHistory:
             else None
         )
         de = steps[-1].get("dE") if len(steps) > 1 else None
+        mag = steps[-1].get("mag")
         return _history(
             [float(s["E0"]) for s in steps],
             [float(s["F"]) for s in steps],
             None if de is None else float(de),
             len(scf) if scf else None,
+            None if mag is None else float(mag),
+            len(osz.electronic_steps) > len(steps),
         )
     except Exception:
         return parse_oszicar_text(text)
 
 
 def _from_oszicar(folder: Path) -> VaspOutputs:
-    return VaspOutputs(_load(folder, "OSZICAR", read_oszicar), "OSZICAR")
+    return VaspOutputs(load_vasp_file(folder, "OSZICAR", read_oszicar), "OSZICAR")
 
 
 def _from_outcar(folder: Path) -> VaspOutputs:
@@ -219,10 +254,20 @@ def _from_outcar(folder: Path) -> VaspOutputs:
             replace(hist, e0=float(out.final_energy), f=float(out.final_fr_energy)), "OUTCAR"
         )
 
-    return _load(folder, "OUTCAR", parse)
+    return load_vasp_file(folder, "OUTCAR", parse)
+
+
+def _fmax(step: dict[str, Any]) -> float | None:
+    import numpy as np
+
+    forces = step.get("forces")
+    if forces is None or len(forces) == 0:
+        return None
+    return float(np.linalg.norm(np.asarray(forces, dtype=float), axis=1).max())
 
 
 def _from_vasprun(folder: Path) -> VaspOutputs:
+    from pymatgen.io.ase import AseAtomsAdaptor
     from pymatgen.io.vasp import Vasprun
 
     def parse(path: Path) -> VaspOutputs:
@@ -251,9 +296,12 @@ def _from_vasprun(folder: Path) -> VaspOutputs:
             tags=tags,
             potcars=[str(s) for s in run.potcar_symbols],
             natoms=len(run.final_structure),
+            final=AseAtomsAdaptor.get_atoms(run.final_structure),
+            converged=bool(run.converged),
+            fmax=_fmax(run.ionic_steps[-1]),
         )
 
-    return _load(folder, "vasprun.xml", parse)
+    return load_vasp_file(folder, "vasprun.xml", parse)
 
 
 #: Reader of each output file.
@@ -296,27 +344,44 @@ def _incar(folder: Path) -> dict[str, Any]:
         tags.update(numeric_tags(lines))  # pymatgen reads "52O" as 52 and "1D-5" as 1
         return tags
 
-    return _load(folder, "INCAR", parse)
+    return load_vasp_file(folder, "INCAR", parse)
 
 
 def _potcar_titles(folder: Path) -> list[str]:
     for name in POTCAR_FILES:
         if present(folder / name):
-            return _load(folder, name, lambda p: _TITEL.findall(p.read_text(errors="replace")))
+            return load_vasp_file(
+                folder, name, lambda p: _TITEL.findall(p.read_text(errors="replace"))
+            )
     return []
 
 
-def _structure(folder: Path) -> tuple[int, list[str]] | None:
-    """Atom count and species (in order of appearance) of CONTCAR, else POSCAR.
+def read_vasp_structure(folder: Path, name: str) -> Atoms:
+    """Read ``folder/name`` (CONTCAR, POSCAR) as ASE Atoms; problems as one-line errors.
 
-    ASE's reader is used here: it is several times faster than pymatgen's
-    Poscar for 100+ atoms, and only the count and species are needed.
+    ASE's reader is used: it is several times faster than pymatgen's Poscar
+    for 100+ atoms.
     """
+    return load_vasp_file(folder, name, read_structure)
+
+
+def _structure(folder: Path) -> tuple[str, Atoms] | None:
+    """Return the first structure file present (CONTCAR, else POSCAR) and its atoms."""
     for name in STRUCTURE_FILES:
         if present(folder / name):
-            atoms = _load(folder, name, read_structure)
-            return len(atoms), list(dict.fromkeys(atoms.get_chemical_symbols()))
+            return name, read_vasp_structure(folder, name)
     return None
+
+
+def _oszicar_magmom(folder: Path) -> float | None:
+    """Total moment of OSZICAR's last ionic line, beside another output (None when unknown)."""
+    path = folder / "OSZICAR"
+    if file_problem(path) is not None:
+        return None
+    try:
+        return read_oszicar(path).total_magmom
+    except Exception:  # the moment is optional; the energies come from the other output
+        return None
 
 
 def _check_energies(folder: Path, source: str, hist: IonicHistory) -> None:
@@ -330,27 +395,68 @@ def _check_energies(folder: Path, source: str, hist: IonicHistory) -> None:
             )
 
 
-def read_vasp_folder(folder: Path, parts: NameParts) -> EnergyRow:
-    """Read one VASP calculation folder.
+@dataclass(frozen=True)
+class VaspRun:
+    """Everything read from one VASP calculation folder (energies in eV).
+
+    The one record of a VASP result: the energies-table row
+    (:func:`read_vasp_folder`) and the workflows' ``CalcDoc`` are both built
+    from it.
+    """
+
+    folder: Path
+    source: str
+    """Output file the energies came from (vasprun.xml, OUTCAR or OSZICAR)."""
+    history: IonicHistory
+    tags: dict[str, Any]
+    """INCAR tags (INCAR, else the copy inside vasprun.xml)."""
+    tag_source: str
+    potcars: list[str]
+    """POTCAR TITELs in species order (may be empty)."""
+    species: list[str]
+    """Element of each species: POTCAR order, else order of appearance in the structure."""
+    settings: DftSettings
+    problems: list[str]
+    """Why the run did not finish normally by its INCAR (empty: converged)."""
+    nsw_reached: bool
+    final: Atoms | None
+    """Final structure (vasprun.xml, CONTCAR or POSCAR); None when no file gives one."""
+    structure_source: str | None
+    """File the final structure came from."""
+    natoms: int | None
+    total_magmom: float | None
+    vasp_converged: bool | None
+    """VASP's own verdict (vasprun.xml only), which also checks forces."""
+    fmax: float | None
+    """Largest residual force of the last ionic step, eV/Angstrom (vasprun.xml only)."""
+
+    @property
+    def converged(self) -> bool:
+        """Whether the run finished normally by its INCAR (see :func:`convergence_problems`)."""
+        return not self.problems
+
+
+def read_vasp_run(folder: Path) -> VaspRun:
+    """Read one VASP calculation folder into its record.
 
     Parameters
     ----------
     folder
         Folder with vasprun.xml, OUTCAR or OSZICAR, and INCAR (unless
         vasprun.xml is there).
-    parts
-        Site, adsorbate and mode parsed from the folder name.
 
     Raises
     ------
     ArscInputError
         ``"<folder>: OSZICAR is empty"`` and the like for an empty, truncated,
         binary or malformed file, an expected file that is a folder or a
-        broken link, a NaN or infinite energy, a tag that is not a number
-        (``"<folder>: INCAR tag ENCUT = Abc is not a number"``), or a missing
-        INCAR.
+        broken link, a missing output, a NaN or infinite energy, a tag that
+        is not a number (``"<folder>: INCAR tag ENCUT = Abc is not a
+        number"``), or a missing INCAR.
     """
-    source = next(name for name in OUTPUT_FILES if present(folder / name))
+    source = next((name for name in OUTPUT_FILES if present(folder / name)), None)
+    if source is None:
+        raise ArscInputError(f"{folder}: no VASP output ({', '.join(OUTPUT_FILES)})")
     out = OUTPUT_READERS[source](folder)
     _check_energies(folder, source, out.history)
     if present(folder / "INCAR"):
@@ -360,29 +466,64 @@ def read_vasp_folder(folder: Path, parts: NameParts) -> EnergyRow:
     else:
         raise ArscInputError(f"{folder}: no INCAR (needed for the settings)")
     potcars = _potcar_titles(folder) or out.potcars
-    structure = None if out.natoms is not None else _structure(folder)
-    natoms = out.natoms if structure is None else structure[0]
-    species = potcar_elements(potcars) or (structure[1] if structure else [])
+    final: Atoms | None = out.final
+    structure_source: str | None = source if final is not None else None
+    if final is None and (found := _structure(folder)) is not None:
+        structure_source, final = found
+    natoms = out.natoms if out.natoms is not None else (len(final) if final else None)
+    appearance = list(dict.fromkeys(final.get_chemical_symbols())) if final is not None else []
+    species = potcar_elements(potcars) or appearance
     hist = out.history
     try:
         settings = vasp_settings(tags, potcars, species)
-        converged, nsw_reached = vasp_convergence(
+        problems, nsw_reached = convergence_problems(
             tags, hist.ionic_steps, hist.last_de, hist.last_scf_steps
         )
     except ArscInputError as exc:
         raise ArscInputError(f"{folder}: {tag_source} {exc}") from None
+    if hist.unfinished:
+        problems.insert(0, f"run stopped inside ionic step {hist.ionic_steps + 1} ({source})")
+    magmom = hist.total_magmom if source == "OSZICAR" else _oszicar_magmom(folder)
+    return VaspRun(
+        folder=folder,
+        source=source,
+        history=hist,
+        tags=tags,
+        tag_source=tag_source,
+        potcars=potcars,
+        species=species,
+        settings=settings,
+        problems=problems,
+        nsw_reached=nsw_reached,
+        final=final,
+        structure_source=structure_source,
+        natoms=natoms,
+        total_magmom=magmom,
+        vasp_converged=out.converged,
+        fmax=out.fmax,
+    )
+
+
+def read_vasp_folder(folder: Path, parts: NameParts) -> EnergyRow:
+    """Read one VASP calculation folder as an energies-table row.
+
+    ``parts`` are the site, adsorbate and mode parsed from the folder name;
+    the folder and the errors are those of :func:`read_vasp_run`.
+    """
+    run = read_vasp_run(folder)
+    hist = run.history
     return row_from(
-        settings,
+        run.settings,
         site=parts.site,
         adsorbate=parts.adsorbate,
         mode=parts.mode,
         e0=hist.e0,
         f=hist.f,
         engine="vasp",
-        converged=converged,
+        converged=run.converged,
         ionic_steps=hist.ionic_steps,
         last_de=hist.last_de,
-        nsw_reached=nsw_reached,
-        natoms=natoms,
+        nsw_reached=run.nsw_reached,
+        natoms=run.natoms,
         path=str(folder),
     )

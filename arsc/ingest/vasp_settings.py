@@ -313,10 +313,10 @@ def vasp_settings(tags: Tags, potcars: Sequence[str], species: Sequence[str]) ->
     )
 
 
-def vasp_convergence(
+def convergence_problems(
     tags: Tags, ionic_steps: int, last_de: float | None, last_scf_steps: int | None
-) -> tuple[bool, bool]:
-    """Judge whether a run finished normally.
+) -> tuple[list[str], bool]:
+    """Judge whether a run finished normally, and say why not.
 
     Parameters
     ----------
@@ -331,13 +331,14 @@ def vasp_convergence(
 
     Returns
     -------
-    tuple of bool
-        ``(converged, nsw_reached)``. ``nsw_reached``: NSW > 0 and ionic
-        steps >= NSW. ``converged``: the last SCF stopped before NELM, NSW was
-        not reached, and with a positive EDIFFG (energy criterion)
-        ``|last_de| < EDIFFG``. A negative EDIFFG (force criterion) cannot be
-        checked from energies alone, and a job killed by the scheduler looks
-        converged when only OSZICAR is there.
+    tuple
+        ``(problems, nsw_reached)``. ``problems`` is empty for a converged
+        run: the last SCF stopped before NELM, NSW was not reached, and with a
+        positive EDIFFG (energy criterion, default EDIFF x 10)
+        ``|last_de| < EDIFFG``. ``nsw_reached``: NSW > 0 and ionic steps >=
+        NSW. A negative EDIFFG (force criterion) cannot be checked from
+        energies alone, and a job killed by the scheduler between two ionic
+        steps looks converged when only OSZICAR is there.
     """
     conv = vasp_conventions()
     defaults = conv["defaults"]
@@ -346,6 +347,19 @@ def vasp_convergence(
     ediff = number_tag(tags, "EDIFF", defaults["EDIFF"]) or 0.0
     ediffg = number_tag(tags, "EDIFFG", ediff * float(conv["ediffg_factor"])) or 0.0
     nsw_reached = nsw > 0 and ionic_steps >= nsw
-    scf_ok = last_scf_steps is None or last_scf_steps < nelm
-    energy_ok = ediffg <= 0 or nsw == 0 or last_de is None or abs(last_de) < ediffg
-    return scf_ok and not nsw_reached and energy_ok, nsw_reached
+    problems = []
+    if last_scf_steps is not None and last_scf_steps >= nelm:
+        problems.append(f"last SCF used all NELM = {nelm} iterations")
+    if nsw_reached:
+        problems.append(f"ionic steps reached NSW = {nsw}")
+    if ediffg > 0 and nsw > 0 and last_de is not None and abs(last_de) >= ediffg:
+        problems.append(f"last energy change {last_de:g} eV >= EDIFFG = {ediffg:g} eV")
+    return problems, nsw_reached
+
+
+def vasp_convergence(
+    tags: Tags, ionic_steps: int, last_de: float | None, last_scf_steps: int | None
+) -> tuple[bool, bool]:
+    """Return ``(converged, nsw_reached)`` of :func:`convergence_problems`."""
+    problems, nsw_reached = convergence_problems(tags, ionic_steps, last_de, last_scf_steps)
+    return not problems, nsw_reached

@@ -2,7 +2,8 @@
 
 Modules: :mod:`.sets` (the input set generators), :mod:`.jobs` (the Makers,
 whose jobs return a :class:`workflows.schemas.CalcDoc`), :mod:`.parse` (a VASP
-folder -> CalcDoc), :mod:`.tags` (the settings record). The input set is data:
+folder -> CalcDoc through :func:`arsc.ingest.vasp.read_vasp_run`, and the
+settings record). The input set is data:
 ``workflows/data/vasp_dac.yaml``. See ``docs/vasp.md``.
 
 Examples

@@ -43,6 +43,7 @@ from workflows.engines.vasp.parse import (
     ENGINE,
     calc_doc_from_vasp_dir,
     custodian_retries,
+    settings_record,
     structure_dict,
 )
 from workflows.engines.vasp.sets import (
@@ -51,7 +52,6 @@ from workflows.engines.vasp.sets import (
     initial_magmoms,
     to_structure,
 )
-from workflows.engines.vasp.tags import vasp_settings
 from workflows.fingerprint import calc_fingerprint, settings_hash
 from workflows.schemas import CalcDoc, Convergence
 
@@ -114,9 +114,9 @@ class DacVaspMixin:
         return vis
 
     def settings(self, structure: Any) -> dict[str, Any]:
-        """Return the settings record of the calculation on ``structure`` (see :mod:`.tags`)."""
+        """Return the settings record of the calculation on ``structure`` (see :mod:`.parse`)."""
         vis = self.input_set(structure)
-        return vasp_settings(
+        return settings_record(
             vis["INCAR"],
             vis["POSCAR"].site_symbols,
             vis["KPOINTS"],

@@ -1,22 +1,23 @@
 """Parse a finished VASP folder into a :class:`workflows.schemas.CalcDoc`.
 
 The same document as every other engine's: energies (eV), final structure,
-moments, convergence, settings record and fingerprint. Two readers, tried in
-order (a registry, :data:`READERS`):
+moments, convergence, settings record and fingerprint. The folder is read by
+the one VASP reader, :func:`arsc.ingest.vasp.read_vasp_run` (the record the
+energies table is built from too): energies and ionic history from
+``vasprun.xml``, else ``OUTCAR``, else ``OSZICAR``; the final structure from
+vasprun.xml or ``CONTCAR``; the total moment from OSZICAR's ``mag=``; the
+settings from the INCAR and the POTCAR TITELs; convergence as VASP judged it
+(vasprun.xml), else from NSW/NELM/EDIFFG of the INCAR
+(:func:`arsc.ingest.vasp_settings.convergence_problems`). This module adds
+what only the workflows need: per-atom moments and the wall time from
+``OUTCAR``, custodian's corrections (``custodian.json``) as the convergence
+retries, the KPOINTS, the metals' d-band moments from vasprun.xml's
+projected DOS (:mod:`arsc.dband`) and the fingerprint.
 
-``vasprun``
-    ``vasprun.xml[.gz]`` with pymatgen's Vasprun: E0, F, ionic and SCF steps,
-    residual forces, final structure, convergence as VASP judged it; the
-    metals' d-band moments from its projected DOS via :mod:`arsc.dband`.
-``oszicar``
-    ``OSZICAR`` + ``CONTCAR`` (what the public sac-hoer data holds): E0, F, the
-    total moment ``mag=`` and the energy change ``d E`` of the last ionic line;
-    the final structure from CONTCAR; convergence judged from NSW/NELM/EDIFFG
-    of the INCAR (a force criterion cannot be checked from energies).
-
-Per-atom moments and the wall time come from ``OUTCAR`` when present;
-custodian's corrections (``custodian.json``) become the convergence retries.
-The fingerprint keys the folder's *input* structure: the ``initial`` argument,
+The settings record (:func:`settings_record`) is every
+:class:`arsc.ingest.table.DftSettings` field under its own name plus the
+INCAR tags that change the result, the k-points and the POTCAR family. The
+fingerprint keys the folder's *input* structure: the ``initial`` argument,
 else ``POSCAR``, else (sac-hoer ships none) the final CONTCAR structure, each
 with the INCAR's MAGMOM as initial moments.
 """
@@ -24,18 +25,23 @@ with the INCAR's MAGMOM as initial moments.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 from pymatgen.core import Element, Structure
 from pymatgen.io.ase import AseAtomsAdaptor
-from pymatgen.io.vasp import Incar, Kpoints, Oszicar, Outcar, Poscar, Vasprun
+from pymatgen.io.vasp import Kpoints, Outcar
 
 from arsc.errors import ArscInputError
-from workflows.engines.vasp.tags import vasp_settings
+from arsc.ingest.messages import present
+from arsc.ingest.vasp import load_vasp_file, read_vasp_run, read_vasp_structure
+from arsc.ingest.vasp_settings import (
+    as_bool,
+    integer_tag,
+    number_tag,
+    vasp_settings,
+)
 from workflows.fingerprint import calc_fingerprint, settings_hash
 from workflows.schemas import CalcDoc, Convergence, ProjectedDos
 
@@ -54,182 +60,135 @@ def structure_dict(structure: Structure) -> dict[str, Any]:
     return {k: v for k, v in structure.as_dict().items() if not k.startswith("@")}
 
 
-def _find(folder: Path, name: str) -> Path | None:
-    """Return ``folder/name`` or its gzipped copy, if either exists."""
-    for candidate in (folder / name, folder / f"{name}.gz"):
-        if candidate.is_file():
-            return candidate
-    return None
+def _text(value: object) -> str:
+    return str(value).strip().upper()
 
 
-def _bad(folder: Path, name: str, why: str) -> ArscInputError:
-    return ArscInputError(f"VASP folder {str(folder)!r}: {name} {why}")
+def _lreal(value: object) -> str:
+    # LREAL is a logical or a word (Auto, On): compare in one spelling.
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    text = _text(value).strip(".")
+    return {"T": "TRUE", "F": "FALSE", "A": "AUTO", "O": "ON"}.get(text, text)
 
 
-def _required(folder: Path, name: str) -> Path:
-    found = _find(folder, name)
-    if found is None:
-        raise _bad(folder, name, "is missing")
-    return found
-
-
-@dataclass
-class RunResult:
-    """What one reader extracts from a VASP folder (energies in eV)."""
-
-    energy: float
-    free_energy: float
-    structure: Structure
-    ionic_steps: int
-    scf_iterations: int | None
-    last_energy_change: float | None
-    total_magmom: float | None = None
-    fmax: float | None = None
-    converged: bool | None = None
-    """VASP's own verdict (vasprun); None: judge from the INCAR."""
-    problems: list[str] = field(default_factory=list)
-    from_vasprun: bool = False
-
-
-def _read_structure(folder: Path, name: str) -> Structure:
-    path = _required(folder, name)
-    try:
-        return Poscar.from_file(path, check_for_potcar=False).structure
-    except Exception as exc:  # pymatgen raises ValueError/IndexError/... for a bad file
-        raise _bad(folder, name, f"cannot be read as a structure ({exc})") from None
-
-
-def _read_oszicar(folder: Path) -> RunResult:
-    path = _required(folder, "OSZICAR")
-    try:
-        osz = Oszicar(str(path))
-    except Exception as exc:  # a line cut in the middle fails float conversion
-        raise _bad(folder, "OSZICAR", f"is truncated or malformed ({exc})") from None
-    if not osz.ionic_steps:
-        raise _bad(folder, "OSZICAR", "has no complete ionic step (empty or truncated)")
-    last = osz.ionic_steps[-1]
-    if not {"F", "E0", "dE"} <= set(last):
-        raise _bad(folder, "OSZICAR", "is truncated (last ionic line lacks F=, E0= or d E=)")
-    n = len(osz.ionic_steps)
-    problems = []
-    if len(osz.electronic_steps) > n:
-        problems.append(f"run stopped inside ionic step {n + 1} (OSZICAR)")
-    scf = osz.electronic_steps[n - 1] if len(osz.electronic_steps) >= n else []
-    return RunResult(
-        energy=float(last["E0"]),
-        free_energy=float(last["F"]),
-        structure=_read_structure(folder, "CONTCAR"),
-        ionic_steps=n,
-        scf_iterations=len(scf) or None,
-        # the first ionic line's "d E" is the energy itself, not a change
-        last_energy_change=float(last["dE"]) if n > 1 else None,
-        total_magmom=float(last["mag"]) if "mag" in last else None,
-        problems=problems,
-    )
-
-
-def _fmax(step: Mapping[str, Any]) -> float | None:
-    forces = step.get("forces")
-    if forces is None or len(forces) == 0:
-        return None
-    return float(np.linalg.norm(np.asarray(forces, dtype=float), axis=1).max())
-
-
-def _read_vasprun(folder: Path) -> RunResult:
-    path = _required(folder, "vasprun.xml")
-    try:
-        run = Vasprun(
-            str(path),
-            parse_dos=False,
-            parse_eigen=False,
-            parse_projected_eigen=False,
-            parse_potcar_file=False,
-        )
-    except Exception as exc:  # pymatgen raises many types for a malformed file
-        raise _bad(folder, path.name, f"cannot be read ({exc})") from None
-    if not run.ionic_steps:
-        raise _bad(folder, path.name, "has no ionic step")
-    last = run.ionic_steps[-1]
-    n = len(run.ionic_steps)
-    mag = None
-    oszicar = _find(folder, "OSZICAR")
-    if oszicar is not None:
-        try:
-            mag = Oszicar(str(oszicar)).ionic_steps[-1].get("mag")
-        except Exception:  # the moment is optional; vasprun.xml is authoritative
-            mag = None
-    previous = run.ionic_steps[-2]["e_0_energy"] if n > 1 else None
-    return RunResult(
-        energy=float(last["e_0_energy"]),
-        free_energy=float(last["e_fr_energy"]),
-        structure=run.final_structure,
-        ionic_steps=n,
-        scf_iterations=len(last.get("electronic_steps", [])) or None,
-        last_energy_change=None if previous is None else float(last["e_0_energy"] - previous),
-        total_magmom=None if mag is None else float(mag),
-        fmax=_fmax(last),
-        converged=bool(run.converged),
-        from_vasprun=True,
-    )
-
-
-#: Readers by name, in order of preference, with the file that selects each.
-READERS: dict[str, tuple[str, Callable[[Path], RunResult]]] = {
-    "vasprun": ("vasprun.xml", _read_vasprun),
-    "oszicar": ("OSZICAR", _read_oszicar),
+#: INCAR tags recorded in the settings, with how each value is normalised.
+RESULT_TAGS: dict[str, Callable[[Any], Any]] = {
+    "GGA": _text,
+    "METAGGA": _text,
+    "LHFCALC": as_bool,
+    "ENCUT": float,
+    "PREC": _text,
+    "LREAL": _lreal,
+    "LASPH": as_bool,
+    "ISPIN": int,
+    "IVDW": int,
+    "LVDW": as_bool,
+    "LDAU": as_bool,
+    "LDAUTYPE": int,
+    "LDIPOL": as_bool,
+    "IDIPOL": int,
+    "EDIFF": float,
+    "EDIFFG": float,
+    "ISMEAR": int,
+    "SIGMA": float,
 }
 
-
-def _read_run(folder: Path) -> RunResult:
-    for marker, reader in READERS.values():
-        if _find(folder, marker) is not None:
-            return reader(folder)
-    raise _bad(folder, "OSZICAR", "is missing (and there is no vasprun.xml)")
+#: Tags recorded only for relaxations (NSW > 0).
+RELAX_TAGS: dict[str, Callable[[Any], Any]] = {"ISIF": int}
 
 
-def _read_incar(folder: Path) -> Incar:
-    path = _required(folder, "INCAR")
-    try:
-        return Incar.from_file(path)
-    except Exception as exc:  # malformed tag lines
-        raise _bad(folder, "INCAR", f"cannot be read ({exc})") from None
-
-
-def _read_kpoints(folder: Path) -> Kpoints | None:
-    path = _find(folder, "KPOINTS")
-    if path is None:
+def kpoints_text(kpoints: Kpoints | None) -> str | None:
+    """One-line description of a KPOINTS file: ``Gamma 3 3 1``, ``Automatic 25``, ..."""
+    if kpoints is None:
         return None
-    try:
-        return Kpoints.from_file(path)
-    except Exception as exc:  # malformed KPOINTS
-        raise _bad(folder, "KPOINTS", f"cannot be read ({exc})") from None
+    style = str(kpoints.style.name)
+    if kpoints.num_kpts > 0:
+        return f"{style} {kpoints.num_kpts} explicit points"
+    text = " ".join(f"{k:g}" for k in kpoints.kpts[0])
+    shift = tuple(float(s) for s in (kpoints.kpts_shift or (0, 0, 0)))
+    if any(shift):
+        text += " shift " + " ".join(f"{s:g}" for s in shift)
+    return f"{style} {text}"
 
 
-def potcar_family(folder: Path) -> str | None:
-    """POTCAR family from the TITELs (``PAW_PBE``) of POTCAR or POTCAR_info, if present."""
-    for name in ("POTCAR", "POTCAR_info"):
-        path = _find(folder, name)
-        if path is None:
-            continue
-        titels = [
-            line.split("=", 1)[1].split()
-            for line in path.read_text(errors="replace").splitlines()
-            if line.strip().startswith("TITEL")
-        ]
-        families = sorted({t[0] for t in titels if t})
-        if families:
-            return "+".join(families)
-    return None
+def potcar_family(potcars: Sequence[str]) -> str | None:
+    """POTCAR family of the TITELs (``PAW_PBE``; ``A+B`` when mixed), None without TITELs."""
+    families = sorted({t.split()[0] for t in potcars if t.split()})
+    return "+".join(families) or None
+
+
+def settings_record(
+    incar: Mapping[str, Any],
+    species: Sequence[str],
+    kpoints: Kpoints | None,
+    potcar: str | None,
+    potcars: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Return the settings record of a VASP calculation (a CalcDoc's ``settings``).
+
+    The input set generator (before a run) and the output parser (after one,
+    or for a foreign folder) both use it, so the same inputs give the same
+    ``settings_hash``. Only structure-independent entries are kept, so the
+    bare site and its adsorbed states of one site share the hash when their
+    inputs agree. Tags that do not change the converged result (ALGO, NELM,
+    NSW, LORBIT, NEDOS, LCHARG, parallelisation) and structure-derived tags
+    (MAGMOM, DIPOL; the structure is in the fingerprint) are left out.
+
+    Parameters
+    ----------
+    incar
+        INCAR tags (pymatgen ``Incar`` or a mapping).
+    species
+        Element of each species in POTCAR order (for the U values).
+    kpoints
+        The KPOINTS, or None when VASP's KSPACING is used (then in the INCAR tags).
+    potcar
+        POTCAR functional or family (``PBE_54`` from a generator, ``PAW_PBE``
+        from POTCAR TITELs), None when unknown.
+    potcars
+        POTCAR TITELs, when known (they name the functional when no tag does).
+
+    Returns
+    -------
+    dict
+        Every :class:`arsc.ingest.table.DftSettings` field under its own name
+        (``functional``, ``encut``, ``ispin``, ``ldau``, ``u_values``,
+        ``ivdw``, ``dipole``; :func:`arsc.ingest.vasp_settings.vasp_settings`),
+        ``{tag: value or None}`` for :data:`RESULT_TAGS` (and ISIF for
+        relaxations; absent tags are None: VASP's default applies),
+        ``kpoints`` and ``potcar``.
+
+    Raises
+    ------
+    ArscInputError
+        ``tag ENCUT = Abc is not a number`` and the like.
+    """
+    tags = dict(RESULT_TAGS)
+    if (integer_tag(incar, "NSW", 0) or 0) > 0:
+        tags.update(RELAX_TAGS)
+    out: dict[str, Any] = vasp_settings(incar, potcars, species).model_dump()
+    out.update(
+        {
+            tag: (None if incar.get(tag) is None else convert(incar[tag]))
+            for tag, convert in tags.items()
+        }
+    )
+    out["kpoints"] = kpoints_text(kpoints) if kpoints is not None else incar.get("KSPACING")
+    out["potcar"] = potcar
+    return out
+
+
+def _kpoints(folder: Path) -> Kpoints | None:
+    if not present(folder / "KPOINTS"):
+        return None
+    return load_vasp_file(folder, "KPOINTS", Kpoints.from_file)
 
 
 def _outcar_extras(folder: Path) -> tuple[list[float], float | None]:
-    path = _find(folder, "OUTCAR")
-    if path is None:
+    if not present(folder / "OUTCAR"):
         return [], None
-    try:
-        outcar = Outcar(str(path))
-    except Exception as exc:  # a cut OUTCAR
-        raise _bad(folder, "OUTCAR", f"cannot be read ({exc})") from None
+    outcar = load_vasp_file(folder, "OUTCAR", lambda p: Outcar(str(p)))
     moments = [float(m.get("tot", 0.0)) for m in (outcar.magnetization or ())]
     wall = outcar.run_stats.get("Elapsed time (sec)")
     return moments, None if wall is None else float(wall)
@@ -237,13 +196,9 @@ def _outcar_extras(folder: Path) -> tuple[list[float], float | None]:
 
 def custodian_retries(folder: Path) -> list[str]:
     """Corrections custodian applied (``custodian.json``), one line each, in order."""
-    path = _find(folder, "custodian.json")
-    if path is None or path.suffix == ".gz":
+    if not present(folder / "custodian.json"):
         return []
-    try:
-        runs = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise _bad(folder, "custodian.json", f"is not JSON ({exc})") from None
+    runs = load_vasp_file(folder, "custodian.json", lambda p: json.loads(p.read_text()))
     out = []
     for run in runs if isinstance(runs, list) else []:
         for corr in run.get("corrections", []):
@@ -256,40 +211,7 @@ def custodian_retries(folder: Path) -> list[str]:
     return out
 
 
-def _convergence(incar: Incar, run: RunResult, retries: list[str]) -> tuple[Convergence, list[str]]:
-    """Convergence record and the reasons it failed (empty when converged)."""
-    nsw = int(incar.get("NSW", 0) or 0)
-    nelm = int(incar.get("NELM", 60))
-    ediffg = incar.get("EDIFFG")
-    problems = list(run.problems)
-    if run.converged is None:
-        if run.scf_iterations is not None and run.scf_iterations >= nelm:
-            problems.append(f"last SCF used all NELM = {nelm} iterations")
-        if nsw > 0 and run.ionic_steps >= nsw:
-            problems.append(f"ionic steps reached NSW = {nsw}")
-        if (
-            nsw > 0
-            and ediffg is not None
-            and float(ediffg) > 0
-            and run.last_energy_change is not None
-            and abs(run.last_energy_change) >= float(ediffg)
-        ):
-            problems.append(f"last energy change {run.last_energy_change:g} eV >= EDIFFG")
-    elif not run.converged:
-        problems.append("VASP did not converge (vasprun.xml)")
-    conv = Convergence(
-        converged=not problems,
-        ionic_steps=run.ionic_steps,
-        scf_iterations=run.scf_iterations,
-        fmax=run.fmax,
-        fmax_target=-float(ediffg) if ediffg is not None and float(ediffg) < 0 else None,
-        last_energy_change=run.last_energy_change,
-        retries=retries,
-    )
-    return conv, problems
-
-
-def _with_initial_moments(structure: Structure, incar: Incar) -> Structure:
+def _with_initial_moments(structure: Structure, incar: Mapping[str, Any]) -> Structure:
     out = structure.copy()
     magmom = incar.get("MAGMOM")
     if isinstance(magmom, list) and len(magmom) == len(out):
@@ -297,9 +219,10 @@ def _with_initial_moments(structure: Structure, incar: Incar) -> Structure:
     return out
 
 
-def _input_structure(folder: Path, incar: Incar, final: Structure) -> Structure:
-    if _find(folder, "POSCAR") is not None:
-        return _with_initial_moments(_read_structure(folder, "POSCAR"), incar)
+def _input_structure(folder: Path, incar: Mapping[str, Any], final: Structure) -> Structure:
+    if present(folder / "POSCAR"):
+        poscar = AseAtomsAdaptor.get_structure(read_vasp_structure(folder, "POSCAR"))
+        return _with_initial_moments(poscar, incar)
     return _with_initial_moments(final, incar)
 
 
@@ -323,8 +246,8 @@ def _dband(
     """d-band moments and d-DOS arrays of the metals from vasprun.xml (empty without a PDOS)."""
     from arsc import dband
 
-    path = _find(folder, "vasprun.xml")
-    if path is None or not metals:
+    path = folder / "vasprun.xml"
+    if not present(path) or not metals:
         return {}, None
     try:
         dos = dband.read_vasp_dos(path)
@@ -355,8 +278,9 @@ def calc_doc_from_vasp_dir(
     Parameters
     ----------
     path
-        Folder with INCAR, CONTCAR and OSZICAR (or vasprun.xml); KPOINTS,
-        POSCAR, POTCAR/POTCAR_info, OUTCAR, custodian.json are optional.
+        Folder with INCAR, CONTCAR and OSZICAR or OUTCAR (or vasprun.xml);
+        KPOINTS, POSCAR, POTCAR/POTCAR_info, OUTCAR, custodian.json are
+        optional.
     initial
         Input structure in POSCAR order (tags, initial moments and the
         ``site_id``/``adsorbate``/``mode`` properties are used); default read
@@ -380,31 +304,51 @@ def calc_doc_from_vasp_dir(
     ------
     ArscInputError
         One line naming the folder and the file when a needed file is missing,
-        empty, truncated or malformed.
+        empty, truncated or malformed, or an energy is NaN or infinite (the
+        messages of :func:`arsc.ingest.vasp.read_vasp_run`).
     """
     folder = Path(path)
     if not folder.is_dir():
         raise ArscInputError(f"VASP folder {str(folder)!r} does not exist")
-    incar = _read_incar(folder)
-    run = _read_run(folder)
-    start = initial if initial is not None else _input_structure(folder, incar, run.structure)
-    nsw = int(incar.get("NSW", 0) or 0)
+    run = read_vasp_run(folder)
+    if run.final is None or run.structure_source not in ("vasprun.xml", "CONTCAR"):
+        raise ArscInputError(f"{folder}: CONTCAR is missing (needed for the final structure)")
+    incar = run.tags
+    hist = run.history
+    final = AseAtomsAdaptor.get_structure(run.final)
+    start = initial if initial is not None else _input_structure(folder, incar, final)
+    nsw = integer_tag(incar, "NSW", 0) or 0
     task: Literal["relax", "static"] = (
-        "relax" if nsw > 0 and int(incar.get("IBRION", 0)) != -1 else "static"
+        "relax" if nsw > 0 and integer_tag(incar, "IBRION", 0) != -1 else "static"
     )
-    species = Poscar(run.structure).site_symbols
     record = dict(settings) if settings is not None else None
     if record is None:
-        record = vasp_settings(incar, species, _read_kpoints(folder), potcar_family(folder))
+        kpoints = _kpoints(folder)
+        record = settings_record(
+            incar, run.species, kpoints, potcar_family(run.potcars), run.potcars
+        )
     key = fingerprint or calc_fingerprint(AseAtomsAdaptor.get_atoms(start), ENGINE, task, record)
     moments, wall = _outcar_extras(folder)
-    convergence, problems = _convergence(incar, run, custodian_retries(folder))
-    final = run.structure.copy()
+    if run.vasp_converged is None:
+        problems = list(run.problems)
+    else:  # VASP's own verdict, which also checks the forces
+        problems = [] if run.vasp_converged else ["VASP did not converge (vasprun.xml)"]
+    ediffg = number_tag(incar, "EDIFFG")
+    convergence = Convergence(
+        converged=not problems,
+        ionic_steps=hist.ionic_steps,
+        scf_iterations=hist.last_scf_steps,
+        fmax=run.fmax,
+        fmax_target=-ediffg if ediffg is not None and ediffg < 0 else None,
+        last_energy_change=hist.last_de,
+        retries=custodian_retries(folder),
+    )
     if "tags" in start.site_properties and len(start) == len(final):
         final.add_site_property("tags", list(start.site_properties["tags"]))
+    sigma = number_tag(incar, "SIGMA", VASP_DEFAULT_SIGMA)
     moments_d, dos = (
-        _dband(folder, metal_indices(final), float(incar.get("SIGMA", VASP_DEFAULT_SIGMA)))
-        if run.from_vasprun
+        _dband(folder, metal_indices(final), VASP_DEFAULT_SIGMA if sigma is None else sigma)
+        if run.source == "vasprun.xml"
         else ({}, None)
     )
     meta = {k: start.properties.get(k) for k in ("site_id", "adsorbate", "mode")}
@@ -420,8 +364,8 @@ def calc_doc_from_vasp_dir(
         mode=meta.get("mode"),
         formula=AseAtomsAdaptor.get_atoms(final).get_chemical_formula(),
         natoms=len(final),
-        energy=run.energy,
-        free_energy=run.free_energy,
+        energy=hist.e0,
+        free_energy=hist.f,
         magmoms=moments,
         total_magmom=run.total_magmom,
         structure=structure_dict(final),
