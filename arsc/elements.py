@@ -29,6 +29,7 @@ import pandas as pd
 import yaml
 
 from arsc.errors import ArscInputError, unknown
+from arsc.io import input_file, plain
 
 #: Intrinsic properties used as primary PFESS features, in order.
 PRIMARY_PROPERTIES: tuple[str, ...] = ("n", "S", "d", "IE", "X", "R")
@@ -105,10 +106,9 @@ def read_user_table(path: str) -> pd.DataFrame:
         One line for an unreadable file, a missing column, or a missing or
         non-numeric value (naming the metal and the column).
     """
+    input_file(path, "element table")
     try:
         table = pd.read_csv(path)
-    except FileNotFoundError:
-        raise ArscInputError(f"element table {path!r} does not exist") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
         msg = " ".join(str(exc).split())
         raise ArscInputError(f"element table {path!r} is not a readable CSV file: {msg}") from None
@@ -130,7 +130,7 @@ def read_user_table(path: str) -> pd.DataFrame:
             sym = bad.index[bad.to_numpy().argmax()]
             raise ArscInputError(
                 f"element table {path!r}: {sym} has no numeric value for {col!r} "
-                f"(got {table.loc[sym, col]!r})"
+                f"(got {plain(table.loc[sym, col])})"
             )
         table[col] = values.astype(float)
     default = _read("default")
@@ -160,7 +160,7 @@ def load_elements(name: str = "default") -> pd.DataFrame:
     ArscInputError
         If ``name`` is neither a shipped table nor a readable table file.
     """
-    if name not in table_names() and (name.endswith(".csv") or Path(name).is_file()):
+    if name not in table_names() and (name.endswith(".csv") or Path(name).exists()):
         return read_user_table(name)
     return _load(name).copy()
 

@@ -1,15 +1,20 @@
-"""Reading and writing structures by file suffix, and pymatgen conversion."""
+"""Reading and writing files: structures by suffix, input checks, values in messages.
+
+ASE and pymatgen are imported when a structure is read or written, so that
+modules which only check their input files stay light.
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-
-from ase import Atoms
-from ase.io import read, write
-from pymatgen.core import Structure
-from pymatgen.io.ase import AseAtomsAdaptor
+from typing import TYPE_CHECKING, Any
 
 from arsc.errors import ArscInputError
+
+if TYPE_CHECKING:  # heavy imports, only for type hints
+    from ase import Atoms
+    from pymatgen.core import Structure
 
 #: ASE format for each accepted suffix (or whole file name for VASP files).
 FORMATS: dict[str, str] = {
@@ -21,6 +26,79 @@ FORMATS: dict[str, str] = {
     "POSCAR": "vasp",
     "CONTCAR": "vasp",
 }
+
+
+def plain(value: Any) -> str:
+    """Show a value as a user would write it in a message: ``nan``, ``-3``, ``'abc'``.
+
+    Numpy scalars lose their repr (``np.float64(nan)`` -> ``nan``,
+    ``np.int64(-3)`` -> ``-3``); strings keep their quotes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plain(np.float64("nan")), plain(np.int64(-3)), plain(2.5), plain(np.str_("x"))
+    ('nan', '-3', '2.5', "'x'")
+    """
+    if hasattr(value, "item") and not isinstance(value, str):
+        try:
+            value = value.item()
+        except (TypeError, ValueError):  # pragma: no cover - arrays of several values
+            return str(value)
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:g}" if math.isfinite(value) else str(value)
+    if isinstance(value, int):
+        return str(value)
+    return repr(str(value)) if isinstance(value, str) else str(value)
+
+
+def input_file(path: str | Path, what: str = "input file") -> Path:
+    """Check that an input file exists and is a file, before it is read.
+
+    Parameters
+    ----------
+    path
+        The file.
+    what
+        What the file is, for the message ("energies table").
+
+    Returns
+    -------
+    Path
+        ``path`` as a Path.
+
+    Raises
+    ------
+    ArscInputError
+        One line naming the file when it does not exist, is a folder or
+        cannot be read.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise ArscInputError(f"{what} {str(p)!r} is a folder; give a file")
+    if not p.exists():
+        raise ArscInputError(f"{what} {str(p)!r} does not exist")
+    if not p.is_file():
+        raise ArscInputError(f"{what} {str(p)!r} is not a regular file")
+    try:
+        with p.open("rb"):
+            pass
+    except OSError as exc:
+        raise ArscInputError(f"{what} {str(p)!r} cannot be read: {exc.strerror or exc}") from None
+    return p
+
+
+def csv_header(path: str | Path) -> list[str]:
+    """Column names of a CSV file's first line (empty when unreadable or not text)."""
+    import csv
+
+    try:
+        with Path(path).open(encoding="utf-8", newline="") as fh:
+            return [c.strip() for c in next(csv.reader([fh.readline()]), [])]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
 
 
 def format_for(path: str | Path) -> str:
@@ -41,23 +119,37 @@ def format_for(path: str | Path) -> str:
 
 
 def write_structure(atoms: Atoms, path: str | Path) -> Path:
-    """Write a structure; the format follows the suffix (extxyz, POSCAR, CIF).
+    """Write a structure atomically; the format follows the suffix (extxyz, POSCAR, CIF).
 
     extxyz keeps everything (cell, pbc, tags, initial magnetic moments,
-    ``info``); POSCAR and CIF keep the cell and positions only.
+    ``info``); POSCAR and CIF keep the cell and positions only. The file is
+    written beside the target and renamed over it (see
+    :func:`arsc.outputs.atomic_path`), so a failure leaves an old file intact.
+
+    Raises
+    ------
+    ArscInputError
+        For an unknown suffix, or a folder that cannot be written.
     """
+    from ase.io import write
+
+    from arsc.outputs import atomic_path
+
     p = Path(path)
     fmt = format_for(p)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "vasp":
-        write(p, atoms, format="vasp", direct=True, sort=False)
-    else:
-        write(p, atoms, format=fmt)
+    with atomic_path(p) as tmp:
+        if fmt == "vasp":
+            write(tmp, atoms, format="vasp", direct=True, sort=False)
+        else:
+            write(tmp, atoms, format=fmt)
     return p
 
 
 def read_structure(path: str | Path) -> Atoms:
     """Read a structure written by :func:`write_structure` (last frame)."""
+    from ase import Atoms
+    from ase.io import read
+
     atoms = read(Path(path), format=format_for(path), index=-1)
     assert isinstance(atoms, Atoms)
     return atoms
@@ -65,4 +157,6 @@ def read_structure(path: str | Path) -> Atoms:
 
 def to_structure(atoms: Atoms) -> Structure:
     """Convert to a pymatgen Structure (magnetic moments and tags become site properties)."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
     return AseAtomsAdaptor.get_structure(atoms)

@@ -20,8 +20,11 @@ Examples
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> write_text_atomic(folder / "out.txt", "hello").read_text()
 'hello'
->>> check_output(folder / "out.txt", [], kind=TEXT) == folder / "out.txt"
+>>> check_output(folder / "new.txt", [], kind=TEXT) == folder / "new.txt"
 True
+>>> check_output(folder / "out.txt", [], kind=TEXT)
+Traceback (most recent call last):
+arsc.errors.ArscInputError: -o '...out.txt' exists and is not a text file this command wrote; ...
 """
 
 from __future__ import annotations

@@ -281,6 +281,28 @@ def _select(kind: str, names: Sequence[str] | None, registry: Iterable[str]) -> 
     return tuple(out)
 
 
+def _check_fit(
+    mots: Sequence[str], sups: Sequence[str], motifs_named: bool, supports_named: bool
+) -> None:
+    """Every motif the user named fits a chosen support, and every named support a motif."""
+    if motifs_named:
+        for name in mots:
+            fits = get_motif(name).supports
+            if not any(s in fits for s in sups):
+                raise ArscInputError(
+                    f"motif {name!r} does not fit support {', '.join(sups)}; "
+                    f"it fits: {', '.join(fits)}"
+                )
+    if supports_named:
+        for sup in sups:
+            if not any(sup in get_motif(m).supports for m in mots):
+                hosted = [m for m, mot in _motif_registry().items() if sup in mot.supports]
+                raise ArscInputError(
+                    f"support {sup!r} holds none of the motifs {', '.join(mots)}; "
+                    f"motifs on it: {', '.join(hosted) or 'none'}"
+                )
+
+
 def enumerate_sites(
     metals: Sequence[str] | None = None,
     motif_names: Sequence[str] | None = None,
@@ -304,10 +326,18 @@ def enumerate_sites(
         Symmetric motifs give each unordered pair once (homonuclear
         included), asymmetric ones every ordered pair; sorted by motif,
         support, then metals in the given order.
+
+    Raises
+    ------
+    ArscInputError
+        For an unknown metal, motif or support; a motif that was named but
+        fits none of the supports asked for; or a support that was named but
+        holds none of the motifs asked for (the message lists what fits).
     """
-    mets = check_metals(list(metals or AUTHORS_METALS), elements)
+    mets = check_metals(list(metals) if metals is not None else list(AUTHORS_METALS), elements)
     mots = _select("motif", motif_names, _motif_registry())
     sups = _select("support", support_names, supports())
+    _check_fit(mots, sups, motif_names is not None, support_names is not None)
     sites: list[Site] = []
     for mname in mots:
         mot = get_motif(mname)

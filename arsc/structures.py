@@ -32,6 +32,7 @@ from ase.geometry import get_distances
 from arsc.adsorbates import Adsorbate, adsorbates, get_adsorbate
 from arsc.elements import d_block, load_elements
 from arsc.errors import ArscInputError
+from arsc.io import plain
 from arsc.space import MODES, Site, binding_modes, get_motif
 from arsc.supports import get_support
 
@@ -39,6 +40,12 @@ from arsc.supports import get_support
 VACUUM = 15.0
 #: Minimum distance between a metal and any periodic image of a metal, Angstrom.
 MIN_IMAGE_DISTANCE = 10.0
+#: Allowed range of ``min_image``, Angstrom: below 5 A the pocket meets its own
+#: images; 40 A already gives cells of about 700 atoms, far beyond DFT.
+MIN_IMAGE_RANGE: tuple[float, float] = (5.0, 40.0)
+#: Most atoms a supercell may hold (checked before it is built; the distance
+#: checks hold a few (atoms x atoms x 3) arrays, about 100 MB at this size).
+MAX_ATOMS = 2000
 #: Shortest allowed distance to an H atom / between other atoms, Angstrom.
 MIN_DISTANCE_H = 0.9
 MIN_DISTANCE = 1.2
@@ -174,6 +181,37 @@ def _coordination(sheet: Atoms) -> np.ndarray:
     return np.asarray(bonded.sum(axis=1))
 
 
+def check_min_image(min_image: float) -> float:
+    """Check a metal-image distance against :data:`MIN_IMAGE_RANGE` (Angstrom).
+
+    Raises
+    ------
+    ArscInputError
+        For NaN, an infinity, or a value outside the range, naming the limits.
+    """
+    lo, hi = MIN_IMAGE_RANGE
+    try:
+        value = float(min_image)
+    except (TypeError, ValueError):
+        raise ArscInputError(f"min_image {min_image!r} is not a number (Angstrom)") from None
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise ArscInputError(
+            f"min_image {plain(min_image)} Angstrom is out of range; allowed: "
+            f"[{lo:g}, {hi:g}] Angstrom"
+        )
+    return value
+
+
+def _check_size(support_name: str, n: int, n_primitive: int, min_image: float) -> None:
+    """Refuse a supercell of more than :data:`MAX_ATOMS` atoms before it is built."""
+    atoms = n * n * n_primitive
+    if atoms > MAX_ATOMS:
+        raise ArscInputError(
+            f"min_image {plain(min_image)} Angstrom needs a {n} x {n} {support_name} supercell "
+            f"of about {atoms} atoms; the limit is {MAX_ATOMS} atoms: use a smaller min_image"
+        )
+
+
 @cache
 def template(motif_name: str, support_name: str, min_image: float = MIN_IMAGE_DISTANCE) -> Template:
     """Carve (once, cached) the pocket of a motif into a support supercell.
@@ -182,11 +220,19 @@ def template(motif_name: str, support_name: str, min_image: float = MIN_IMAGE_DI
     every metal is at least ``min_image`` (Angstrom) from every periodic
     image of either metal. The default, 10 A, gives a 6 x 6 graphene cell for
     the qv pocket; ``min_image=9.5`` gives the 48-atom 5 x 5 model.
+
+    Raises
+    ------
+    ArscInputError
+        If ``min_image`` is outside :data:`MIN_IMAGE_RANGE` or the supercell
+        would hold more than :data:`MAX_ATOMS` atoms (checked before building).
     """
+    min_image = check_min_image(min_image)
     pocket = get_motif(motif_name).pocket
     prim = get_support(support_name).primitive()
     n = max(1, math.ceil(min_image / np.linalg.norm(prim.cell[0])))
     while True:
+        _check_size(support_name, n, len(prim), min_image)
         sheet, metals = _carve(motif_name, support_name, n)
         if _min_image_distance(sheet.cell[:], metals) >= min_image:
             break
@@ -258,7 +304,7 @@ def build_site(site: Site, min_image: float = MIN_IMAGE_DISTANCE) -> Atoms:
         The candidate site.
     min_image
         Smallest allowed metal-to-periodic-image distance, Angstrom (sets the
-        supercell size).
+        supercell size); within :data:`MIN_IMAGE_RANGE`.
 
     Returns
     -------
@@ -406,9 +452,13 @@ def build(
 
     Raises
     ------
+    ArscInputError
+        If ``min_image`` is outside :data:`MIN_IMAGE_RANGE` (Angstrom) or the
+        supercell would exceed :data:`MAX_ATOMS` atoms; checked before building.
     GeometryError
         If ``check`` and the structure fails :func:`check_geometry`.
     """
+    min_image = check_min_image(min_image)
     if adsorbate is None:
         atoms = build_site(site, min_image)
     else:

@@ -7,6 +7,12 @@ Metrics are computed over all matched rows and per group, where the groups
 are the values of the ``intermediate``/``adsorbate`` and ``reaction`` columns
 present.
 
+Values must be finite numbers (eV). An empty cell (or ``nan``) is a missing
+value: the row is counted in ``n_missing_value`` and left out of the metrics.
+Text that is not a number and infinite values (``inf``, ``-inf``) are errors
+naming the table, the row and the column, since an infinite prediction would
+turn every metric into ``inf``.
+
 Examples
 --------
 >>> import pandas as pd
@@ -29,6 +35,8 @@ import pydantic
 from scipy.stats import spearmanr
 
 from arsc.errors import ArscInputError
+from arsc.io import input_file, plain
+from arsc.outputs import atomic_path
 
 Best = Literal["low", "high"]
 
@@ -115,11 +123,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
     ArscInputError
         If the file is missing, not CSV, or has no rows.
     """
-    name = str(path)
+    name = str(input_file(path, "table"))
     try:
         table = pd.read_csv(path)
-    except FileNotFoundError:
-        raise ArscInputError(f"table {name!r} does not exist") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         msg = " ".join(str(exc).split())
         raise ArscInputError(f"table {name!r} is not a readable CSV file: {msg}") from None
@@ -161,12 +167,24 @@ def _dft_column(dft: pd.DataFrame, value_pred: str) -> str:
     )
 
 
-def _numeric(table: pd.DataFrame, col: str, name: str) -> pd.Series:
+def _numeric(table: pd.DataFrame, col: str, source: str) -> pd.Series:
+    """Return a value column as floats; empty cells stay NaN (missing, see :func:`match`).
+
+    Raises
+    ------
+    ArscInputError
+        For text that is not a number, or an infinite value (``inf``, ``-inf``),
+        naming the table, the row (1 = first data row) and the column.
+    """
     values = pd.to_numeric(table[col], errors="coerce")
-    bad = values.isna() & table[col].notna()
+    bad = (values.isna() & table[col].notna()) | np.isinf(values.to_numpy(dtype=float))
     if bad.any():
-        raw = table[col][bad].iloc[0]
-        raise ArscInputError(f"{name} column {col!r} holds {raw!r}; expected numbers (eV)")
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raw = table[col].iloc[i]
+        shown = plain(raw) if np.isinf(values.iloc[i]) else repr(str(raw))
+        raise ArscInputError(
+            f"{source}: row {i + 1}: column {col!r} holds {shown}; expected finite numbers (eV)"
+        )
     return values
 
 
@@ -188,6 +206,7 @@ def match(
     on: Sequence[str] | None = None,
     value_pred: str = "prediction",
     value_dft: str | None = None,
+    sources: tuple[str, str] = ("prediction table", "DFT table"),
 ) -> Matched:
     """Join predictions and DFT values row by row.
 
@@ -202,6 +221,8 @@ def match(
     value_dft
         DFT column, eV; default: a column named like ``value_pred``, else the
         first of :data:`DFT_VALUE_COLUMNS`.
+    sources
+        How to name the two tables in messages (e.g. with their file names).
 
     Returns
     -------
@@ -211,20 +232,22 @@ def match(
     Raises
     ------
     ArscInputError
-        Missing key or value columns, non-numeric values, duplicate keys, or
-        no row in common.
+        Missing key or value columns, non-numeric or infinite values (naming
+        the table, row and column), duplicate keys, or no row in common.
+        Empty value cells are not an error: those rows are counted in
+        ``n_missing_value`` and left out of the metrics.
     """
     keys = list(on) if on else default_keys(pred, dft)
     _require(pred, keys, "prediction", "key")
     _require(dft, keys, "DFT", "key")
     _require(pred, [value_pred], "prediction", "value")
-    vdft = value_dft or _dft_column(dft, value_pred)
+    vdft = value_dft if value_dft is not None else _dft_column(dft, value_pred)
     _require(dft, [vdft], "DFT", "value")
     _check_unique(pred, keys, "prediction")
     _check_unique(dft, keys, "DFT")
     groups = [c for c in GROUP_COLUMNS if c not in keys]
-    left = pred[keys].astype(str).assign(**{PRED: _numeric(pred, value_pred, "prediction")})
-    right = dft[keys].astype(str).assign(**{DFT: _numeric(dft, vdft, "DFT")})
+    left = pred[keys].astype(str).assign(**{PRED: _numeric(pred, value_pred, sources[0])})
+    right = dft[keys].astype(str).assign(**{DFT: _numeric(dft, vdft, sources[1])})
     for col in groups:  # group labels from the DFT table first, else from the predictions
         if col in dft.columns:
             right[col] = dft[col]
@@ -344,7 +367,8 @@ def parity_plot(matched: Matched, path: str | Path, *, title: str | None = None)
     matched
         From :func:`match`.
     path
-        Output PNG file; folders are created.
+        Output PNG file; folders are created. The image is written beside it
+        and renamed over it (:func:`arsc.outputs.atomic_path`).
     title
         Plot title; default names the two value columns.
 
@@ -377,6 +401,6 @@ def parity_plot(matched: Matched, path: str | Path, *, title: str | None = None)
     ax.set_title(title or f"parity: {matched.value_pred} vs {matched.value_dft}, n = {len(frame)}")
     ax.legend(loc="upper left", fontsize="small")
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png")
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png")
     return out

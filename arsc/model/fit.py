@@ -172,10 +172,17 @@ def prepare(
     Raises
     ------
     ArscInputError
-        For a missing column, non-numeric values, an unknown metal, or a
-        metal for which the formula is undefined.
+        For a table without rows, a missing column, non-numeric values, an
+        unknown metal, or a metal for which the formula is undefined.
     """
+    if intermediate is not None and not intermediate.strip():
+        raise ArscInputError(
+            "the intermediate name is empty; name it (e.g. OH) or leave it out to use the target's"
+        )
     data = read_table(table)
+    if data.empty:
+        where = "the training table" if isinstance(table, pd.DataFrame) else repr(str(table))
+        raise ArscInputError(f"training table {where} has no rows; nothing to fit")
     y = target_values(data, target)
     check_motif_shells(data, "training table")
     descriptor = Descriptor.from_formula(formula, elements)
@@ -298,8 +305,15 @@ def fit_model(
     -------
     ArscModel
         The fitted model; write it with :func:`arsc.model.save_model`.
+
+    Raises
+    ------
+    ArscInputError
+        For a bad table (see :func:`prepare`), or an intermediate with too few
+        rows for the variant (see :func:`check_rows`); checked before fitting.
     """
     prep = prepare(table, target, elements, formula, intermediate)
+    check_rows(prep, list(VARIANTS) if variant == "auto" else [variant])
     scores: list[VariantScore] = []
     if variant == "auto":
         scores = compare_variants(prep, groups_by=groups_by, cv_folds=max(cv_folds, 2), seed=seed)
@@ -358,6 +372,49 @@ def fit_model(
         references=baselines,
         layout=hierfit.layout_doc(layout) if get_variant(variant).hierarchical else None,
     )
+
+
+#: Coefficients of the hierarchical variant that the data must determine: the R term's
+#: intercept and slope (a, b). Its other coefficients and the learned terms have priors.
+HIER_FREE: tuple[str, ...] = ("a", "b")
+
+
+def free_parameters(prep: Prepared, rows: np.ndarray, variant: str) -> int:
+    """Free coefficients a variant fits for some rows of a prepared table.
+
+    The power-law variants are plain least squares: every linear and
+    non-linear parameter the rows can identify counts (:class:`Structure`).
+    The hierarchical variant puts a prior on everything but the R term's
+    intercept and slope (:data:`HIER_FREE`), so only those count.
+    """
+    if get_variant(variant).hierarchical:
+        return len(HIER_FREE)
+    return len(Structure.of(_problem(prep, rows, variant)).fitted)
+
+
+def check_rows(prep: Prepared, variants: Sequence[str]) -> None:
+    """Refuse an intermediate with no more rows than the model's free parameters.
+
+    Each intermediate needs at least one row more than the free parameters of
+    every variant that will be fitted (:func:`free_parameters`), so that a
+    residual, and with it a noise level, exists.
+
+    Raises
+    ------
+    ArscInputError
+        Naming the intermediate, its row count and the minimum.
+    """
+    for name in sorted(set(prep.intermediates)):
+        rows = np.flatnonzero(prep.intermediates == name)
+        k, which = max((free_parameters(prep, rows, v), v) for v in variants)
+        if len(rows) <= k:
+            n = len(rows)
+            raise ArscInputError(
+                f"intermediate {str(name)!r} has {n} row{'' if n == 1 else 's'}; fitting it "
+                f"needs at least {k + 1} "
+                f"(one more than the {k} free parameters of variant {which!r}): add rows for it "
+                "or remove its rows from the table"
+            )
 
 
 def _with_phi_opt(name: str, record: IntermediateFit) -> IntermediateFit:
@@ -452,8 +509,8 @@ def compare_variants(
                 k += len(Structure.of(problem).fitted)
             if cv is None:
                 raise ArscInputError(
-                    f"intermediate {z!r} has fewer than two {groups_by} groups; cannot compare "
-                    "variants by held-out error"
+                    f"intermediate {str(z)!r} has fewer than two {groups_by} groups; "
+                    "cannot compare variants by held-out error"
                 )
             per_z[z] = cv.rmse
             sq += cv.rmse**2 * cv.n

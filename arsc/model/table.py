@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from arsc.errors import ArscInputError, unknown
+from arsc.io import input_file, plain
 
 METAL_COLUMNS: tuple[str, str] = ("metal1", "metal2")
 INTERMEDIATE_COLUMN = "intermediate"
@@ -39,11 +40,9 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
         table = source.copy()
         name = "the table"
     else:
-        name = str(source)
+        name = str(input_file(source, "table"))
         try:
             table = pd.read_csv(source)
-        except FileNotFoundError:
-            raise ArscInputError(f"table {name!r} does not exist") from None
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             msg = " ".join(str(exc).split())
             raise ArscInputError(f"table {name!r} is not a readable CSV file: {msg}") from None
@@ -122,7 +121,9 @@ def _numeric(table: pd.DataFrame, col: str) -> np.ndarray:
     bad = ~np.isfinite(values) | (values < 0)
     if bad.any():
         raw = table[col].iloc[int(np.argmax(bad))]
-        raise ArscInputError(f"column {col!r} holds {raw!r}; coordination counts are numbers >= 0")
+        raise ArscInputError(
+            f"column {col!r} holds {plain(raw)}; coordination counts are numbers >= 0"
+        )
     return values
 
 
@@ -185,7 +186,9 @@ def target_values(table: pd.DataFrame, target: str) -> np.ndarray:
     bad = ~np.isfinite(values)
     if bad.any():
         raw = table[target].iloc[int(np.argmax(bad))]
-        raise ArscInputError(f"target column {target!r} holds {raw!r}; expected numbers (eV)")
+        raise ArscInputError(
+            f"target column {target!r} holds {plain(raw)}; expected finite numbers (eV)"
+        )
     return values
 
 

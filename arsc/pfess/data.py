@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from arsc.errors import ArscInputError, unknown
+from arsc.io import input_file, plain
 
 _SYMBOL = re.compile(r"[A-Z][a-z]?")
 
@@ -79,9 +80,7 @@ def read_table(path: str | Path, sheet: str = "property") -> pd.DataFrame:
     ArscInputError
         If the file is missing or cannot be parsed.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise ArscInputError(f"data file {str(p)!r} does not exist")
+    p = input_file(path, "data file")
     try:
         if p.suffix.lower() in (".xlsx", ".xls"):
             return pd.read_excel(p, sheet_name=sheet)
@@ -172,7 +171,7 @@ def prepare(data: pd.DataFrame, target: str, known: pd.Index, source: str = "dat
     if len(bad):
         raw = data[target].iloc[bad[0]]
         raise ArscInputError(
-            f"row {bad[0] + 1} of {source}: target {target!r} value {raw!r} is not a number"
+            f"row {bad[0] + 1} of {source}: target {target!r} value {plain(raw)} is not a number"
         )
     if len(data) < 3:
         raise ArscInputError(f"{source} has {len(data)} rows; PFESS needs at least 3")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from sklearn.base import RegressorMixin
 
 from arsc.elements import load_elements
 from arsc.errors import ArscInputError, unknown
+from arsc.io import plain
 from arsc.pfess import authors as au
 from arsc.pfess.data import GROUPINGS, PairData, prepare
 from arsc.pfess.fit import Fit, best_subsets, cv_rmse, fit_model, ols
@@ -215,6 +217,22 @@ def _check(dim: int, top: int, mode: str, groups: str, sis: int, beam: int) -> N
         raise unknown("cross-validation grouping", groups, GROUPINGS)
 
 
+def _check_cv(cv_folds: int | None, settings: au.AuthorsSettings | None) -> None:
+    if cv_folds is not None and cv_folds < 2:
+        raise ArscInputError(
+            f"cv_folds {cv_folds} must be at least 2 (or None: leave one group out)"
+        )
+    if settings is None:
+        return
+    limit = settings.time_limit_s
+    if limit is not None and not (math.isfinite(limit) and limit >= 0):
+        raise ArscInputError(f"time limit {plain(limit)} s must be a number of seconds >= 0")
+    if settings.n_estimators < 1:
+        raise ArscInputError(f"n_estimators {settings.n_estimators} must be at least 1")
+    if settings.n_jobs is not None and settings.n_jobs == 0:
+        raise ArscInputError("n_jobs 0 is not allowed; use None (one job), >= 1, or -1 (all)")
+
+
 def run_pfess(
     data: pd.DataFrame,
     target: str,
@@ -280,6 +298,7 @@ def run_pfess(
     """
     t0 = time.perf_counter()
     _check(dim, top, mode, groups, sis, beam)
+    _check_cv(cv_folds, authors)
     table = load_elements(elements)
     pairs = prepare(data, target, table.index, source)
     spc = load_space(space) if isinstance(space, str) else space

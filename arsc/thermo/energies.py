@@ -31,6 +31,7 @@ import pandas as pd
 
 from arsc.adsorbates import adsorbates
 from arsc.errors import ArscInputError, unknown
+from arsc.io import input_file, plain
 
 #: Adsorbate name of the clean-site row.
 BARE = "bare"
@@ -120,7 +121,8 @@ def _bool_column(values: pd.Series, source: str) -> pd.Series:
         if text in _FALSE:
             return False
         raise ArscInputError(
-            f"{source} row {row + 2}: consistent = {v!r} is not a boolean; allowed: True, False"
+            f"{source} row {row + 2}: consistent = {plain(v)} is not a boolean; "
+            "allowed: True, False"
         )
 
     return pd.Series([conv(v, i) for i, v in enumerate(values)], index=values.index, dtype=bool)
@@ -171,7 +173,7 @@ def validate_energies(
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise ArscInputError(
-            f"{source} row {i + 2}: {energy} = {table[energy].iloc[i]!r} is not a number (eV)"
+            f"{source} row {i + 2}: {energy} = {plain(table[energy].iloc[i])} is not a number (eV)"
         )
     n = len(table)
     blank = pd.Series([""] * n, index=table.index)
@@ -201,11 +203,9 @@ def read_energies(path: str | Path) -> pd.DataFrame:
     ArscInputError
         If the file is missing or not a CSV table.
     """
-    p = Path(path)
+    p = input_file(path, "energies table")
     try:
         return pd.read_csv(p)
-    except FileNotFoundError as exc:
-        raise ArscInputError(f"energies table {str(p)!r} does not exist") from exc
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
         raise ArscInputError(f"energies table {str(p)!r} is not a CSV table: {first}") from exc

@@ -84,3 +84,13 @@ def test_unknown_table_name():
         ArscInputError, match="unknown element table 'foo'; allowed: default, authors"
     ):
         load_elements("foo")
+
+
+def test_a_users_element_table_messages_show_plain_values_and_name_a_folder(tmp_path):
+    inf = tmp_path / "inf.csv"
+    inf.write_text("symbol,n,S,d,IE,X,R\nFe,8,4,6,inf,1.83,1.56\n")
+    with pytest.raises(ArscInputError, match=r"Fe has no numeric value for 'IE' \(got inf\)") as e:
+        load_elements(str(inf))
+    assert "np." not in str(e.value)
+    with pytest.raises(ArscInputError, match="is a folder"):
+        load_elements(str(tmp_path))

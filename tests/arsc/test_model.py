@@ -325,3 +325,54 @@ def test_vectorised_scoring_matches_direct_evaluation_of_every_member(synthetic_
         np.testing.assert_allclose(s.dg[:, k], dg[:, 0], rtol=1e-12)
         np.testing.assert_allclose(s.phi[:, k], phi[:, 0], rtol=1e-12)
         np.testing.assert_allclose(s.std_ensemble[:, k], dg[:, 1:].std(axis=1, ddof=1), rtol=1e-6)
+
+
+def test_a_table_without_rows_is_a_one_line_error(synthetic, tmp_path):
+    header = tmp_path / "header.csv"
+    synthetic.iloc[:0].to_csv(header, index=False)
+    with pytest.raises(ArscInputError, match=r"training table '.*header.csv' has no rows"):
+        fit_model(header, "dG", ensemble=0, cv_folds=0)
+
+
+@pytest.mark.parametrize("variant", ["base", "hier"])
+def test_an_intermediate_with_too_few_rows_is_refused_before_fitting(synthetic, variant):
+    extra = synthetic.iloc[:1].assign(intermediate="FOO")
+    with pytest.raises(
+        ArscInputError, match=r"^intermediate 'FOO' has 1 row; fitting it needs at least (\d+) "
+    ) as err:
+        fit_model(pd.concat([synthetic, extra]), "dG", variant=variant, ensemble=0, cv_folds=0)
+    assert f"variant '{variant}'" in str(err.value) and "np." not in str(err.value)
+
+
+def test_min_rows_is_one_more_than_the_free_parameters(synthetic):
+    from arsc.model.fit import check_rows, free_parameters, prepare
+
+    few = synthetic[synthetic["intermediate"] == "OH"]
+    prep = prepare(few, "dG")
+    rows = np.arange(len(few))
+    k = free_parameters(prep, rows, "base")
+    assert k == len(["a", "b", "beta", "gamma", "c_C", "c_N"])
+    check_rows(prepare(few.tail(k + 1), "dG"), ["base"])  # enough: no error
+    with pytest.raises(ArscInputError, match=rf"has {k} rows; fitting it needs at least {k + 1}"):
+        check_rows(prepare(few.tail(k), "dG"), ["base"])
+    assert free_parameters(prep, rows, "hier") == 2  # a, b; the rest has priors
+
+
+@pytest.mark.parametrize(
+    ("change", "shown"),
+    [
+        (lambda t: t.assign(coord_N1=-3), "holds -3;"),
+        (lambda t: t.assign(dG=np.nan), "holds nan;"),
+        (lambda t: t.assign(dG=np.inf), "holds inf;"),
+    ],
+)
+def test_messages_show_plain_numbers_not_numpy_reprs(synthetic, change, shown):
+    with pytest.raises(ArscInputError) as err:
+        fit_model(change(synthetic), "dG", ensemble=0, cv_folds=0)
+    assert shown in str(err.value) and "np." not in str(err.value)
+
+
+def test_an_empty_intermediate_name_is_an_error_not_the_target(synthetic):
+    table = synthetic.drop(columns="intermediate")
+    with pytest.raises(ArscInputError, match="the intermediate name is empty"):
+        fit_model(table, "dG", intermediate=" ", ensemble=0, cv_folds=0)

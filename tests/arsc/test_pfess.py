@@ -20,6 +20,7 @@ from arsc.pfess import (
     generate_features,
     load_space,
     prepare,
+    read_table,
     run_pfess,
     scan_features,
 )
@@ -369,3 +370,27 @@ def test_authors_mode_on_the_authors_space_keeps_a_good_descriptor(demo):
     )
     assert result.n_features_clean == 156_788
     assert result.results and result.results[0].r2 > 0.85
+
+
+def test_cv_folds_and_authors_settings_are_checked_before_any_work(demo, tmp_path):
+    def fails(match, **kw):
+        with pytest.raises(ArscInputError, match=match) as err:
+            run_pfess(demo, "property", elements="authors", **kw)
+        assert "\n" not in str(err.value) and "np." not in str(err.value)
+
+    fails(r"cv_folds 1 must be at least 2", cv_folds=1)
+    for bad in (-1.0, float("nan"), float("inf")):
+        fails(
+            r"time limit .* s must be a number of seconds >= 0",
+            authors=AuthorsSettings(time_limit_s=bad),
+        )
+    fails(r"n_estimators 0 must be at least 1", authors=AuthorsSettings(n_estimators=0))
+    with pytest.raises(ArscInputError, match=r"data file '.*' is a folder; give a file"):
+        read_table(tmp_path)
+
+
+def test_a_nan_target_is_shown_as_nan(demo):
+    data = demo.copy()
+    data.loc[3, "property"] = np.nan
+    with pytest.raises(ArscInputError, match=r"row 4 of data: target 'property' value nan "):
+        run_pfess(data, "property", elements="authors")

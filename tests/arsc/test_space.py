@@ -111,3 +111,18 @@ def test_site_id_roundtrip_and_errors():
         Site.from_id("Fe-Co_qv-n6_hbn")
     with pytest.raises(ArscInputError, match="unknown intermediate 'XYZ'"):
         count_space([site], ["XYZ"])
+
+
+def test_a_named_motif_on_a_support_it_does_not_fit_is_refused():
+    with pytest.raises(ArscInputError, match=r"motif 'c2n-n6' does not fit support graphene; "
+                       r"it fits: c2n"):  # fmt: skip
+        enumerate_sites(["Fe"], ["c2n-n6"], ["graphene"])
+    with pytest.raises(ArscInputError, match=r"does not fit support c2n; it fits: graphene"):
+        enumerate_sites(["Fe"], ["qv-n6", "c2n-n6"], ["c2n"])
+    # an unnamed motif that does not fit a named support is simply not enumerated
+    assert {s.support for s in enumerate_sites(["Fe"], None, ["c2n"])} == {"c2n"}
+
+
+def test_an_empty_metal_list_is_an_error_not_all_metals():
+    with pytest.raises(ArscInputError, match="no metals given"):
+        enumerate_sites([], ["qv-n6"])

@@ -205,3 +205,55 @@ def test_add_adsorbate_needs_a_site_and_an_available_mode() -> None:
         add_adsorbate(anonymous, "OH")
     with pytest.raises(ArscInputError, match="available: "):
         add_adsorbate(bare, "OH", "hollow")
+
+
+@pytest.mark.parametrize("value", [-1.0, 0.0, float("nan"), float("inf"), 4.9, 40.5, 200.0])
+def test_min_image_outside_its_range_is_refused_before_building(value):
+    site = make_site("Fe", "Co", "qv-n6")
+    with pytest.raises(ArscInputError, match=r"allowed: \[5, 40\] Angstrom") as err:
+        build(site, min_image=value)
+    assert "np." not in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(ArscInputError, match=r"out of range"):
+        build_site(site, min_image=value)
+
+
+def test_a_supercell_over_the_atom_limit_is_refused_before_it_is_built(monkeypatch):
+    import arsc.structures as structures
+
+    monkeypatch.setattr(structures, "MAX_ATOMS", 40)
+    carved = []
+    monkeypatch.setattr(structures, "_carve", lambda *a: carved.append(a))
+    with pytest.raises(ArscInputError, match=r"supercell of about \d+ atoms; the limit is 40"):
+        build(make_site("Fe", "Co", "qv-n6"), min_image=12.25)
+    assert carved == []
+
+
+def test_write_structure_is_atomic_and_poscar_keeps_its_format(tmp_path, monkeypatch):
+    atoms = build(make_site("Fe", "Co", "qv-n6"), min_image=9.5)
+    poscar = write_structure(atoms, tmp_path / "POSCAR")
+    assert len(read_structure(poscar)) == len(atoms)
+    before = poscar.read_bytes()
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("ase.io.write", broken)
+    with pytest.raises(ArscInputError, match=r"cannot write .*POSCAR.*No space left"):
+        write_structure(atoms, poscar)
+    assert poscar.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["POSCAR"]
+
+
+def test_io_helpers_show_plain_values_and_name_bad_input_files(tmp_path):
+    from arsc.io import csv_header, input_file, plain
+
+    assert [plain(v) for v in (np.float64("nan"), np.int64(-3), np.str_("x"), 2.5)] == [
+        "nan", "-3", "'x'", "2.5",
+    ]  # fmt: skip
+    with pytest.raises(ArscInputError, match=r"^table '.*' is a folder; give a file$"):
+        input_file(tmp_path, "table")
+    with pytest.raises(ArscInputError, match=r"^table '.*none.csv' does not exist$"):
+        input_file(tmp_path / "none.csv", "table")
+    (tmp_path / "t.csv").write_text("a, b,c\n1,2,3\n")
+    assert csv_header(tmp_path / "t.csv") == ["a", "b", "c"]
+    assert csv_header(tmp_path / "none.csv") == []

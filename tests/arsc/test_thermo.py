@@ -456,3 +456,10 @@ def test_docstring_examples_run():
     for module in (network, references, report):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+def test_read_energies_names_a_folder_or_missing_file(tmp_path):
+    with pytest.raises(ArscInputError, match=r"energies table '.*' is a folder; give a file"):
+        read_energies(tmp_path)
+    with pytest.raises(ArscInputError, match=r"energies table '.*none.csv' does not exist"):
+        read_energies(tmp_path / "none.csv")

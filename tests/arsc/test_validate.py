@@ -131,7 +131,11 @@ def test_numeric_keys_match_string_keys():
         (lambda p, d: (p, d), {"value_dft": "eta"}, r"DFT table lacks value column 'eta'"),
         (lambda p, d: (p.assign(site="zz" + p.site), d), {}, r"no row .* matches"),
         (lambda p, d: (p, pd.concat([d, d])), {}, r"DFT table has 12 rows sharing a key"),
-        (lambda p, d: (p.assign(prediction="high"), d), {}, r"holds 'high'; expected numbers"),
+        (
+            lambda p, d: (p.assign(prediction="high"), d),
+            {},
+            r"holds 'high'; expected finite numbers",
+        ),
     ],
 )
 def test_bad_tables_raise_one_line(change, kwargs, message):
@@ -162,3 +166,54 @@ def test_parity_plot_writes_a_valid_png(tmp_path):
 
     image = imread(out)
     assert image.shape[0] > 100 and image.shape[1] > 100
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf])
+def test_an_infinite_value_is_an_error_naming_table_row_and_column(bad):
+    pred, dft = tables()
+    pred = pred.astype({"prediction": float})
+    pred.loc[2, "prediction"] = bad
+    with pytest.raises(
+        ArscInputError, match=r"^prediction table: row 3: column 'prediction' holds -?inf; "
+    ) as err:
+        match(pred, dft)
+    assert "np." not in str(err.value)
+    dft = dft.astype({"dG": float})
+    dft.loc[0, "dG"] = bad
+    with pytest.raises(ArscInputError, match=r"^DFT file 'd.csv': row 1: column 'dG' holds"):
+        match(tables()[0], dft, sources=("P", "DFT file 'd.csv'"))
+
+
+def test_an_empty_value_is_counted_as_missing_not_an_error():
+    pred, dft = tables()
+    pred = pred.astype({"prediction": float})
+    pred.loc[0, "prediction"] = np.nan
+    matched = match(pred, dft)
+    assert matched.n_missing_value == 1 and np.isfinite(evaluate(matched).overall.mae)
+
+
+def test_read_table_names_a_folder(tmp_path):
+    with pytest.raises(ArscInputError, match=r"table '.*' is a folder; give a file"):
+        read_table(tmp_path)
+
+
+def test_parity_plot_writes_atomically(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    out = tmp_path / "parity.png"
+    parity_plot(match(*tables()), out)
+    before = out.read_bytes()
+
+    def broken(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", broken)
+    with pytest.raises(ArscInputError, match=r"cannot write .*parity\.png"):
+        parity_plot(match(*tables()), out)
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["parity.png"]
+
+
+def test_an_empty_dft_column_name_is_an_error_not_the_default():
+    with pytest.raises(ArscInputError, match=r"DFT table lacks value column ''"):
+        match(*tables(), value_dft="")

@@ -1,5 +1,6 @@
 """The ``arsc`` command line as a user runs it (a real subprocess for exit codes and stderr)."""
 
+import os
 import re
 import subprocess
 import sys
@@ -102,3 +103,83 @@ def test_bad_input_is_one_line_exit_2(tmp_path, args, message):
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("arsc: error:")
     assert message in lines[0]
+
+
+# ---- bad input in-process: one line, exit 2, nothing written or overwritten ------------
+def run_main(capsys, *args):
+    from workflows.cli.main import main
+
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def refused(capsys, *args, match=""):
+    code, _, err = run_main(capsys, *args)
+    assert code == 2, err
+    assert err.startswith("arsc: error: ") and err.count("\n") == 1, err
+    assert match in err and "Traceback" not in err and "np." not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-m", ""], "--metals '' has an empty item"),
+        (["--motifs", ""], "--motifs '' has an empty item"),
+        (["--supports", "graphene,"], "--supports 'graphene,' has an empty item"),
+        (["-i", ""], "--intermediates '' has an empty item"),
+        (
+            ["--motifs", "c2n-n6", "--supports", "graphene"],
+            "motif 'c2n-n6' does not fit support graphene; it fits: c2n",
+        ),
+    ],
+)
+def test_space_refuses_empty_items_and_misfit_motifs(capsys, tmp_path, args, message):
+    refused(capsys, "space", *args, "-o", tmp_path / "s.csv", match=message)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_space_output_discipline(capsys, tmp_path, monkeypatch):
+    notes = tmp_path / "notes.csv"
+    notes.write_text("my,own\n1,2\n")
+    refused(capsys, "space", "-m", "Fe", "-o", notes, match="pass --force")
+    assert notes.read_text() == "my,own\n1,2\n"
+    refused(capsys, "space", "-m", "Fe", "-o", tmp_path, match="is a folder")
+    refused(capsys, "space", "-m", "Fe", "-o", notes / "x.csv", match="is a file, not a folder")
+    site = tmp_path / "space.csv"
+    assert run_main(capsys, "space", "-m", "Fe", "-o", site)[0] == 0
+    assert run_main(capsys, "space", "-m", "Fe,Co", "-o", site)[0] == 0  # its own file: replaced
+    assert len(pd.read_csv(site)) > 1
+    assert run_main(capsys, "space", "-m", "Fe", "-o", notes, "--force")[0] == 0
+    assert list(pd.read_csv(notes).columns[:2]) == ["id", "metal1"]
+    monkeypatch.setattr("os.access", lambda p, mode, *a, **k: not mode & os.W_OK)  # read-only
+    refused(capsys, "space", "-m", "Fe", "-o", tmp_path / "new.csv", match="not writable")
+    assert not (tmp_path / "new.csv").exists()
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "inf", "-inf", "4.9", "40.1", "200", "1e999"])
+def test_build_min_image_is_bounded(capsys, tmp_path, value):
+    out = tmp_path / "b.extxyz"
+    refused(capsys, "build", "Fe-Co_qv-n6_graphene", "--min-image", value, "-o", out,
+            match="allowed: [5, 40] Angstrom")  # fmt: skip
+    assert not out.exists()
+
+
+def test_build_output_discipline(capsys, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine\n")
+    site = "Fe-Co_qv-n6_graphene"
+    refused(capsys, "build", site, "-o", notes, match="is not a structure file")
+    assert notes.read_text() == "mine\n"
+    refused(capsys, "build", site, "-o", tmp_path, match="is a folder")
+    refused(capsys, "build", site, "-o", notes / "POSCAR", match="is a file, not a folder")
+    poscar = tmp_path / "POSCAR"
+    assert run_main(capsys, "build", site, "--min-image", "9.5", "-o", poscar)[0] == 0
+    assert run_main(capsys, "build", site, "--min-image", "9.5", "-o", poscar)[0] == 0  # replaced
+    assert len(read_structure(poscar)) == 48
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["POSCAR", "notes.txt"]
+    other = tmp_path / "other.extxyz"
+    other.write_text("not a structure\n")
+    assert run_main(capsys, "build", site, "-o", other, "--force")[0] == 0
+    assert read_structure(other).info["site_id"] == site

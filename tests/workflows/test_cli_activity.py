@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ SYNTHETIC = str(DATA / "energies_synthetic.csv")
 
 
 def run(capsys, *args):
-    code = main(["activity", *args])
+    code = main(["activity", *map(str, args)])
     out = capsys.readouterr()
     return code, out.out, out.err
 
@@ -115,3 +116,35 @@ def test_missing_table_is_refused_by_the_real_command(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 2
     assert proc.stderr.startswith("arsc: error: energies table") and "does not exist" in proc.stderr
+
+
+def test_output_never_replaces_an_input_or_a_file_it_did_not_write(capsys, tmp_path, monkeypatch):
+    energies = tmp_path / "E.csv"
+    energies.write_bytes(Path(SYNTHETIC).read_bytes())
+    before = energies.read_bytes()
+    code, _, err = run(capsys, energies, "--references", "vasp-pbe", "-o", energies)
+    assert code == 2 and "is an input of this command" in err and err.count("\n") == 1
+    assert energies.read_bytes() == before
+    other = tmp_path / "other.csv"
+    other.write_text("site,note\na,mine\n")
+    code, _, err = run(capsys, energies, "--references", "vasp-pbe", "-o", other)
+    assert code == 2 and "pass --force" in err
+    assert other.read_text() == "site,note\na,mine\n"
+    code, _, err = run(capsys, energies, "--references", "vasp-pbe", "-o", tmp_path)
+    assert code == 2 and "is a folder" in err
+    out = tmp_path / "activity.csv"
+    assert run(capsys, energies, "--references", "vasp-pbe", "-o", out)[0] == 0
+    assert run(capsys, energies, "--references", "vasp-pbe", "-o", out, "-r", "oer")[0] == 0
+    assert set(pd.read_csv(out)["reaction"]) == {"oer"}
+    assert run(capsys, energies, "--references", "vasp-pbe", "-o", other, "--force")[0] == 0
+    assert "overpotential" in pd.read_csv(other).columns
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["E.csv", "activity.csv", "other.csv"]
+    monkeypatch.setattr("os.access", lambda p, mode, *a, **k: not mode & os.W_OK)  # read-only
+    code, _, err = run(capsys, energies, "--references", "vasp-pbe", "-o", tmp_path / "n.csv")
+    assert code == 2 and "not writable" in err and err.count("\n") == 1
+
+
+def test_a_folder_as_the_energies_table_is_named(capsys, tmp_path):
+    code, _, err = run(capsys, tmp_path, "--references", "vasp-pbe")
+    assert code == 2
+    assert err == f"arsc: error: energies table {str(tmp_path)!r} is a folder; give a file\n"

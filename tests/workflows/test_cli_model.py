@@ -173,3 +173,89 @@ def test_fit_and_predict_refuse_to_overwrite_their_own_inputs(capsys, tmp_path):
     assert model.read_bytes() == saved
     code, _, err = run(capsys, "predict", model, table, "-o", tmp_path)
     assert code == 2 and "is a folder" in err
+
+
+def one_line_error(capsys, *args, match=""):
+    code, _, err = run(capsys, *args)
+    assert code == 2, err
+    assert err.startswith("arsc: error: ") and err.count("\n") == 1, err
+    assert match in err and "np." not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        (
+            "--ensemble",
+            "1000000000000",
+            "--ensemble 1000000000000 is out of range; allowed: [0, 1000]",
+        ),
+        ("--ensemble", "-1", "--ensemble -1 is out of range"),
+        ("--folds", "1001", "--folds 1001 is out of range; allowed: [2, 1000]"),
+        ("--seed", "-1", "--seed -1 is out of range; allowed: 0 to 4294967295"),
+        ("--seed", str(2**40), "--seed 1099511627776 is out of range"),
+    ],
+)
+def test_fit_numeric_options_are_bounded(capsys, tmp_path, option, value, message):
+    out = tmp_path / "m.json"
+    one_line_error(capsys, "fit", DATA / "pfess_demo.csv", "-t", "property", "-o", out,
+                   option, value, match=message)  # fmt: skip
+    assert not out.exists()
+
+
+def test_fit_refuses_a_header_only_table_and_a_one_row_intermediate(capsys, tmp_path):
+    header = tmp_path / "header.csv"
+    header.write_text("metal1,metal2,coord_N1,coord_C1,intermediate,dG\n")
+    out = tmp_path / "m.json"
+    one_line_error(capsys, "fit", header, "-t", "dG", "-o", out, match="has no rows")
+    table = pd.read_csv(DATA / "synthetic_orr.csv")
+    foo = tmp_path / "foo.csv"
+    pd.concat([table, table.iloc[:1].assign(intermediate="FOO")]).to_csv(foo, index=False)
+    message = "intermediate 'FOO' has 1 row; fitting it needs at least"
+    err = one_line_error(capsys, "fit", foo, "-t", "dG", "-o", out, match=message)
+    assert "free parameters of variant 'hier'" in err
+    assert not out.exists()
+
+
+def test_fit_and_predict_refuse_missing_inputs_and_folders(capsys, tmp_path, orr_model):
+    out = tmp_path / "m.json"
+    one_line_error(capsys, "fit", tmp_path / "none.csv", "-t", "dG", "-o", out,
+                   match="table '" + str(tmp_path / "none.csv") + "' does not exist")  # fmt: skip
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    one_line_error(capsys, "fit", folder, "-t", "dG", "-o", out, match="is a folder")
+    one_line_error(capsys, "predict", orr_model, folder, "-o", tmp_path / "p.csv",
+                   match="is a folder")  # fmt: skip
+    one_line_error(capsys, "predict", folder, DATA / "synthetic_orr.csv", "-o",
+                   tmp_path / "p.csv", match=str(folder))  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.csv"]
+
+
+def test_fit_and_predict_replace_only_their_own_outputs_unless_forced(
+    capsys, tmp_path, orr_model, space_csv
+):
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"mine": 1}\n')
+    fit = ["fit", DATA / "pfess_demo.csv", "-t", "property", "--variant", "base",
+           "--ensemble", "0", "--folds", "2"]  # fmt: skip
+    one_line_error(capsys, *fit, "-o", notes, match="is not a model file (JSON)")
+    assert notes.read_text() == '{"mine": 1}\n'
+    assert run(capsys, *fit, "-o", notes, "--force")[0] == 0
+    assert run(capsys, *fit, "-o", notes)[0] == 0  # now a model file: replaced without --force
+    assert load_model(notes).variant == "base"
+
+    # a table the command did not write (here a copy of the training table) is not replaced
+    train = tmp_path / "train_copy.csv"
+    train.write_bytes((DATA / "synthetic_orr.csv").read_bytes())
+    before = train.read_bytes()
+    one_line_error(capsys, "predict", orr_model, space_csv, "-o", train,
+                   match="is not a prediction table")  # fmt: skip
+    assert train.read_bytes() == before
+    pred = tmp_path / "pred.csv"
+    assert run(capsys, "predict", orr_model, space_csv, "-o", pred)[0] == 0
+    assert run(capsys, "predict", orr_model, space_csv, "-o", pred, "--layout", "long")[0] == 0
+    assert run(capsys, "predict", orr_model, space_csv, "-o", train, "--force")[0] == 0
+    assert "phi_opt_OH" in pd.read_csv(train).columns
+    one_line_error(capsys, "predict", orr_model, space_csv, "-o", pred, "-i", "",
+                   match="--intermediates '' has an empty item")  # fmt: skip

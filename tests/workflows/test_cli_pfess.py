@@ -60,7 +60,11 @@ def test_table_prints_formula_r2_rmse_and_cv_rmse():
     ("edit", "args", "message"),
     [
         (None, ["--target", "dG"], "no target column 'dG'"),
-        (None, ["--target", "property", "--dim", "4"], "descriptor dimension 4 is outside 1..3"),
+        (
+            None,
+            ["--target", "property", "--dim", "4"],
+            r"--dim 4 is out of range; allowed: \[1, 3\]",
+        ),
         ({(6, "metal1"): "Qq"}, ["--target", "property"], "row 7 of .*unknown metal 'Qq'"),
         ({(0, "property"): "high"}, ["--target", "property"], "row 1 of .*value 'high' is not a"),
     ],
@@ -79,3 +83,37 @@ def test_bad_input_prints_one_line_and_exits_2(tmp_path, edit, args, message):
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("arsc: error: ")
     assert re.search(message, lines[0]), lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--cv-folds", "1"], "--cv-folds 1 is out of range; allowed: [2, 1000]"),
+        (["--cv-folds", "1001"], "--cv-folds 1001 is out of range"),
+        (["--time-limit", "-1"], "--time-limit -1 is out of range; allowed: (0, 1e+06] s"),
+        (["--time-limit", "0"], "--time-limit 0 is out of range"),
+        (["--time-limit", "nan"], "--time-limit nan is out of range"),
+        (["--dim", "0"], "--dim 0 is out of range; allowed: [1, 3]"),
+        (["--top", "0"], "--top 0 is out of range"),
+        (["--sis", "0"], "--sis 0 is out of range"),
+        (["--beam", "-1"], "--beam -1 is out of range"),
+        (["--n-estimators", "0"], "--n-estimators 0 is out of range"),
+        (["--jobs", "0"], "--jobs 0 is out of range"),
+    ],
+)
+def test_numeric_options_are_bounded_in_process(capsys, args, message):
+    from workflows.cli.main import main
+
+    code = main(["pfess", str(DEMO), "-t", "property", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("arsc: error: ") and err.count("\n") == 1
+    assert message in err
+
+
+def test_a_missing_file_or_a_folder_is_named(capsys, tmp_path):
+    from workflows.cli.main import main
+
+    for path, message in ((tmp_path / "none.csv", "does not exist"), (tmp_path, "is a folder")):
+        assert main(["pfess", str(path), "-t", "property"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"arsc: error: data file {str(path)!r} {message}")

@@ -94,3 +94,54 @@ def test_empty_join_exits_2_in_a_real_process(csvs, tmp_path):
     assert run.returncode == 2
     assert run.stderr.startswith("arsc: error: no row of the prediction table matches")
     assert run.stdout == ""
+
+
+def _refused(capsys, *args, match=""):
+    assert main(["validate", *map(str, args)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("arsc: error: ") and err.count("\n") == 1 and match in err, err
+    assert "np." not in err
+
+
+def test_plot_never_replaces_an_input_or_a_file_it_did_not_write(csvs, tmp_path, capsys):
+    pred, dft = csvs
+    before = pred.read_bytes()
+    _refused(capsys, pred, dft, "--plot", pred, match="is an input of this command")
+    assert pred.read_bytes() == before
+    notes = tmp_path / "notes.png"
+    notes.write_text("not an image")
+    _refused(capsys, pred, dft, "--plot", notes, match="is not a PNG image")
+    assert notes.read_text() == "not an image"
+    _refused(capsys, pred, dft, "--plot", tmp_path, match="is a folder")
+    assert main(["validate", str(pred), str(dft), "--plot", str(notes), "--force"]) == 0
+    assert notes.read_bytes().startswith(PNG_MAGIC)
+    assert main(["validate", str(pred), str(dft), "--plot", str(notes)]) == 0  # its own PNG
+    capsys.readouterr()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dft.csv", "notes.png", "pred.csv"]
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf"])
+def test_an_infinite_prediction_names_file_row_and_column(csvs, capsys, value):
+    pred, dft = csvs
+    table = pd.read_csv(pred)
+    table.loc[2, "prediction"] = float(value)
+    table.to_csv(pred, index=False)
+    message = f"prediction table {str(pred)!r}: row 3: column 'prediction' holds {value}"
+    _refused(capsys, pred, dft, match=message)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--k", "0"], "--k 0 is out of range; allowed: [1, 100000]"),
+        (["--k", "100001"], "--k 100001 is out of range"),
+        (["--on", ""], "--on '' has an empty item"),
+    ],
+)
+def test_bad_options_are_one_line(csvs, capsys, args, message):
+    _refused(capsys, *csvs, *args, match=message)
+
+
+def test_a_missing_file_or_folder_is_named(csvs, tmp_path, capsys):
+    _refused(capsys, tmp_path / "none.csv", csvs[1], match="does not exist")
+    _refused(capsys, tmp_path, csvs[1], match=f"table {str(tmp_path)!r} is a folder")

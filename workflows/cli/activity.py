@@ -9,8 +9,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from arsc.outputs import check_output, csv_with, write_text_atomic
 from arsc.thermo import EnergyColumn, compute_activity, load_references, read_energies
-from workflows.cli.options import console, json_clean
+from workflows.cli.options import ForceOpt, console, json_clean
+
+#: What ``arsc activity -o`` writes; an existing file with these columns may be replaced.
+ACTIVITY_TABLE = csv_with(
+    "site", "reaction", "overpotential", "U_L", "limiting_step", name="activity table (CSV)"
+)
 
 
 def _print_summary(summary: dict[str, Any], output: Path | None) -> None:
@@ -74,8 +80,12 @@ def activity(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object (summary and rows).")
     ] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Free energies, limiting potential and overpotential per site (CHE)."""
+    if output is not None:
+        inputs: list[str | Path] = [energies, *([references] if Path(references).is_file() else [])]
+        check_output(output, inputs, option="-o", kind=ACTIVITY_TABLE, force=force)
     refs = load_references(references)
     table = read_energies(energies)
     report = compute_activity(
@@ -88,8 +98,7 @@ def activity(
     )
     frame = report.table()
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(output, index=False)
+        write_text_atomic(output, frame.to_csv(index=False))
     summary = report.summary()
     if as_json:
         doc = {**summary, "output": str(output) if output else None}

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from arsc.errors import ArscInputError
+from arsc.io import csv_header
 from arsc.model import (
     DEFAULT_FORMULA,
     DEFAULT_VARIANT,
@@ -22,8 +24,36 @@ from arsc.model import (
     save_model,
 )
 from arsc.model.io import Metrics
-from arsc.outputs import check_output, write_text_atomic
-from workflows.cli.options import console, split_list
+from arsc.outputs import OutputKind, check_output, json_with, write_text_atomic
+from workflows.cli.options import ForceOpt, bounded, console, split_list
+
+#: Most bootstrap members per intermediate (each is a full refit).
+MAX_ENSEMBLE = 1000
+#: Most cross-validation folds.
+MAX_FOLDS = 1000
+#: Largest ``--seed`` (numpy's legacy 32-bit seeds).
+MAX_SEED = 2**32 - 1
+#: What ``arsc fit -o`` writes; only such a file is replaced without ``--force``.
+MODEL_FILE = json_with("schema_version", name="model file (JSON) from `arsc fit`")
+
+
+def _check_seed(ctx: Any, param: Any, value: int | None) -> int | None:
+    """Refuse a negative or too large seed (typer callback; exact for any integer)."""
+    if value is not None and not 0 <= value <= MAX_SEED:
+        raise ArscInputError(f"--seed {value} is out of range; allowed: 0 to {MAX_SEED}")
+    return value
+
+
+def _is_prediction_table(path: Path) -> bool:
+    """Tell a CSV with the metal columns and a phi_opt column (wide: phi_opt_<z>; long: phi_opt)."""
+    header = csv_header(path)
+    return {"metal1", "metal2"} <= set(header) and any(
+        c == "phi_opt" or c.startswith("phi_opt_") for c in header
+    )
+
+
+#: What ``arsc predict -o`` writes; only such a file is replaced without ``--force``.
+PREDICTION_TABLE = OutputKind("prediction table (CSV) from `arsc predict`", _is_prediction_table)
 
 
 class Grouping(StrEnum):
@@ -183,7 +213,12 @@ def fit_cmd(
         str, typer.Option("--formula", help="A-term formula over nx, Sx, dx, IEx, Xx, Rx.")
     ] = DEFAULT_FORMULA,
     ensemble: Annotated[
-        int, typer.Option("--ensemble", min=0, help="Bootstrap members per intermediate.")
+        int,
+        typer.Option(
+            "--ensemble",
+            callback=bounded(0, MAX_ENSEMBLE),
+            help=f"Bootstrap members per intermediate, 0-{MAX_ENSEMBLE}.",
+        ),
     ] = 20,
     groups: Annotated[
         Grouping,
@@ -193,16 +228,30 @@ def fit_cmd(
         VariantName,
         typer.Option("--variant", help="Model variant, or auto (simplest good-enough by CV)."),
     ] = _DEFAULT,
-    folds: Annotated[int, typer.Option("--folds", min=2, help="Grouped CV folds.")] = 5,
-    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+    folds: Annotated[
+        int,
+        typer.Option(
+            "--folds", callback=bounded(2, MAX_FOLDS), help=f"Grouped CV folds, 2-{MAX_FOLDS}."
+        ),
+    ] = 5,
+    seed: Annotated[
+        int,
+        typer.Option("--seed", callback=_check_seed, help=f"Bootstrap seed, 0-{MAX_SEED}."),
+    ] = 0,
     intermediate: Annotated[
         str | None,
         typer.Option("--intermediate", help="Intermediate name if the table has no such column."),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    force: ForceOpt = False,
 ) -> None:
-    """Fit the ARSC model per intermediate; report training and grouped-CV errors."""
-    check_output(output, [data, *([elements] if Path(elements).is_file() else [])])
+    """Fit the ARSC model per intermediate; report training and grouped-CV errors.
+
+    Every intermediate needs more rows than the model has free parameters;
+    one with too few rows is refused, naming its row count and the minimum.
+    """
+    inputs: list[str | Path] = [data, *([elements] if Path(elements).is_file() else [])]
+    check_output(output, inputs, option="-o", kind=MODEL_FILE, force=force)
     start = time.perf_counter()
     model = fit_model(
         data,
@@ -248,13 +297,13 @@ def predict_cmd(
         ),
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Predict dG (eV) with uncertainty, phi and phi_opt for every row of a table."""
-    check_output(output, [model_file, table])
+    check_output(output, [model_file, table], option="-o", kind=PREDICTION_TABLE, force=force)
+    names = split_list(intermediates, "--intermediates")
     model = load_model(model_file)
-    result = predict(
-        model, table, split_list(intermediates), layout.value, reaction, explain=explain
-    )
+    result = predict(model, table, names, layout.value, reaction, explain=explain)
     write_text_atomic(output, result.table.to_csv(index=False, float_format="%.6g"))
     summary = {
         "output": str(output),

@@ -69,7 +69,10 @@ def bounded(
         if value is None:
             return value
         name = param.opts[0] if getattr(param, "opts", None) else str(param.name)
-        x = float(value)
+        try:
+            x = float(value)
+        except OverflowError:  # an integer beyond any float: out of every range
+            x = math.copysign(math.inf, value)
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
         span = f"{'(' if low_open else '['}{lo}, {hi}]" + (f" {unit}" if unit else "")

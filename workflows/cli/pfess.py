@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from workflows.cli.options import ElementsOpt, ElementTable, console
+from workflows.cli.options import ElementsOpt, ElementTable, bounded, console
+
+#: Limits of the numeric options (sane for time and memory on a pairs table).
+MAX_TOP = 1000
+MAX_FOLDS = 1000
+MAX_SIS = 10_000
+MAX_BEAM = 100_000
+MAX_TREES = 100_000
+MAX_JOBS = 1024
+#: Longest ``--time-limit``, s (about 11.6 days).
+MAX_SECONDS = 1e6
 
 if TYPE_CHECKING:  # arsc.pfess imports scikit-learn: load it only when the verb runs
     from arsc.pfess import PfessResult
@@ -50,8 +60,18 @@ def pfess(
     ],
     target: Annotated[str, typer.Option("--target", "-t", help="Target column (e.g. eV).")],
     elements: ElementsOpt = ElementTable.authors,
-    dim: Annotated[int, typer.Option("--dim", help="Largest descriptor dimension, 1-3.")] = 1,
-    top: Annotated[int, typer.Option("--top", help="Descriptors shown per dimension.")] = 5,
+    dim: Annotated[
+        int,
+        typer.Option("--dim", callback=bounded(1, 3), help="Largest descriptor dimension, 1-3."),
+    ] = 1,
+    top: Annotated[
+        int,
+        typer.Option(
+            "--top",
+            callback=bounded(1, MAX_TOP),
+            help=f"Descriptors shown per dimension, 1-{MAX_TOP}.",
+        ),
+    ] = 5,
     mode: Annotated[
         str, typer.Option("--mode", help="fast (exhaustive/SIS) or authors (RF + LassoCV).")
     ] = "fast",
@@ -63,21 +83,51 @@ def pfess(
     ] = "full",
     cv_folds: Annotated[
         int | None,
-        typer.Option("--cv-folds", help="GroupKFold folds (default: leave one group out)."),
+        typer.Option(
+            "--cv-folds",
+            callback=bounded(2, MAX_FOLDS),
+            help=f"GroupKFold folds, 2-{MAX_FOLDS} (default: leave one group out).",
+        ),
     ] = None,
-    sis: Annotated[int, typer.Option("--sis", help="Fast mode: features per SIS screen.")] = 50,
+    sis: Annotated[
+        int,
+        typer.Option(
+            "--sis",
+            callback=bounded(1, MAX_SIS),
+            help=f"Fast mode: features per SIS screen, 1-{MAX_SIS}.",
+        ),
+    ] = 50,
     beam: Annotated[
-        int, typer.Option("--beam", help="Fast mode: sets extended by every feature per dim.")
+        int,
+        typer.Option(
+            "--beam",
+            callback=bounded(0, MAX_BEAM),
+            help=f"Fast mode: sets extended by every feature per dim, 0-{MAX_BEAM}.",
+        ),
     ] = 100,
     n_estimators: Annotated[
-        int, typer.Option("--n-estimators", help="Authors mode: trees per random forest.")
+        int,
+        typer.Option(
+            "--n-estimators",
+            callback=bounded(1, MAX_TREES),
+            help=f"Authors mode: trees per random forest, 1-{MAX_TREES}.",
+        ),
     ] = 50,
     time_limit: Annotated[
         float | None,
-        typer.Option("--time-limit", help="Authors mode: stop the subset search after s."),
+        typer.Option(
+            "--time-limit",
+            callback=bounded(0.0, MAX_SECONDS, unit="s", low_open=True),
+            help=f"Authors mode: stop the subset search after this many s, (0, {MAX_SECONDS:g}].",
+        ),
     ] = None,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", help="Authors mode: parallel forest jobs.")
+        int | None,
+        typer.Option(
+            "--jobs",
+            callback=bounded(1, MAX_JOBS),
+            help=f"Authors mode: parallel forest jobs, 1-{MAX_JOBS}.",
+        ),
     ] = None,
     sheet: Annotated[str, typer.Option("--sheet", help="Sheet of an Excel file.")] = "property",
     json_out: Annotated[

@@ -9,10 +9,41 @@ import typer
 from rich.table import Table
 
 from arsc.elements import PRIMARY_PROPERTIES, compare_tables, load_elements, table_metadata
-from arsc.io import write_structure
+from arsc.io import csv_header, format_for, write_structure
+from arsc.outputs import STRUCTURE, OutputKind, check_output, write_text_atomic
 from arsc.space import Site, count_space, enumerate_sites, space_table
-from arsc.structures import MIN_IMAGE_DISTANCE, build
-from workflows.cli.options import ElementsOpt, ElementTable, ListOpt, console, split_list
+from arsc.structures import MIN_IMAGE_DISTANCE, MIN_IMAGE_RANGE, build
+from workflows.cli.options import (
+    ElementsOpt,
+    ElementTable,
+    ForceOpt,
+    ListOpt,
+    bounded,
+    console,
+    split_list,
+)
+
+#: Columns of the site table ``arsc space -o`` writes, besides ``coord_*``.
+SITE_COLUMNS: tuple[str, ...] = (
+    "id",
+    "metal1",
+    "metal2",
+    "motif",
+    "support",
+    "symmetric",
+    "pocket",
+)
+
+
+def _is_site_table(path: Path) -> bool:
+    """Tell a CSV with exactly the site table's columns (not, e.g., predictions made from one)."""
+    header = csv_header(path)
+    extra = [c for c in header if c not in SITE_COLUMNS and not c.startswith("coord_")]
+    return set(SITE_COLUMNS) <= set(header) and not extra
+
+
+#: What ``arsc space -o`` writes; only such a file is replaced without ``--force``.
+SITE_TABLE = OutputKind("site table (CSV) from `arsc space`", _is_site_table)
 
 
 def space(
@@ -31,12 +62,18 @@ def space(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the site table (CSV).")
     ] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Enumerate the candidate sites and count structures and DFT calculations."""
+    if output is not None:
+        check_output(output, [], option="-o", kind=SITE_TABLE, force=force)
     sites = enumerate_sites(
-        split_list(metals), split_list(motifs), split_list(supports), elements.value
+        split_list(metals, "--metals"),
+        split_list(motifs, "--motifs"),
+        split_list(supports, "--supports"),
+        elements.value,
     )
-    counts = count_space(sites, split_list(intermediates))
+    counts = count_space(sites, split_list(intermediates, "--intermediates"))
     table = Table(title="Candidate space")
     for col in ("motif", "support", "symmetric", "sites (pairs)", "structures"):
         table.add_column(col, justify="left" if col in ("motif", "support") else "right")
@@ -57,8 +94,7 @@ def space(
         f"+ gas references): {counts.dft_calculations}"
     )
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        space_table(sites).to_csv(output, index=False)
+        write_text_atomic(output, space_table(sites).to_csv(index=False))
         out.print(f"wrote {len(sites)} sites to {output}")
 
 
@@ -75,16 +111,25 @@ def build_cmd(
         ),
     ] = None,
     min_image: Annotated[
-        float, typer.Option("--min-image", help="Smallest metal-image distance, Angstrom.")
+        float,
+        typer.Option(
+            "--min-image",
+            callback=bounded(*MIN_IMAGE_RANGE, unit="Angstrom"),
+            help="Smallest metal-image distance, Angstrom "
+            f"({MIN_IMAGE_RANGE[0]:g}-{MIN_IMAGE_RANGE[1]:g}).",
+        ),
     ] = MIN_IMAGE_DISTANCE,
     elements: ElementsOpt = ElementTable.default,
+    force: ForceOpt = False,
 ) -> None:
     """Build the bare site or an adsorbed state and write it to a file."""
     site = Site.from_id(site_id, elements.value)
-    atoms = build(site, adsorbate, mode, min_image=min_image)
     if output is None:
         stem = site.id if adsorbate is None else f"{site.id}_{adsorbate}_{mode}"
         output = Path(f"{stem}.extxyz")
+    check_output(output, [], option="-o", kind=STRUCTURE, force=force)
+    format_for(output)
+    atoms = build(site, adsorbate, mode, min_image=min_image)
     write_structure(atoms, output)
     what = "bare site" if adsorbate is None else f"{adsorbate} ({mode})"
     console().print(

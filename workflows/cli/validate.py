@@ -10,8 +10,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from arsc.outputs import PNG, check_output
 from arsc.validate import Metrics, ValidationReport, evaluate, match, parity_plot, read_table
-from workflows.cli.options import console, split_list
+from workflows.cli.options import ForceOpt, bounded, console, split_list
+
+#: Largest ``--k``: a top set larger than any screening table is a typo.
+MAX_K = 100_000
 
 
 class BestEnd(StrEnum):
@@ -83,22 +87,39 @@ def validate(
             "target or value.",
         ),
     ] = None,
-    k: Annotated[int, typer.Option("--k", min=1, help="Size of the true top set.")] = 10,
+    k: Annotated[
+        int,
+        typer.Option(
+            "--k", callback=bounded(1, MAX_K), help=f"Size of the true top set, 1-{MAX_K}."
+        ),
+    ] = 10,
     best: Annotated[
         BestEnd, typer.Option("--best", help="Which values are best for top-k: low or high.")
     ] = BestEnd.low,
-    plot: Annotated[Path | None, typer.Option("--plot", help="Write a parity plot (PNG).")] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Write a parity plot (PNG); never one of the input tables."),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of the table.")
     ] = False,
+    force: ForceOpt = False,
 ) -> None:
-    """Compare predictions with DFT values: MAE, RMSE, R², Spearman, top-k retention."""
+    """Compare predictions with DFT values: MAE, RMSE, R², Spearman, top-k retention.
+
+    Values must be finite numbers: an infinite value is an error naming the
+    file, row and column; an empty cell counts as a missing value.
+    """
+    if plot is not None:
+        check_output(plot, [pred, dft], option="--plot", kind=PNG, force=force)
+    keys = split_list(on, "--on")
     matched = match(
         read_table(pred),
         read_table(dft),
-        on=split_list(on),
+        on=keys,
         value_pred=value_pred,
         value_dft=value_dft,
+        sources=(f"prediction table {str(pred)!r}", f"DFT table {str(dft)!r}"),
     )
     report = evaluate(matched, k=k, best=best.value)
     if plot is not None:
