@@ -33,19 +33,12 @@ from arsc.adsorbates import Adsorbate, adsorbates, get_adsorbate
 from arsc.elements import d_block, load_elements
 from arsc.errors import ArscInputError
 from arsc.io import plain
+from arsc.limits import MAX_ATOMS, MIN_IMAGE_DISTANCE, MIN_IMAGE_RANGE
 from arsc.space import MODES, Site, binding_modes, get_motif
 from arsc.supports import get_support
 
 #: Vacuum between the top of a structure and the next periodic image, Angstrom.
 VACUUM = 15.0
-#: Minimum distance between a metal and any periodic image of a metal, Angstrom.
-MIN_IMAGE_DISTANCE = 10.0
-#: Allowed range of ``min_image``, Angstrom: below 5 A the pocket meets its own
-#: images; 40 A already gives cells of about 700 atoms, far beyond DFT.
-MIN_IMAGE_RANGE: tuple[float, float] = (5.0, 40.0)
-#: Most atoms a supercell may hold (checked before it is built; the distance
-#: checks hold a few (atoms x atoms x 3) arrays, about 100 MB at this size).
-MAX_ATOMS = 2000
 #: Shortest allowed distance to an H atom / between other atoms, Angstrom.
 MIN_DISTANCE_H = 0.9
 MIN_DISTANCE = 1.2

@@ -32,7 +32,8 @@ from ase.data import covalent_radii
 from ase.geometry import find_mic
 
 from arsc.adsorbates import get_adsorbate
-from arsc.structures import MIN_IMAGE_DISTANCE, TAG_ADSORBATE, TAG_M1, TAG_M2, template
+from arsc.limits import MIN_IMAGE_DISTANCE
+from arsc.structures import TAG_ADSORBATE, TAG_M1, TAG_M2, template
 
 METAL_LEFT_POCKET = "metal_left_pocket"
 METAL_OUT_OF_PLANE = "metal_out_of_plane"

@@ -37,8 +37,9 @@ from jobflow import Flow, Job, JobConfig, Maker, OnMissing, Response, job
 from pymatgen.io.ase import MSONAtoms
 
 from arsc.errors import ArscInputError, unknown
+from arsc.limits import MIN_IMAGE_DISTANCE
 from arsc.space import MODES, Site, binding_modes
-from arsc.structures import MIN_IMAGE_DISTANCE, build
+from arsc.structures import build
 from arsc.thermo import load_network
 from workflows.engines import get_engine
 from workflows.schemas import CalcDoc, SiteDoc

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from arsc.errors import ArscInputError
+from arsc.limits import MIN_IMAGE_DISTANCE, MIN_IMAGE_RANGE
 
 
 class ElementTable(StrEnum):
@@ -135,7 +136,12 @@ PrerelaxWeightsOpt = Annotated[
 #: ``--min-image``
 MinImageOpt = Annotated[
     float | None,
-    typer.Option("--min-image", help="Smallest metal-image distance, Angstrom (default 10)."),
+    typer.Option(
+        "--min-image",
+        callback=bounded(*MIN_IMAGE_RANGE, unit="Angstrom"),
+        help=f"Smallest metal-image distance, Angstrom ({MIN_IMAGE_RANGE[0]:g}-"
+        f"{MIN_IMAGE_RANGE[1]:g}; default {MIN_IMAGE_DISTANCE:g}).",
+    ),
 ]
 #: ``--modes``
 ModesOpt = Annotated[

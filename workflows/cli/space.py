@@ -1,4 +1,8 @@
-"""Verbs about the candidate space: ``arsc space``, ``arsc build``, ``arsc elements``."""
+"""Verbs about the candidate space: ``arsc space``, ``arsc build``, ``arsc elements``.
+
+The science modules (pandas, ASE) are imported inside the verbs, so that
+``arsc space --help`` answers at once.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from arsc.elements import PRIMARY_PROPERTIES, compare_tables, load_elements, table_metadata
 from arsc.io import csv_header, format_for, write_structure
+from arsc.limits import MIN_IMAGE_DISTANCE, MIN_IMAGE_RANGE
 from arsc.outputs import STRUCTURE, OutputKind, check_output, write_text_atomic
-from arsc.space import Site, count_space, enumerate_sites, space_table
-from arsc.structures import MIN_IMAGE_DISTANCE, MIN_IMAGE_RANGE, build
 from workflows.cli.options import (
     ElementsOpt,
     ElementTable,
@@ -65,6 +67,8 @@ def space(
     force: ForceOpt = False,
 ) -> None:
     """Enumerate the candidate sites and count structures and DFT calculations."""
+    from arsc.space import count_space, enumerate_sites, space_table
+
     if output is not None:
         check_output(output, [], option="-o", kind=SITE_TABLE, force=force)
     sites = enumerate_sites(
@@ -123,6 +127,9 @@ def build_cmd(
     force: ForceOpt = False,
 ) -> None:
     """Build the bare site or an adsorbed state and write it to a file."""
+    from arsc.space import Site
+    from arsc.structures import build
+
     site = Site.from_id(site_id, elements.value)
     if output is None:
         stem = site.id if adsorbate is None else f"{site.id}_{adsorbate}_{mode}"
@@ -145,6 +152,8 @@ def elements_cmd(
     ] = False,
 ) -> None:
     """Print an element property table and the source of each column."""
+    from arsc.elements import PRIMARY_PROPERTIES, compare_tables, load_elements, table_metadata
+
     out = console()
     if diff:
         d = compare_tables("authors", "default")

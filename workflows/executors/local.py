@@ -25,9 +25,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from arsc.errors import ArscInputError
+from arsc.limits import MIN_IMAGE_DISTANCE
 from arsc.outputs import write_text_atomic
 from arsc.space import Site
-from arsc.structures import MIN_IMAGE_DISTANCE
 from workflows.cache import retrying_failed
 from workflows.flows import DacAdsorptionFlow
 
