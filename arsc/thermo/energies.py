@@ -31,10 +31,10 @@ import pandas as pd
 
 from arsc.adsorbates import adsorbates
 from arsc.errors import ArscInputError, unknown
+from arsc.ingest.table import BARE
 from arsc.io import input_file, plain
 
 #: Adsorbate name of the clean-site row.
-BARE = "bare"
 
 _TRUE = {"true", "1", "yes", "t", "y"}
 _FALSE = {"false", "0", "no", "f", "n"}
