@@ -6,6 +6,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from arsc.errors import ArscInputError
@@ -231,6 +232,10 @@ def test_without_prior_the_first_batch_is_space_filling(tmp_path):
 
 def test_a_prior_lacking_the_reactions_intermediates_leaves_round_0_space_filling(tmp_path):
     path = write_campaign(tmp_path / "nrr", objective={"reaction": "nrr"})
+    table = pd.read_csv(tmp_path / "nrr" / "replay.csv")  # a replay table needs every dG column
+    for z in objective_intermediates(ObjectiveSpec(reaction="nrr")):
+        table[f"dG_{z}"] = table.get(f"dG_{z}", 0.5)
+    table.to_csv(tmp_path / "nrr" / "replay.csv", index=False)
     other = start_campaign(read_definition(path), tmp_path / "nrr-run", show_progress=False)
     assert other.prior() is None and not (other.folder / "models" / "prior.json").exists()
     run_campaign(other, max_steps=3)  # score, prune, select

@@ -78,7 +78,7 @@ def test_accounting_of_an_mlip_campaign_says_mlip_not_dft(tmp_path, capsys):
         (["campaign", "resume", "{tmp}/nothing"], "no campaign in"),
         (["campaign", "validate", "{tmp}/nothing"], "no campaign in"),
         (["campaign", "run", "no-such-campaign"], "packaged: "),
-        (["campaign", "run", "default", "--budget", "0"], "budget.dft_calculations"),
+        (["campaign", "run", "default", "--budget", "0"], "--budget 0 is out of range"),
         (["screen", "--engine", "nope", "--project", "{tmp}/s"], "unknown engine 'nope'"),
     ],
 )

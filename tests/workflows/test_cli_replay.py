@@ -52,6 +52,15 @@ def test_replay_table_names_the_best_strategy_and_compares_it_with_random(capsys
         (["--objective", "lowest"], "unknown objective 'lowest'; allowed: min, max, closest"),
         (["--surrogate", "nn"], "unknown surrogate 'nn'; allowed: gp"),
         (["--top", "100"], "--top 100 must lie in 1..57 (the table has 57 rows)"),
+        (["--seeds", "1001"], "--seeds 1001 is out of range; allowed: [1, 1000]"),
+        (["--seeds", "0"], "--seeds 0 is out of range"),
+        (["--kappa", "nan"], "--kappa nan is out of range"),
+        (["--kappa", "inf"], "--kappa inf is out of range"),
+        (["--prune-recall", "1"], "--prune-recall 1 is out of range; allowed: [0.5, 0.9999]"),
+        (["--init", "1"], "--init 1 is out of range"),
+        (["--batch", "0"], "--batch 0 is out of range"),
+        (["--top", "1000000"], "--top 1000000 is out of range"),
+        (["--strategies", "greedy,,ucb"], "--strategies 'greedy,,ucb' has an empty item"),
     ],
 )
 def test_replay_bad_input_exits_2_with_one_line(capsys, args, message):
@@ -70,3 +79,15 @@ def test_campaign_group_has_run_resume_validate_and_replay(capsys):
     assert code == 0
     for verb in ("run", "resume", "validate", "replay"):
         assert f" {verb} " in out
+
+
+def test_option_defaults_are_the_sciences_own():
+    from arsc import replay, select, surrogates
+    from workflows.cli import campaign_replay as cli
+
+    assert cli.BASELINE == replay.BASELINE
+    assert tuple(replay.DEFAULT_STRATEGIES) == cli.DEFAULT_STRATEGIES
+    assert cli.DEFAULT_KAPPA == select.DEFAULT_KAPPA
+    assert cli.DEFAULT_PRUNE_RECALL == select.DEFAULT_PRUNE_RECALL
+    assert cli.DEFAULT_SURROGATE == surrogates.DEFAULT_SURROGATE
+    assert tuple(surrogates.SURROGATES) == cli.SURROGATE_NAMES

@@ -318,7 +318,53 @@ def test_cli_report_json_prints_one_object(synthetic_campaign, tmp_path, capsys)
 def test_cli_report_without_state_is_one_line_error(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("arsc: error: no campaign in") and "\n" not in err
+    assert err.startswith(f"arsc: error: {str(tmp_path)!r} is not a campaign folder")
+    assert "state.json not found" in err and "\n" not in err
+
+
+def test_cli_report_of_a_file_that_is_not_a_campaign_names_it(tmp_path, capsys):
+    table = tmp_path / "fit.csv"
+    table.write_text("a,b\n1,2\n")
+    assert main(["report", str(table)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"arsc: error: {str(table)!r} is a file, not a campaign folder")
+    assert err.count("\n") == 1 and table.read_text() == "a,b\n1,2\n"
+
+
+def test_cli_report_output_that_is_a_file_is_one_line_error(synthetic_campaign, tmp_path, capsys):
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine\n")
+    assert main(["report", str(synthetic_campaign), "-o", str(taken)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("arsc: error: -o ") and "is a file; give a folder" in err
+    assert err.count("\n") == 1 and taken.read_text() == "mine\n"
+
+
+def test_cli_report_output_that_is_the_campaign_folder_is_refused(synthetic_campaign, capsys):
+    assert main(["report", str(synthetic_campaign), "-o", str(synthetic_campaign)]) == 2
+    assert "is an input of this command" in capsys.readouterr().err
+
+
+def test_cli_report_replaces_its_own_files_but_not_others_without_force(
+    synthetic_campaign, tmp_path, capsys
+):
+    out = tmp_path / "rep"
+    out.mkdir()
+    page = out / PAGE
+    page.write_text("<html>my own page</html>")
+    before = page.read_bytes()
+    assert main(["report", str(synthetic_campaign), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "report.html" in err and "--force" in err and err.count("\n") == 1
+    assert page.read_bytes() == before and not (out / "funnel.png").exists()  # no work done
+    assert main(["report", str(synthetic_campaign), "-o", str(out), "--force"]) == 0
+    assert b"ARSC-DAC" in page.read_bytes()
+    capsys.readouterr()
+    assert main(["report", str(synthetic_campaign), "-o", str(out)]) == 0  # its own: replaced
+    (out / "funnel.png").write_text("not a png")
+    assert main(["report", str(synthetic_campaign), "-o", str(out)]) == 2
+    assert "funnel.png" in capsys.readouterr().err
+    assert not [p.name for p in out.iterdir() if ".tmp" in p.name]  # atomic writes, no leftovers
 
 
 # ---- headless Chromium ---------------------------------------------------------------

@@ -4,7 +4,12 @@ Every field is documented below (and printed by ``arsc campaign validate
 --schema``-style tools through the pydantic JSON schema). Unknown keys are
 refused (``extra="forbid"``); a malformed file, an unknown key or a bad value
 raises :class:`arsc.errors.ArscInputError` with one line naming the file and
-the key. Packaged examples: ``workflows/data/campaigns/*.yaml``
+every bad key (``key: problem; key: problem``). Every number must be finite
+and lie in a documented range (the state file, JSON, cannot hold NaN or
+infinities). What the schema cannot see (names of the packages' tables, the
+replay table's columns, the candidate space) is checked by
+:func:`workflows.campaign.checks.check_definition` before a campaign folder is
+created. Packaged examples: ``workflows/data/campaigns/*.yaml``
 (:func:`packaged_campaigns`).
 
 Example
@@ -25,14 +30,21 @@ import hashlib
 import json
 from importlib.resources import files
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from arsc.errors import ArscInputError, unknown
 from arsc.model.terms import DEFAULT_VARIANT
 from arsc.select import DEFAULT_PRUNE_RECALL, kappa_for_recall
-from arsc.thermo._yaml import read_yaml, validate
 
 #: Quantities an objective can rank by (see :class:`ObjectiveSpec`).
 QUANTITIES: tuple[str, ...] = ("overpotential", "limiting_potential", "dg", "selectivity")
@@ -42,8 +54,17 @@ EXECUTORS: tuple[str, ...] = ("local", "fireworks", "replay")
 NOT_DFT_ENGINES: tuple[str, ...] = ("mlip",)
 
 
+#: Sane upper bounds of counts (memory and time), shared by several fields.
+MAX_SITES_PER_BATCH = 10_000
+MAX_ROUNDS = 10_000
+MAX_CALCULATIONS = 10_000_000
+#: Widest bound (pruning, stopping, UCB), standard deviations.
+MAX_KAPPA = 100.0
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinities are refused everywhere: the state file (JSON) cannot hold them
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class SpaceSpec(_Strict):
@@ -108,6 +129,8 @@ class ObjectiveSpec(_Strict):
     )
     product_penalty: float = Field(
         default=2.0,
+        ge=-100.0,
+        le=100.0,
         description="Value given to a site whose path reaches another product, units of the "
         "quantity (V); large enough to rank it last among active sites",
     )
@@ -146,9 +169,12 @@ class ModelSpec(_Strict):
     full_refit_rows: int = Field(
         default=12,
         ge=4,
+        le=100_000,
         description="DFT rows per intermediate from which auto refits fully, count",
     )
-    ensemble: int = Field(default=10, ge=0, description="Bootstrap members of a full refit, count")
+    ensemble: int = Field(
+        default=10, ge=0, le=1000, description="Bootstrap members of a full refit, count"
+    )
     variant: str = Field(
         default=DEFAULT_VARIANT, description="Model variant of a full refit (arsc.model)"
     )
@@ -159,6 +185,7 @@ class ModelSpec(_Strict):
     samples: int = Field(
         default=64,
         ge=8,
+        le=4096,
         description="Monte Carlo samples of the predicted dG per candidate used to propagate "
         "the model's uncertainty to the objective quantity, count",
     )
@@ -178,11 +205,14 @@ class FireworksSpec(_Strict):
     workers: int = Field(
         default=0,
         ge=0,
+        le=MAX_SITES_PER_BATCH,
         description="Most worker jobs queued per batch, count; 0: one per site of the batch",
     )
-    poll_seconds: float = Field(default=2.0, gt=0, description="Seconds between LaunchPad polls, s")
+    poll_seconds: float = Field(
+        default=2.0, gt=0, le=3600.0, description="Seconds between LaunchPad polls, s"
+    )
     timeout_seconds: float = Field(
-        default=86400.0, gt=0, description="Most seconds to wait for a batch, s"
+        default=86400.0, gt=0, le=30 * 86400.0, description="Most seconds to wait for a batch, s"
     )
 
 
@@ -196,11 +226,13 @@ class ReplaySpec(_Strict):
     seconds_per_calculation: float = Field(
         default=0.0,
         ge=0,
+        le=1e7,
         description="Wall time booked per replayed calculation, s (accounting only)",
     )
     delay_seconds: float = Field(
         default=0.0,
         ge=0,
+        le=3600.0,
         description="Real seconds to wait per site answered, imitating a slow engine (demos, "
         "kill-and-resume tests), s",
     )
@@ -224,20 +256,28 @@ class DftSpec(_Strict):
         default=None, description="Binding modes computed (top1, top2, bridge, side-on); None: all"
     )
     min_image: float = Field(
-        default=10.0, gt=0, description="Smallest metal-image distance of the supercell, Angstrom"
+        default=10.0,
+        ge=5.0,
+        le=40.0,
+        description="Smallest metal-image distance of the supercell, Angstrom",
     )
     corrections: str = Field(
         default="vasp-pbe",
-        description="References table whose Delta(ZPE - TS) corrections are used",
+        description="References table whose Delta(ZPE - TS) corrections are used: a packaged "
+        "name (arsc/data/references/) or a references YAML file (relative to the campaign file)",
     )
     workers: int = Field(
         default=1,
         ge=1,
+        le=256,
         description="Local executor: sites computed side by side in separate processes, "
         "count (one core each with cores_per_calculation 1)",
     )
     cores_per_calculation: int = Field(
-        default=1, ge=1, description="Cores one calculation occupies, count (for core-hours)"
+        default=1,
+        ge=1,
+        le=100_000,
+        description="Cores one calculation occupies, count (for core-hours)",
     )
     fireworks: FireworksSpec = Field(
         default_factory=lambda: FireworksSpec(), description="FireWorks executor settings"
@@ -289,10 +329,13 @@ class AcquisitionSpec(_Strict):
     strategy: str = Field(
         default="ucb", description="Acquisition strategy: greedy, ucb, ei, thompson or random"
     )
-    batch: int = Field(default=2, ge=1, description="Sites per batch, count")
+    batch: int = Field(
+        default=2, ge=1, le=MAX_SITES_PER_BATCH, description="Sites per batch, count"
+    )
     initial: int | None = Field(
         default=None,
         ge=1,
+        le=MAX_SITES_PER_BATCH,
         description="Sites of the first batch, count; None: batch. Without a prior model the "
         "first batch is space-filling (farthest-point in descriptor space)",
     )
@@ -308,13 +351,13 @@ class AcquisitionSpec(_Strict):
     prune_kappa: float | None = Field(
         default=None,
         ge=0,
-        allow_inf_nan=False,
+        le=MAX_KAPPA,
         description="Pruning width in std units; overrides prune_recall when given",
     )
     ucb_kappa: float = Field(
         default=2.0,
         ge=0,
-        allow_inf_nan=False,
+        le=MAX_KAPPA,
         description="Exploration weight of the ucb strategy, std units",
     )
 
@@ -325,7 +368,12 @@ class AcquisitionSpec(_Strict):
             return self.prune_kappa
         return kappa_for_recall(self.prune_recall)
 
-    seed: int = Field(default=0, description="Seed of every random choice of the campaign")
+    seed: int = Field(
+        default=0,
+        ge=0,
+        le=2**63 - 1,
+        description="Seed of every random choice of the campaign (a non-negative integer)",
+    )
 
 
 class BudgetSpec(_Strict):
@@ -334,9 +382,10 @@ class BudgetSpec(_Strict):
     dft_calculations: int = Field(
         default=12,
         ge=1,
+        le=MAX_CALCULATIONS,
         description="DFT calculations the campaign may run (gas references included)",
     )
-    rounds: int = Field(default=20, ge=1, description="Most rounds (batches), count")
+    rounds: int = Field(default=20, ge=1, le=MAX_ROUNDS, description="Most rounds (batches), count")
 
 
 class StoppingSpec(_Strict):
@@ -348,15 +397,23 @@ class StoppingSpec(_Strict):
         "other candidate's optimistic bound (mu - kappa sigma, scores lower-is-better); "
         "budget: run until the budget is spent",
     )
-    kappa: float = Field(default=2.0, ge=0, description="Width of the optimistic bound, std units")
-    min_rounds: int = Field(default=1, ge=1, description="Rounds before the rule may stop, count")
+    kappa: float = Field(
+        default=2.0, ge=0, le=MAX_KAPPA, description="Width of the optimistic bound, std units"
+    )
+    min_rounds: int = Field(
+        default=1, ge=1, le=MAX_ROUNDS, description="Rounds before the rule may stop, count"
+    )
 
 
 class ReportSpec(_Strict):
     """What the end of the campaign prints."""
 
-    top: int = Field(default=5, ge=1, description="Candidates printed at the end, count")
-    validate_k: int = Field(default=3, ge=1, description="k of the top-k retention in validation")
+    top: int = Field(
+        default=5, ge=1, le=MAX_SITES_PER_BATCH, description="Candidates printed at the end, count"
+    )
+    validate_k: int = Field(
+        default=3, ge=1, le=1000, description="k of the top-k retention in validation"
+    )
 
 
 class CampaignDefinition(_Strict):
@@ -385,6 +442,91 @@ class CampaignDefinition(_Strict):
         """Hash of the canonical JSON of the definition (changes with any field)."""
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
+
+
+_BOUNDS = {
+    "greater_than_equal": ("ge", ">="),
+    "greater_than": ("gt", ">"),
+    "less_than_equal": ("le", "<="),
+    "less_than": ("lt", "<"),
+}
+
+
+def shown(value: Any) -> str:
+    """Show a value as a user writes it in YAML: ``inf``, ``-3``, ``'abc'``."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the (nested) model that holds the key at ``loc``."""
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        ann = getattr(field, "annotation", None)
+        inner = [a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type)]
+        nested = [a for a in inner if issubclass(a, BaseModel)]
+        if not nested:
+            return []
+        model = nested[0]
+    return list(model.model_fields)
+
+
+def problem(err: Any, model: type[BaseModel]) -> str:
+    """One pydantic error as ``key.path: what is wrong (got value)``."""
+    loc = tuple(err["loc"])
+    key = ".".join(str(p) for p in loc) or "top level"
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        allowed = _fields_at(model, loc)
+        return f"{key}: unknown key" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
+    if kind == "missing":
+        return f"{key}: missing (required)"
+    if kind in _BOUNDS and _BOUNDS[kind][0] in ctx:
+        name, sign = _BOUNDS[kind]
+        msg = f"must be {sign} {shown(ctx[name])}"
+    elif kind == "finite_number":
+        msg = "must be a finite number"
+    else:
+        msg = " ".join(str(err["msg"]).removeprefix("Value error, ").split())
+    value = err.get("input")
+    if kind != "value_error" and not isinstance(value, dict | list):
+        msg += f" (got {shown(value)})"
+    return f"{key}: {msg}"
+
+
+def problems_error(exc: ValidationError, model: type[BaseModel], source: str) -> ArscInputError:
+    """Every problem of a pydantic ValidationError in one line, ``; ``-separated.
+
+    Parameters
+    ----------
+    exc
+        The validation error.
+    model
+        The model validated (to list the allowed keys of an unknown one).
+    source
+        Where the data came from ("campaign file 'c.yaml'"), the line's head.
+    """
+    problems = list(dict.fromkeys(problem(e, model) for e in exc.errors()))
+    return ArscInputError(f"{source}: {'; '.join(problems)}")
+
+
+def parse_definition(data: Any, source: str) -> CampaignDefinition:
+    """Validate parsed YAML as a campaign definition; every problem in one line.
+
+    Raises
+    ------
+    ArscInputError
+        ``source: key: problem; key: problem`` (all of them).
+    """
+    if not isinstance(data, dict):
+        raise ArscInputError(f"{source}: expected a mapping at the top level, got {shown(data)}")
+    try:
+        return CampaignDefinition.model_validate(data)
+    except ValidationError as exc:
+        raise problems_error(exc, CampaignDefinition, source) from None
 
 
 def with_overrides(
@@ -418,7 +560,23 @@ def with_overrides(
             continue
         section, name = key.split("__")
         data[section][name] = value
-    return validate(CampaignDefinition, data, source)
+    return parse_definition(data, source)
+
+
+def _read_yaml(path: Path) -> Any:
+    """Parse a campaign file; one-line ArscInputError when unreadable or malformed."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise ArscInputError(f"cannot read campaign file {str(path)!r}: {why}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "malformed YAML"
+        raise ArscInputError(f"campaign file {str(path)!r}{where}: {problem}") from None
 
 
 def read_definition(path: str | Path) -> CampaignDefinition:
@@ -437,8 +595,8 @@ def read_definition(path: str | Path) -> CampaignDefinition:
     if not p.is_file():
         raise ArscInputError(f"campaign file {str(p)!r} does not exist")
     source = f"campaign file {str(p)!r}"
-    data = read_yaml(p, "campaign file")
-    definition = validate(CampaignDefinition, data, source)
+    data = _read_yaml(p)
+    definition = parse_definition(data, source)
     return _absolute(definition, p.parent.resolve())
 
 
@@ -454,6 +612,10 @@ def _absolute(definition: CampaignDefinition, base: Path) -> CampaignDefinition:
     if prior is not None and prior.endswith(".json") and not Path(prior).is_absolute():
         model = definition.model.model_copy(update={"prior": str((base / prior).resolve())})
         definition = definition.model_copy(update={"model": model})
+    corrections = definition.dft.corrections
+    if corrections.endswith((".yaml", ".yml")) and not Path(corrections).is_absolute():
+        dft = definition.dft.model_copy(update={"corrections": str((base / corrections).resolve())})
+        definition = definition.model_copy(update={"dft": dft})
     return definition
 
 
@@ -477,6 +639,11 @@ def resolve_campaign(name_or_path: str | Path) -> Path:
     packaged = packaged_campaigns()
     if str(name_or_path) in packaged:
         return packaged[str(name_or_path)]
+    if p.is_dir():
+        raise ArscInputError(
+            f"campaign file {str(name_or_path)!r} is a folder; give a campaign YAML file or a "
+            f"packaged campaign name ({', '.join(packaged)})"
+        )
     raise ArscInputError(
         f"campaign file {str(name_or_path)!r} does not exist and is not a packaged campaign; "
         f"packaged: {', '.join(packaged)}"

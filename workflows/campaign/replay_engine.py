@@ -1,9 +1,11 @@
 """The replay batch engine: DFT answers from a table of precomputed results.
 
-One row per site (``id`` or ``site`` column, ``metal1``, ``metal2``) with
-``dG_<X>`` columns (eV); each answer comes from :class:`arsc.replay.ReplayOracle`
-and is appended to ``replay-calls.jsonl`` in the campaign folder, which a
-rerun reads instead of asking again (the replay's fingerprint cache).
+One row per site (``id`` or ``site`` column) with ``dG_<X>`` columns (eV; an
+empty cell: no value, the site fails for that intermediate); each answer is
+appended to ``replay-calls.jsonl`` in the campaign folder, which a rerun
+reads instead of asking again (the replay's fingerprint cache). The table is
+checked before the campaign starts
+(:func:`workflows.campaign.checks.replay_problems`).
 """
 
 from __future__ import annotations
@@ -84,18 +86,15 @@ class ReplayEngine:
         return out
 
     def _ask(self, site: str) -> dict[str, float | None] | None:
-        """Ask the oracle for one site (None: not in the table); append it to the ledger."""
-        from arsc.replay import ReplayOracle
-
+        """Read one site's row (None: not in the table); append the answer to the ledger."""
         data = self.table()
         if site not in data.index:
             return None
         row = int(np.flatnonzero(data.index == site)[0])
-        frame = data.drop(columns=["_site"])
         dg = {
-            col[3:]: _finite(ReplayOracle(frame, col).query([row])[0])
+            col[3:]: _finite(pd.to_numeric(data[col].iloc[row], errors="coerce"))
             for col in data.columns
-            if col.startswith("dG_")
+            if str(col).startswith("dG_")
         }
         spec = self.definition.dft.replay
         if spec is not None and spec.delay_seconds:

@@ -5,12 +5,19 @@ enumerated candidates (``candidates.csv``), the prior model if one fits the
 objective (``models/prior.json``) and the first state; a folder that already
 holds the same definition is reopened (the campaign continues), another
 definition is refused.
+
+Before anything is written the definition is checked whole
+(:func:`workflows.campaign.checks.check_definition`), the budget must buy at
+least one site (:func:`check_budget`) and the folder must be writable and
+hold no file of these names that a campaign did not write: a bad campaign
+file leaves nothing behind and overwrites nothing. Every file is written
+atomically.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +28,18 @@ from rich.console import Console
 from arsc import __version__
 from arsc.errors import ArscInputError
 from arsc.model import ArscModel, load_model, save_model
+from arsc.outputs import (
+    OutputKind,
+    atomic_path,
+    check_output_folder,
+    csv_with,
+    json_with,
+    write_text_atomic,
+)
 from arsc.space import enumerate_sites, make_site, space_table
+from workflows.campaign.checks import check_definition
 from workflows.campaign.definition import CampaignDefinition
-from workflows.campaign.engines import BatchEngine, dft_steps, flow_maker, make_engine
+from workflows.campaign.engines import BatchEngine, dft_steps, make_engine
 from workflows.campaign.scoring import load_prior
 from workflows.campaign.state import (
     CampaignState,
@@ -38,6 +54,24 @@ DEFINITION_FILE = "campaign.yaml"
 CANDIDATES_FILE = "candidates.csv"
 MODELS_DIR = "models"
 PRIOR_FILE = f"{MODELS_DIR}/prior.json"
+#: First line of the ``campaign.yaml`` a campaign writes (how it is recognised).
+DEFINITION_HEAD = "# campaign definition in effect"
+
+
+def _is_definition(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(len(DEFINITION_HEAD)).decode("utf-8", "replace") == DEFINITION_HEAD
+    except OSError:
+        return False
+
+
+#: Files a new campaign writes, and how a campaign's own copy is recognised.
+FOLDER_FILES: dict[str, OutputKind] = {
+    DEFINITION_FILE: OutputKind("campaign definition", _is_definition),
+    CANDIDATES_FILE: csv_with("id", "metal1", "metal2", "motif", "support", name="candidates"),
+    PRIOR_FILE: json_with("schema_version", name="model file"),
+}
 
 
 def _none_to_nan(values: list[float | None]) -> np.ndarray:
@@ -113,8 +147,9 @@ def _sites(definition: CampaignDefinition) -> list[str]:
     return [s.id for s in sites]
 
 
-def _summary(engine: BatchEngine, definition: CampaignDefinition, sites: list[str]) -> SpaceSummary:
-    per_site, gas = engine.plan(sites)
+def _summary(
+    definition: CampaignDefinition, sites: list[str], per_site: list[int], gas: int
+) -> SpaceSummary:
     steps = 1 if definition.dft.executor == "replay" else len(dft_steps(definition.dft))
     return SpaceSummary(
         sites=len(sites),
@@ -138,6 +173,59 @@ def _open(
     return campaign
 
 
+def check_budget(definition: CampaignDefinition, per_site: list[int], gas: int) -> None:
+    """Refuse a budget that cannot buy a single site (with the gas references).
+
+    Parameters
+    ----------
+    definition
+        The campaign.
+    per_site
+        DFT calculations each candidate costs, gas references excluded.
+    gas
+        DFT calculations of the gas references (once per campaign).
+
+    Raises
+    ------
+    ArscInputError
+        One line naming the budget and what the cheapest site needs.
+    """
+    budget = definition.budget.dft_calculations
+    cheapest = min(per_site)
+    need = cheapest + gas
+    if budget >= need:
+        return
+    parts = f"{cheapest} for its states" + (f" + {gas} for the gas references" if gas else "")
+    raise ArscInputError(
+        f"a budget of {budget} DFT calculations cannot buy a single site: one site needs "
+        f"{need} ({parts}); give a budget (--budget, budget.dft_calculations) of at least {need}"
+    )
+
+
+def check_folder(path: Path, source: Path | None, option: str = "--dir") -> None:
+    """Check a new campaign folder: writable, not a file, no foreign file to replace.
+
+    Raises
+    ------
+    ArscInputError
+        One line naming the folder (and the option that named it) and the problem.
+    """
+    check_output_folder(path, [source] if source is not None else [], option=option)
+    shown = f"{option} {str(path)!r}"
+    for name, kind in FOLDER_FILES.items():
+        target = path / name
+        if source is not None and target.resolve() == Path(source).resolve():
+            raise ArscInputError(
+                f"{shown} holds the campaign file {str(source)!r} itself as {name}, which a new "
+                "campaign writes: choose another folder"
+            )
+        if target.is_dir() or (target.exists() and not kind.recognise(target)):
+            raise ArscInputError(
+                f"{shown} holds {name}, which is not a {kind.name} a campaign wrote (and no "
+                f"state.json): choose another (new or empty) folder"
+            )
+
+
 def start_campaign(
     definition: CampaignDefinition,
     folder: str | Path,
@@ -145,6 +233,7 @@ def start_campaign(
     source: Path | None = None,
     show_progress: bool = True,
     console: Console | None = None,
+    option: str = "--dir",
 ) -> Campaign:
     """Create a campaign folder, or reopen it when it holds the same definition.
 
@@ -161,11 +250,16 @@ def start_campaign(
         Print progress lines and bars on stderr.
     console
         Console for the progress output (default stderr).
+    option
+        The command-line option that named the folder, for messages.
 
     Raises
     ------
     ArscInputError
-        The folder holds a campaign with another definition.
+        The folder holds a campaign with another definition; the definition
+        has problems (all of them in one line); the budget cannot buy a site;
+        the folder cannot be written or holds files a campaign did not write.
+        Nothing is written then.
     """
     path = Path(folder)
     if state_path(path).is_file():
@@ -176,18 +270,21 @@ def start_campaign(
                 "another definition; resume it with `arsc campaign resume` or pick another folder"
             )
         return _open(path, state, show_progress, console)
-    if definition.dft.executor != "replay":  # engines, extras and presets: fail before any work
-        flow_maker(definition.dft, definition.objective.reaction).makers()
-    path.mkdir(parents=True, exist_ok=True)
-    head = f"# campaign definition in effect (read from {source})\n" if source else ""
-    text = yaml.safe_dump(definition.model_dump(mode="json"), sort_keys=False)
-    (path / DEFINITION_FILE).write_text(head + text)
+    # everything is checked before the first file is written
+    check_definition(definition, source)
     sites = _sites(definition)
     if not sites:
-        raise ArscInputError("the campaign's space has no candidate site")
-    table = space_table([make_site(*_split(s), elements=definition.space.elements) for s in sites])
-    table.to_csv(path / CANDIDATES_FILE, index=False)
+        raise ArscInputError(f"campaign {definition.name!r}: the space has no candidate site")
+    per_site, gas = make_engine(path, definition, datetime.now(UTC), False).plan(sites)
+    check_budget(definition, per_site, gas)
+    check_folder(path, source, option)
     prior, message = load_prior(definition.model.prior, definition.objective)
+    table = space_table([make_site(*_split(s), elements=definition.space.elements) for s in sites])
+    read_from = f" (read from {source})" if source else ""
+    text = yaml.safe_dump(definition.model_dump(mode="json"), sort_keys=False)
+    write_text_atomic(path / DEFINITION_FILE, f"{DEFINITION_HEAD}{read_from}\n{text}")
+    with atomic_path(path / CANDIDATES_FILE) as tmp:
+        table.to_csv(tmp, index=False)
     if prior is not None:
         save_model(prior, path / PRIOR_FILE)
     state = CampaignState(
@@ -196,7 +293,7 @@ def start_campaign(
         definition_sha256=definition.sha256(),
     )
     campaign = _open(path, state, show_progress, console)
-    state.space = _summary(campaign.engine, definition, sites)
+    state.space = _summary(definition, sites, per_site, gas)
     campaign.save()
     campaign.say(f"campaign {definition.name!r}: {len(sites)} candidates; {message}")
     return campaign

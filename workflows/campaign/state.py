@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -42,7 +41,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from arsc.errors import ArscInputError
-from workflows.campaign.definition import CampaignDefinition
+from arsc.outputs import write_text_atomic
+from workflows.campaign.definition import CampaignDefinition, problems_error
 
 #: Version of the state layout; a file of another version is refused.
 STATE_SCHEMA_VERSION: Literal[1] = 1
@@ -399,17 +399,15 @@ def save_state(state: CampaignState, folder: str | Path) -> Path:
 
     A reader (or a process killed mid-write) sees the old or the new state,
     never part of one.
+
+    Raises
+    ------
+    ArscInputError
+        One line when the folder cannot be written.
     """
     path = state_path(folder)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state.updated = now()
-    tmp = path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
-    with tmp.open("w") as fh:
-        fh.write(state.model_dump_json(indent=1))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, state.model_dump_json(indent=1))
 
 
 def load_state(folder: str | Path) -> CampaignState:
@@ -439,8 +437,6 @@ def load_state(folder: str | Path) -> CampaignState:
     try:
         return CampaignState.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(x) for x in err["loc"]) or "top level"
-        raise ArscInputError(
-            f"campaign state {str(path)!r} is malformed: {where}: {err['msg']}"
+        raise problems_error(
+            exc, CampaignState, f"campaign state {str(path)!r} is malformed"
         ) from None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from workflows.cli.options import console, json_clean
+from workflows.cli.options import bounded, console, json_clean
 from workflows.formatting import significant
 
 if TYPE_CHECKING:  # the loop (jobflow, engines) loads when a verb runs
@@ -29,6 +29,18 @@ DirArg = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 ProgressOpt = Annotated[
     bool, typer.Option("--progress/--no-progress", help="Progress lines and bars on stderr.")
+]
+#: Most DFT calculations a budget may name (workflows.campaign.definition.MAX_CALCULATIONS).
+MAX_BUDGET = 10_000_000
+#: ``--budget``
+BudgetOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--budget",
+        callback=bounded(1, MAX_BUDGET),
+        help=f"DFT calculations, 1..{MAX_BUDGET:,} (overrides the campaign file); it must buy "
+        "at least one site (its states plus the gas references).",
+    ),
 ]
 
 
@@ -109,20 +121,24 @@ def run(
         Path | None,
         typer.Option("--dir", "-d", help="Campaign folder (default ./campaign-<name>)."),
     ] = None,
-    budget: Annotated[
-        int | None, typer.Option("--budget", help="DFT calculations (overrides the file).")
-    ] = None,
+    budget: BudgetOpt = None,
     progress: ProgressOpt = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run a campaign to its end; rerunning the same campaign continues it."""
+    """Run a campaign to its end; rerunning the same campaign continues it.
+
+    The campaign file is checked whole (every problem in one line) before the
+    campaign folder is created.
+    """
     from workflows.campaign.definition import read_definition, resolve_campaign, with_overrides
     from workflows.campaign.loop import run_campaign, start_campaign
 
     path = resolve_campaign(file)
     definition = with_overrides(read_definition(path), budget__dft_calculations=budget)
     target = folder or Path(f"campaign-{definition.name}")
-    campaign = start_campaign(definition, target, source=path, show_progress=progress)
+    campaign = start_campaign(
+        definition, target, source=path, show_progress=progress, option="--dir"
+    )
     run_campaign(campaign)
     print_outcome(campaign, as_json)
 

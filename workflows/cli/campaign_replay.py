@@ -2,7 +2,9 @@
 
 The science is :func:`arsc.replay.benchmark`; this module parses, calls it and
 prints. :func:`register_replay` adds the verb to the ``arsc campaign`` group
-(``workflows.cli.campaign`` calls it).
+(``workflows.cli.campaign`` calls it). The science modules load when the verb
+runs, so ``arsc campaign --help`` stays light; the option defaults below are
+the science's own (a test checks they agree).
 """
 
 from __future__ import annotations
@@ -10,26 +12,34 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from arsc.replay import (
-    BASELINE,
-    DEFAULT_STRATEGIES,
-    FRACTIONS_PCT,
-    Benchmark,
-    ReplaySettings,
-    benchmark,
-    budget_calls,
-    paired,
-)
-from arsc.select import DEFAULT_KAPPA, DEFAULT_PRUNE_RECALL
-from arsc.surrogates import DEFAULT_SURROGATE, SURROGATES
-from workflows.cli.options import console, split_list
+from workflows.cli.options import bounded, console, split_list
+
+if TYPE_CHECKING:  # the science (scipy, scikit-learn) loads when the verb runs
+    from arsc.replay import Benchmark
+
+#: arsc.replay.BASELINE: the strategy every other is compared with.
+BASELINE = "random"
+#: arsc.replay.DEFAULT_STRATEGIES.
+DEFAULT_STRATEGIES: tuple[str, ...] = ("greedy", "ucb", "ei", "thompson")
+#: arsc.select.DEFAULT_KAPPA, standard deviations.
+DEFAULT_KAPPA = 2.0
+#: arsc.select.DEFAULT_PRUNE_RECALL.
+DEFAULT_PRUNE_RECALL = 0.95
+#: arsc.surrogates.DEFAULT_SURROGATE and the names of arsc.surrogates.SURROGATES.
+DEFAULT_SURROGATE = "arsc"
+SURROGATE_NAMES: tuple[str, ...] = ("gp", "forest", "arsc", "hier")
+
+#: Most campaigns per strategy (``--seeds``): time grows linearly with it.
+MAX_SEEDS = 1000
+#: Most rows of the true top-N, of the initial sample and of a batch (table sizes).
+MAX_ROWS = 100_000
 
 
 def _spread(mean: float, std: float, digits: int) -> str:
@@ -37,6 +47,8 @@ def _spread(mean: float, std: float, digits: int) -> str:
 
 
 def _table(bench: Benchmark) -> Table:
+    from arsc.replay import FRACTIONS_PCT, budget_calls, paired
+
     s = bench.settings
     k_half, k_all = s.milestones
     title = (
@@ -115,13 +127,29 @@ def replay_cmd(
     objective: Annotated[
         str, typer.Option("--objective", help="min, max or closest:VALUE (target units).")
     ] = "min",
-    top: Annotated[int, typer.Option("--top", min=1, help="N of the true top-N to find.")] = 10,
+    top: Annotated[
+        int,
+        typer.Option(
+            "--top", callback=bounded(1, MAX_ROWS), help="N of the true top-N to find (>= 1)."
+        ),
+    ] = 10,
     init: Annotated[
-        int, typer.Option("--init", min=2, help="Random initial sample, DFT calls.")
+        int,
+        typer.Option(
+            "--init", callback=bounded(2, MAX_ROWS), help="Random initial sample, DFT calls (>= 2)."
+        ),
     ] = 20,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="DFT calls per round.")] = 10,
+    batch: Annotated[
+        int,
+        typer.Option("--batch", callback=bounded(1, MAX_ROWS), help="DFT calls per round (>= 1)."),
+    ] = 10,
     seeds: Annotated[
-        int, typer.Option("--seeds", min=1, help="Campaigns per strategy (seeds 0..n-1).")
+        int,
+        typer.Option(
+            "--seeds",
+            callback=bounded(1, MAX_SEEDS),
+            help=f"Campaigns per strategy (seeds 0..n-1), 1..{MAX_SEEDS}.",
+        ),
     ] = 20,
     strategies: Annotated[
         list[str] | None,
@@ -133,23 +161,29 @@ def replay_cmd(
     ] = None,
     surrogate: Annotated[
         str,
-        typer.Option("--surrogate", help=f"Surrogate model: {', '.join(SURROGATES)}."),
+        typer.Option("--surrogate", help=f"Surrogate model: {', '.join(SURROGATE_NAMES)}."),
     ] = DEFAULT_SURROGATE,
     kappa: Annotated[
         float,
-        typer.Option("--kappa", min=0.0, help="UCB weight, standard deviations."),
+        typer.Option(
+            "--kappa", callback=bounded(0.0, 100.0), help="UCB weight, standard deviations, 0..100."
+        ),
     ] = DEFAULT_KAPPA,
     prune_recall: Annotated[
         float,
         typer.Option(
             "--prune-recall",
-            help="Target recall of the pruning rule: fraction of truly better sites kept.",
+            callback=bounded(0.5, 0.9999),
+            help="Target recall of the pruning rule: fraction of truly better sites kept, "
+            "0.5..0.9999.",
         ),
     ] = DEFAULT_PRUNE_RECALL,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Replay campaigns on precomputed DFT: calls to find the top-N, per strategy vs random."""
-    names = split_list(strategies) or list(DEFAULT_STRATEGIES)
+    from arsc.replay import ReplaySettings, benchmark
+
+    names = split_list(strategies, option="--strategies") or list(DEFAULT_STRATEGIES)
     settings = ReplaySettings(
         top=top, init=init, batch=batch, kappa=kappa, prune_recall=prune_recall
     )

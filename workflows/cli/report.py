@@ -9,12 +9,34 @@ from typing import Annotated
 
 import typer
 
-from workflows.cli.options import console
+from arsc.errors import ArscInputError
+from workflows.cli.options import ForceOpt, console
 
 
-def _folder(campaign: Path) -> Path:
-    """Return the campaign folder, also when the state file itself is given."""
-    return campaign.parent if campaign.is_file() else campaign
+def campaign_folder(campaign: Path) -> Path:
+    """Return the campaign folder, also when its state file itself is given.
+
+    Raises
+    ------
+    ArscInputError
+        One line naming the path given: it does not exist, is a file other
+        than a campaign's ``state.json``, or a folder without one.
+    """
+    from workflows.campaign.state import STATE_FILE
+
+    shown = repr(str(campaign))
+    hint = f"give a campaign folder (it holds {STATE_FILE}, written by `arsc campaign run`)"
+    if not campaign.exists():
+        raise ArscInputError(f"campaign folder {shown} does not exist; {hint}")
+    if campaign.is_file():
+        if campaign.name != STATE_FILE:
+            raise ArscInputError(f"{shown} is a file, not a campaign folder; {hint}")
+        return campaign.parent
+    if not (campaign / STATE_FILE).is_file():
+        raise ArscInputError(
+            f"{shown} is not a campaign folder: {STATE_FILE} not found in it; {hint}"
+        )
+    return campaign
 
 
 def report(
@@ -23,16 +45,22 @@ def report(
     ],
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Report folder (default: CAMPAIGN/report)."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Report folder (default: CAMPAIGN/report); report.html and the PNGs in it "
+            "are replaced, other files of those names only with --force.",
+        ),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object (paths, funnel, accounting).")
     ] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Write the campaign report: one HTML page with the figures embedded, plus the PNGs."""
     from workflows.report import make_report
 
-    rep = make_report(_folder(campaign), output)
+    rep = make_report(campaign_folder(campaign), output, force=force, option="-o")
     acc, funnel = rep.data.accounting, rep.data.funnel
     if as_json:
         doc = {

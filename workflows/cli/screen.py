@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from workflows.cli.campaign import JsonOpt, ProgressOpt, print_outcome
+from workflows.cli.campaign import BudgetOpt, JsonOpt, ProgressOpt, print_outcome
 
 #: Packaged campaign run by ``arsc screen``.
 DEFAULT_CAMPAIGN = "default"
@@ -29,9 +29,7 @@ def screen(
         Path | None,
         typer.Option("--project", help="Campaign folder (default ./arsc-screen-<engine>)."),
     ] = None,
-    budget: Annotated[
-        int | None, typer.Option("--budget", help="DFT calculations (default: the campaign's).")
-    ] = None,
+    budget: BudgetOpt = None,
     campaign: Annotated[
         str,
         typer.Option("--campaign", help="Packaged campaign name or YAML file to run instead."),
@@ -53,7 +51,9 @@ def screen(
         budget__dft_calculations=budget,
     )
     folder = project or Path(f"arsc-screen-{definition.dft.engine}")
-    run = start_campaign(definition, folder, source=path, show_progress=progress)
+    run = start_campaign(
+        definition, folder, source=path, show_progress=progress, option="--project"
+    )
     run_campaign(run)
     print_outcome(run, as_json)
 

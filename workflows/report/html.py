@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from arsc import __version__
+from arsc.outputs import write_text_atomic
 from workflows.formatting import significant
 from workflows.report.data import CONFIRM_KAPPA, Accounting, ReportData, confirmed_mask
 from workflows.report.figures import FIGURES
@@ -212,7 +213,5 @@ def render_page(data: ReportData, figures: Mapping[str, Path]) -> str:
 
 
 def write_page(data: ReportData, figures: Mapping[str, Path], path: Path) -> Path:
-    """Write the page to ``path`` (UTF-8) and return it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_page(data, figures), encoding="utf-8")
-    return path
+    """Write the page to ``path`` (UTF-8, atomically) and return it."""
+    return write_text_atomic(path, render_page(data, figures))

@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
+from arsc.outputs import atomic_path
 from workflows.report.data import Accounting, Funnel, Objective
 from workflows.report.diagrams import U_EQUILIBRIUM, U_LIMITING, U_ZERO, Diagram
 
@@ -47,9 +48,10 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _save(fig: Figure, path: str | Path) -> Path:
+    """Write the figure as PNG atomically (a temporary file renamed over ``path``)."""
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png", facecolor="white")
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", facecolor="white")
     return out
 
 
