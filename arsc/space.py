@@ -398,29 +398,3 @@ def count_space(sites: Sequence[Site], intermediates: Sequence[str] | None = Non
     n_struct = int(table["structures"].sum()) if len(table) else 0
     gas = {mol for a in ads for mol in a.gas_references}
     return SpaceCounts(len(sites), n_struct, n_struct + len(gas), table)
-
-
-def space_table(sites: Sequence[Site]) -> pd.DataFrame:
-    """One row per site: id, metals, motif, support, symmetric flag, pocket, first shells.
-
-    The table is also an ARSC input table: ``metal1`` is the binding metal
-    of top1 adsorption, and ``coord_<El><k>`` count the first-shell atoms of
-    element El bound to metal k (see :func:`arsc.structures.coordination`).
-    """
-    from arsc.structures import coordination  # structures builds on this module
-
-    return pd.DataFrame(
-        [
-            {
-                "id": s.id,
-                "metal1": s.metal1,
-                "metal2": s.metal2,
-                "motif": s.motif,
-                "support": s.support,
-                "symmetric": get_motif(s.motif).symmetric,
-                "pocket": get_motif(s.motif).pocket.name,
-                **coordination(s.motif, s.support),
-            }
-            for s in sites
-        ]
-    )

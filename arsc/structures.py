@@ -21,10 +21,12 @@ Conventions
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
+import pandas as pd
 from ase import Atoms
 from ase.data import atomic_numbers, covalent_radii
 from ase.geometry import get_distances
@@ -541,3 +543,27 @@ def _check_adsorbate(atoms: Atoms, dist: np.ndarray) -> list[str]:
             f"not the intended metal(s) {sorted(intended)}"
         )
     return out
+
+
+def space_table(sites: Sequence[Site]) -> pd.DataFrame:
+    """One row per site: id, metals, motif, support, symmetric flag, pocket, first shells.
+
+    The table is also an ARSC input table: ``metal1`` is the binding metal
+    of top1 adsorption, and ``coord_<El><k>`` count the first-shell atoms of
+    element El bound to metal k (see :func:`coordination`).
+    """
+    return pd.DataFrame(
+        [
+            {
+                "id": s.id,
+                "metal1": s.metal1,
+                "metal2": s.metal2,
+                "motif": s.motif,
+                "support": s.support,
+                "symmetric": get_motif(s.motif).symmetric,
+                "pocket": get_motif(s.motif).pocket.name,
+                **coordination(s.motif, s.support),
+            }
+            for s in sites
+        ]
+    )

@@ -28,7 +28,8 @@ import pandas as pd
 
 from arsc.adsorbates import adsorbates
 from arsc.model import SYNTHETIC_PARAMS, fit_model, make_synthetic_table, predict, score
-from arsc.space import enumerate_sites, space_table
+from arsc.space import enumerate_sites
+from arsc.structures import space_table
 
 
 def _params(names: list[str], seed: int) -> dict[str, dict[str, float]]:

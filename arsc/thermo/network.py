@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from arsc.adsorbates import adsorbates
 from arsc.errors import unknown
-from arsc.thermo._yaml import read_yaml, validate
+from arsc.yamlio import read_yaml, validate
 
 #: The bare site in a state string.
 BARE = "*"

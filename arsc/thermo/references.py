@@ -28,8 +28,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from arsc.errors import ArscInputError, unknown
-from arsc.thermo._yaml import read_yaml, validate
 from arsc.thermo.network import load_network
+from arsc.yamlio import read_yaml, validate
 
 #: A finite number; strings, booleans and nulls are refused.
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]

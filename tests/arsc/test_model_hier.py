@@ -155,7 +155,8 @@ def test_lowest_binding_mode_lets_either_metal_bind():
 
 
 def test_coordination_columns_inconsistent_with_a_registry_motif_are_a_one_line_error():
-    from arsc.space import Site, space_table
+    from arsc.space import Site
+    from arsc.structures import space_table
 
     sites = [Site.from_id(f"{m}-Co_qv-n6_graphene") for m in ("Fe", "Ni", "Cu", "Mn")]
     table = space_table(sites).assign(dG=[0.1, 0.2, 0.3, 0.4])

@@ -264,7 +264,7 @@ def write_refs(tmp_path, text):
         ("name: x\nsource: s\nenergies: {CO: -14.8}\n", r"energies: unknown molecule .*'CO'"),
         ("name: x\nsource: s\nenergies: {H2O: abc}\n", r"energies\.H2O: .*number"),
         ("name: x\nsource: s\nenergies: {H2O: null}\n", r"energies\.H2O: .*number"),
-        ("name: x\nsource: s\n", r"energies: Field required"),
+        ("name: x\nsource: s\n", r"energies: missing \(required\)"),
         ("name: x\nsource: s\nenergies: {}\ncorrections: {XY: 1}\n", r"corrections: .*'XY'"),
         ("name: x\nsource: s\nenergies: {H2: -6.77}\ncolour: red\n", r"colour"),
         ("name: x\nsource: [unclosed\n", r"line \d+"),

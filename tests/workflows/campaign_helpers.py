@@ -17,7 +17,8 @@ import pandas as pd
 import yaml
 
 from arsc.model import load_model, score
-from arsc.space import enumerate_sites, space_table
+from arsc.space import enumerate_sites
+from arsc.structures import space_table
 from workflows.campaign.scoring import prior_path
 
 METALS = ["Mn", "Fe", "Co", "Ni", "Cu", "Ru", "Rh", "Pd"]

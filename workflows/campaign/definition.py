@@ -32,7 +32,6 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -45,6 +44,7 @@ from pydantic import (
 from arsc.errors import ArscInputError, unknown
 from arsc.model.terms import DEFAULT_VARIANT
 from arsc.select import DEFAULT_PRUNE_RECALL, kappa_for_recall
+from arsc.yamlio import problems_error, read_yaml, shown
 
 #: Quantities an objective can rank by (see :class:`ObjectiveSpec`).
 QUANTITIES: tuple[str, ...] = ("overpotential", "limiting_potential", "dg", "selectivity")
@@ -444,75 +444,6 @@ class CampaignDefinition(_Strict):
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
-_BOUNDS = {
-    "greater_than_equal": ("ge", ">="),
-    "greater_than": ("gt", ">"),
-    "less_than_equal": ("le", "<="),
-    "less_than": ("lt", "<"),
-}
-
-
-def shown(value: Any) -> str:
-    """Show a value as a user writes it in YAML: ``inf``, ``-3``, ``'abc'``."""
-    if isinstance(value, float):
-        return f"{value:g}"
-    text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """Field names of the (nested) model that holds the key at ``loc``."""
-    for part in loc[:-1]:
-        field = model.model_fields.get(str(part))
-        ann = getattr(field, "annotation", None)
-        inner = [a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type)]
-        nested = [a for a in inner if issubclass(a, BaseModel)]
-        if not nested:
-            return []
-        model = nested[0]
-    return list(model.model_fields)
-
-
-def problem(err: Any, model: type[BaseModel]) -> str:
-    """One pydantic error as ``key.path: what is wrong (got value)``."""
-    loc = tuple(err["loc"])
-    key = ".".join(str(p) for p in loc) or "top level"
-    kind = err["type"]
-    ctx = err.get("ctx") or {}
-    if kind == "extra_forbidden":
-        allowed = _fields_at(model, loc)
-        return f"{key}: unknown key" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
-    if kind == "missing":
-        return f"{key}: missing (required)"
-    if kind in _BOUNDS and _BOUNDS[kind][0] in ctx:
-        name, sign = _BOUNDS[kind]
-        msg = f"must be {sign} {shown(ctx[name])}"
-    elif kind == "finite_number":
-        msg = "must be a finite number"
-    else:
-        msg = " ".join(str(err["msg"]).removeprefix("Value error, ").split())
-    value = err.get("input")
-    if kind != "value_error" and not isinstance(value, dict | list):
-        msg += f" (got {shown(value)})"
-    return f"{key}: {msg}"
-
-
-def problems_error(exc: ValidationError, model: type[BaseModel], source: str) -> ArscInputError:
-    """Every problem of a pydantic ValidationError in one line, ``; ``-separated.
-
-    Parameters
-    ----------
-    exc
-        The validation error.
-    model
-        The model validated (to list the allowed keys of an unknown one).
-    source
-        Where the data came from ("campaign file 'c.yaml'"), the line's head.
-    """
-    problems = list(dict.fromkeys(problem(e, model) for e in exc.errors()))
-    return ArscInputError(f"{source}: {'; '.join(problems)}")
-
-
 def parse_definition(data: Any, source: str) -> CampaignDefinition:
     """Validate parsed YAML as a campaign definition; every problem in one line.
 
@@ -563,22 +494,6 @@ def with_overrides(
     return parse_definition(data, source)
 
 
-def _read_yaml(path: Path) -> Any:
-    """Parse a campaign file; one-line ArscInputError when unreadable or malformed."""
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        why = getattr(exc, "strerror", None) or "not UTF-8 text"
-        raise ArscInputError(f"cannot read campaign file {str(path)!r}: {why}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "malformed YAML"
-        raise ArscInputError(f"campaign file {str(path)!r}{where}: {problem}") from None
-
-
 def read_definition(path: str | Path) -> CampaignDefinition:
     """Read and check a campaign YAML file.
 
@@ -595,7 +510,7 @@ def read_definition(path: str | Path) -> CampaignDefinition:
     if not p.is_file():
         raise ArscInputError(f"campaign file {str(p)!r} does not exist")
     source = f"campaign file {str(p)!r}"
-    data = _read_yaml(p)
+    data = read_yaml(p, "campaign file")
     definition = parse_definition(data, source)
     return _absolute(definition, p.parent.resolve())
 

@@ -97,7 +97,7 @@ def predict_candidates(
     model
         A fitted ARSC model that predicts every intermediate of the objective.
     candidates
-        The candidate table (:func:`arsc.space.space_table`).
+        The candidate table (:func:`arsc.structures.space_table`).
     spec
         The objective.
     samples

@@ -36,7 +36,8 @@ from arsc.outputs import (
     json_with,
     write_text_atomic,
 )
-from arsc.space import enumerate_sites, make_site, space_table
+from arsc.space import enumerate_sites, make_site
+from arsc.structures import space_table
 from workflows.campaign.checks import check_definition
 from workflows.campaign.definition import CampaignDefinition
 from workflows.campaign.engines import BatchEngine, dft_steps, make_engine

@@ -11,7 +11,7 @@ Layout of a campaign folder (paths in the state are relative to it)::
 
     campaign.yaml          the definition as given
     state.json             this document (STATE_FILE)
-    candidates.csv         the enumerated space (arsc.space.space_table)
+    candidates.csv         the enumerated space (arsc.structures.space_table)
     models/round-NN.json   the ARSC model used to score round NN
     store.sqlite, runs/    the embedded job store and job folders (local executor)
     validation/            parity plots (arsc campaign validate)
@@ -99,7 +99,7 @@ class SpaceSummary(_Doc):
     )
     candidates_file: str = Field(
         default="candidates.csv",
-        description="Site table of every candidate (arsc.space.space_table)",
+        description="Site table of every candidate (arsc.structures.space_table)",
     )
 
 

@@ -67,7 +67,8 @@ def space(
     force: ForceOpt = False,
 ) -> None:
     """Enumerate the candidate sites and count structures and DFT calculations."""
-    from arsc.space import count_space, enumerate_sites, space_table
+    from arsc.space import count_space, enumerate_sites
+    from arsc.structures import space_table
 
     if output is not None:
         check_output(output, [], option="-o", kind=SITE_TABLE, force=force)
