@@ -276,7 +276,7 @@ def replay(
         else:
             mu, sd = surrogate(train, observed, test, seed)
             mu_s, sd_s = objective.score_dist(mu, sd)
-            dropped = test[~prune(mu_s, sd_s, best_s, settings.prune_kappa).keep]
+            dropped = test[~prune(mu_s, sd_s, best_s, settings.prune_kappa, explain=False).keep]
             wrong |= set(dropped[truth[dropped] < best_s].tolist())
             if rounds == 0:
                 first_top = 1.0 - len(top & set(dropped.tolist())) / len(top)

@@ -166,7 +166,12 @@ def kappa_for_recall(recall: float) -> float:
 
 
 def prune(
-    mu_s: np.ndarray, sigma_s: np.ndarray, best_s: float, kappa: float = DEFAULT_KAPPA
+    mu_s: np.ndarray,
+    sigma_s: np.ndarray,
+    best_s: float,
+    kappa: float = DEFAULT_KAPPA,
+    *,
+    explain: bool = True,
 ) -> PruneResult:
     """Keep the candidates whose optimistic bound could still beat the best.
 
@@ -182,6 +187,9 @@ def prune(
         Best score found so far (NaN or inf: nothing computed yet).
     kappa
         Width of the optimistic bound, in standard deviations (>= 0).
+    explain
+        Write a reason per candidate (False: an empty list, for callers that
+        prune thousands of candidates every round and only need the mask).
 
     Returns
     -------
@@ -197,6 +205,8 @@ def prune(
         return PruneResult(np.ones(n, bool), ["nothing computed yet"] * n)
     unknown_ = ~np.isfinite(bound)
     keep = unknown_ | (bound < best_s)
+    if not explain:
+        return PruneResult(keep)
     reason = [
         "no prediction" if bad else f"lower bound {b:.3f} {'<' if k else '>='} best {best_s:.3f}"
         for b, k, bad in zip(bound.tolist(), keep.tolist(), unknown_.tolist(), strict=True)

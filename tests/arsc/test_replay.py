@@ -257,6 +257,15 @@ def test_best_strategy_finds_the_top10_with_fewer_calls_than_random_over_20_seed
     assert ours < bench.results["random"].summary["calls_to_10"].mean
 
 
+def test_first_prune_at_recall_095_keeps_the_true_top10_on_the_synthetic_table():
+    """The default surrogate's calibrated std makes the stated recall hold (10 seeds)."""
+    settings = ReplaySettings(top=10, init=20, batch=10, prune_recall=0.95)
+    bench = benchmark(SYNTHETIC, "overpotential", "min", ["greedy"], settings=settings, seeds=10)
+    summary = bench.results["greedy"].summary
+    assert summary["first_prune_top"].mean >= 0.95
+    assert summary["first_prune_removed"].mean > 0.25  # and it still prunes
+
+
 def test_surrogate_registry_lists_gp_forest_arsc():
     assert {"gp", "forest", "arsc"} <= set(SURROGATES)
 

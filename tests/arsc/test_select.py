@@ -215,3 +215,13 @@ def test_prune_at_the_recall_width_keeps_truly_better_candidates_at_that_rate():
     keep = prune(mu, sigma, best, kappa_for_recall(0.95)).keep
     better = truth < best
     assert np.mean(keep[better]) >= 0.95
+
+
+def test_prune_without_explanations_gives_the_same_mask_and_no_reasons():
+    rng = np.random.default_rng(0)
+    mu, sigma = rng.normal(size=500), rng.uniform(0.0, 1.0, 500)
+    mu[3] = np.nan
+    full = prune(mu, sigma, best_s=-0.5, kappa=1.645)
+    fast = prune(mu, sigma, best_s=-0.5, kappa=1.645, explain=False)
+    assert np.array_equal(full.keep, fast.keep) and fast.reason == []
+    assert fast.n_pruned == full.n_pruned > 0

@@ -8,9 +8,16 @@ import pytest
 
 from arsc.errors import ArscInputError
 from arsc.surrogates import (
+    ARSC_REFIT,
+    ARSC_REOPTIMISE,
+    CALIBRATION_GROWTH,
+    CALIBRATION_MAX_ROWS,
     GP_REOPTIMISE,
     SURROGATES,
     GaussianProcess,
+    calibrate,
+    calibration_rows,
+    conformal_quantile,
     make_surrogate,
     site_features,
 )
@@ -103,3 +110,80 @@ def test_hier_surrogate_refits_with_warm_starts_and_predicts_held_out_rows():
     model(np.arange(0, 45), y[:45], np.arange(45, len(y)), 0)  # grew < 25 %: no re-optimisation
     assert model.hyper is first
     assert np.mean(np.abs(mu - y[test])) < np.std(y)  # better than predicting the mean spread
+
+
+# --- calibration -----------------------------------------------------------------------------
+
+
+def test_conformal_quantile_takes_the_finite_sample_rank():
+    values = np.arange(1.0, 20.0)  # 19 values
+    assert conformal_quantile(values, 0.5) == 10.0  # rank ceil(20 * 0.5) = 10
+    assert conformal_quantile(values, 0.95) == 19.0  # rank ceil(20 * 0.95) = 19
+    assert conformal_quantile(values[:10], 0.95) == 10.0  # rank 11 > 10: the largest
+    assert np.isnan(conformal_quantile(np.array([]), 0.5))
+
+
+def test_calibrate_widens_a_too_narrow_std_and_never_narrows():
+    rng = np.random.default_rng(0)
+    resid = rng.normal(0.0, 2.0, 400)
+    too_narrow = calibrate(resid, np.ones(400))
+    assert 1.8 < too_narrow.scale < 2.5
+    honest = calibrate(resid, np.full(400, 2.0))
+    assert 1.0 <= honest.scale < 1.15
+    assert calibrate(resid, np.full(400, 10.0)).scale == 1.0  # a too wide std is kept
+    # the floor: the 1-sd width of a constant std with the same coverage (here about 2)
+    assert 1.6 < honest.floor < 2.4
+    assert np.allclose(honest.apply(np.array([0.0, 100.0])), [honest.floor, 100.0 * honest.scale])
+
+
+def test_calibration_uses_at_most_calibration_max_rows_of_a_large_training_set():
+    assert calibration_rows(50, 0).tolist() == list(range(50))
+    big = calibration_rows(1000, 3)
+    assert len(big) == len(set(big.tolist())) == CALIBRATION_MAX_ROWS
+    assert np.all(np.diff(big) > 0) and big.max() < 1000
+
+
+def _coverage(name, table, y, n_train, splits):
+    """Held-out fraction within 1.96 sd, and below the pruning bound mu - 1.645 sd."""
+    inside, below = [], []
+    for seed in range(splits):
+        train, test = split(len(y), n_train, seed)
+        mu, sd = make_surrogate(name, table)(train, y[train], test, seed)
+        inside += (np.abs(y[test] - mu) <= 1.96 * sd).tolist()
+        below += (y[test] < mu - 1.645 * sd).tolist()
+    return np.mean(inside), np.mean(below)
+
+
+@pytest.mark.parametrize("name", ["arsc", "hier"])
+@pytest.mark.parametrize("n_train", [20, 40])
+def test_calibrated_std_covers_held_out_synthetic_rows_at_the_nominal_rate(name, n_train):
+    """Small training sets: 95 % intervals cover 90-100 %, the pruning bound fails <= 10 %."""
+    table = pd.read_csv(SYNTHETIC)
+    y = table["overpotential"].to_numpy()
+    inside, below = _coverage(name, table, y, n_train, splits=6)
+    assert abs(inside - 0.95) <= 0.05
+    assert below <= 0.05 + 0.05
+
+
+def test_arsc_surrogate_refits_in_three_modes_and_recalibrates_as_the_set_grows():
+    table = pd.read_csv(SYNTHETIC)
+    y = table["overpotential"].to_numpy()
+    order = np.random.default_rng(2).permutation(len(y))
+    model = make_surrogate("arsc", table)
+
+    def call(n):
+        return model(order[:n], y[order[:n]], order[n:], 0)
+
+    call(20)  # multi-start fit and calibration
+    assert (model.n_optimised, model.n_refitted, model.calibration.n) == (20, 20, 20)
+    assert model.calibration.scale >= 1.0
+    first = model.calibration
+    params = dict(model.params)
+    call(24)  # < ARSC_REFIT * 20: only a, b refitted, the non-linear parameters held
+    assert model.params["beta"] == params["beta"] and model.calibration is first
+    call(int(np.ceil(ARSC_REFIT * 20)))  # warm joint fit
+    assert model.n_refitted == 25 and model.n_optimised == 20
+    call(int(CALIBRATION_GROWTH * 20))
+    assert model.calibration.n == 40 and model.calibration is not first
+    mu, sd = call(int(ARSC_REOPTIMISE * 20))
+    assert model.n_optimised == 80 and np.all(sd > 0) and np.all(np.isfinite(mu))
