@@ -260,6 +260,8 @@ def load_model(path: str | Path) -> ArscModel:
         text = Path(path).read_text()
     except OSError as exc:
         raise ArscInputError(f"model file {name!r} cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ArscInputError(f"model file {name!r} is not valid JSON (not UTF-8 text)") from None
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

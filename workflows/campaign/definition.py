@@ -419,7 +419,12 @@ class ReportSpec(_Strict):
 class CampaignDefinition(_Strict):
     """A screening campaign (the YAML file, see the module docstring)."""
 
-    name: str = Field(description="Campaign name (used in messages and the report)")
+    name: str = Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"\S",
+        description="Campaign name (used in messages, the report and the default folder)",
+    )
     description: str = Field(default="", description="What the campaign is for, free text")
     space: SpaceSpec = Field(default_factory=lambda: SpaceSpec(), description="Candidate space")
     objective: ObjectiveSpec = Field(
