@@ -24,6 +24,7 @@ import io
 import math
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,10 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with _chdir(root):
         assert main(["fit", "train.csv", "-t", "dG", "-o", "model.json", "--variant", "base"]) == 0
     write_campaign(root / "camp")
+    with _chdir(root), contextlib.redirect_stdout(io.StringIO()):
+        assert (
+            main(["campaign", "run", "camp/campaign.yaml", "--dir", "done", "--no-progress"]) == 0
+        )
     return root
 
 
@@ -96,8 +101,11 @@ def _snapshot(root: Path) -> dict[str, str]:
     return snap
 
 
-def assert_refused(verb: str, argv: list[str], root: Path) -> None:
-    """Run ``arsc argv`` in ``root``; assert exit 2, one clean line, nothing changed."""
+def assert_refused(verb: str, argv: list[str], root: Path, reason: str = "") -> None:
+    """Run ``arsc argv`` in ``root``; assert exit 2, one clean line, nothing changed.
+
+    ``reason``, when given, must appear in the line (the refusal is for the bad value).
+    """
     CASES[verb] = CASES.get(verb, 0) + 1
     before = _snapshot(root)
     out, err = io.StringIO(), io.StringIO()
@@ -110,6 +118,7 @@ def assert_refused(verb: str, argv: list[str], root: Path) -> None:
     assert rc == 2, f"arsc {argv!r} exited {rc}; stderr {err.getvalue()!r}"
     assert len(lines) == 1 and lines[0].startswith("arsc: error: "), (argv, lines)
     assert "Traceback" not in err.getvalue()
+    assert reason in lines[0], (argv, lines[0])
     assert "np.float64" not in lines[0] and "np.int64" not in lines[0], lines[0]
     after = _snapshot(root)
     changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
@@ -397,3 +406,46 @@ def test_every_verb_is_covered() -> None:
     science_cases(), workflow_cases()
     assert names == GENERATED, GENERATED ^ names
     assert len(names) == 22
+
+
+@pytest.fixture(scope="module")
+def readonly(sandbox: Path) -> Iterator[Path]:
+    """A read-only file system (tmpfs mounted ``ro``) inside the sandbox; skip where none can be.
+
+    Permission bits do not stop root, a read-only mount does: this is how a
+    user's write-protected share behaves.
+    """
+    folder = sandbox / "ro"
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro", "tmpfs", str(folder)], check=False)
+    if done.returncode != 0:
+        folder.rmdir()
+        pytest.skip(
+            "cannot mount a read-only tmpfs here (needs root in a container that allows it)"
+        )
+    yield folder
+    subprocess.run(["umount", str(folder)], check=False)
+    folder.rmdir()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["space", "-m", "Fe,Co", "--motifs", "qv-n6", "-o", "ro/sites.csv"],
+        ["build", SITE, "-o", "ro/site.extxyz"],
+        ["fit", "train.csv", "-t", "dG", "-o", "ro/m.json"],
+        ["predict", "model.json", "train.csv", "-o", "ro/p.csv"],
+        ["activity", "energies.csv", "--references", "vasp-pbe", "-o", "ro/a.csv"],
+        ["validate", "pred.csv", "dft.csv", "--plot", "ro/parity.png"],
+        ["ingest", "vasp", "tree", "-o", "ro/e.csv"],
+        ["campaign", "run", "camp/campaign.yaml", "--dir", "ro/camp"],
+        ["screen", "--engine", "mlip", "--project", "ro/screen"],
+        ["report", "done", "-o", "ro/report"],
+    ],
+    ids=lambda argv: " ".join(argv[:2]),
+)
+def test_read_only_output_folder_is_refused_before_any_work(
+    sandbox: Path, readonly: Path, argv: list[str]
+) -> None:
+    """An output on a read-only file system: one line naming the folder, nothing written."""
+    assert_refused(argv[0], argv, sandbox, reason="not writable")
