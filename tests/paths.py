@@ -8,5 +8,10 @@ the full data sets skip with a message when it is absent.
 import os
 from pathlib import Path
 
+#: The checkout (pyproject.toml, scripts/, .ci/).
+ROOT = Path(__file__).resolve().parents[1]
+#: The small data sets the tests ship (tests/data, each with its PROVENANCE.md).
+DATA = Path(__file__).resolve().parent / "data"
+
 SHARED = Path(os.environ.get("ARSC_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 SAC_HOER = SHARED / "data" / "sac-hoer"

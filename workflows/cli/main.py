@@ -26,8 +26,9 @@ from arsc import __version__
 from arsc.errors import ArscInputError
 
 #: Verb -> (module that registers it, one-line help shown by ``arsc --help``). A module is
-#: imported only when one of its verbs runs or shows its own help, so ``arsc --help`` answers
-#: at once; tests/workflows/test_cli.py checks these lines against the verbs' docstrings.
+#: imported only when one of its verbs runs or shows its own help, so ``arsc --help``
+#: answers at once; tests/workflows/cli/test_cli_startup.py checks these lines against
+#: the verbs' docstrings.
 VERBS: dict[str, tuple[str, str]] = {
     "space": (
         "workflows.cli.space",

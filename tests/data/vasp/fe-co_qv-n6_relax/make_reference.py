@@ -3,7 +3,7 @@
 Run from the repository root only when the DAC input set changes on purpose:
 ``.venv/bin/python tests/data/vasp/fe-co_qv-n6_relax/make_reference.py``,
 then review every changed line of ``inputs/`` (``git diff``) before committing.
-``tests/workflows/test_engine_vasp.py`` compares freshly generated inputs with
+``tests/workflows/engines/test_engine_vasp.py`` compares freshly generated inputs with
 these files.
 """
 

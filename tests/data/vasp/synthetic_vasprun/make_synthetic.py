@@ -5,7 +5,7 @@ No real vasprun.xml is available here, so this folder is made up: two atoms
 energies and forces, and a Gaussian d band on Fe centred at -2.0 eV relative
 to the Fermi level. Run from the repository root:
 ``.venv/bin/python tests/data/vasp/synthetic_vasprun/make_synthetic.py``;
-``tests/workflows/test_engine_vasp.py`` checks that the committed files equal
+``tests/workflows/engines/test_engine_vasp.py`` checks that the committed files equal
 what this script writes.
 """
 

@@ -1,9 +1,9 @@
-from pathlib import Path
-
 import yaml
 from fireworks import LaunchPad
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import ROOT
+
+ROOT = ROOT
 
 
 def test_launchpad_yaml_is_a_valid_production_launchpad_without_connecting():

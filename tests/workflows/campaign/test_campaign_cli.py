@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.paths import ROOT
 from tests.workflows.campaign_helpers import write_campaign
 from workflows.cli.main import main
 
-ROOT = Path(__file__).parents[2]
+ROOT = ROOT
 
 
 def _json(capsys) -> dict:

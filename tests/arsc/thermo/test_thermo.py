@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,8 +23,9 @@ from arsc.thermo import (
 )
 from arsc.thermo.network import network_path, parse_state
 from arsc.thermo.references import References
+from tests.paths import DATA
 
-DATA = Path(__file__).parents[1] / "data" / "thermo"
+DATA = DATA / "thermo"
 SYNTHETIC = DATA / "energies_synthetic.csv"
 REFS = load_references("vasp-pbe")
 

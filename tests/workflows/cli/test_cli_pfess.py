@@ -4,12 +4,13 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-DEMO = Path(__file__).parents[1] / "data" / "pfess-demo" / "pairs.csv"
+from tests.paths import DATA
+
+DEMO = DATA / "pfess-demo" / "pairs.csv"
 
 
 def arsc(*args):

@@ -1,13 +1,13 @@
 """``arsc campaign replay`` as a user runs it (in-process, the stored replay tables)."""
 
 import json
-from pathlib import Path
 
 import pytest
 
+from tests.paths import DATA
 from workflows.cli.main import main
 
-SAC = Path(__file__).parents[1] / "data" / "replay" / "sac_hoer_orr.csv"
+SAC = DATA / "replay" / "sac_hoer_orr.csv"
 FAST = ["--init", "20", "--batch", "10", "--seeds", "2", "--strategies", "greedy"]
 
 

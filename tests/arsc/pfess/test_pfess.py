@@ -2,7 +2,6 @@
 
 from itertools import combinations
 from math import comb
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,9 +27,9 @@ from arsc.pfess.authors import lasso_subsets, rf_screen, standardise
 from arsc.pfess.data import split_sample
 from arsc.pfess.fit import best_subsets, cv_rmse, ols
 from arsc.pfess.scan import column_checks, column_keys, extend_sets
-from tests.paths import SHARED
+from tests.paths import DATA, SHARED
 
-DEMO = Path(__file__).parents[1] / "data" / "pfess-demo" / "pairs.csv"
+DEMO = DATA / "pfess-demo" / "pairs.csv"
 WORKBOOK = SHARED / "data" / "pfess-demo" / "train-test.xlsx"
 
 

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 
 from arsc.errors import ArscInputError
+from tests.paths import DATA
 
 pytest.importorskip("chgnet", reason="MLIP extra not installed: pip install 'arsc-dac[mlip]'")
 
 from workflows.engines.finetune import WEIGHTS_NAME, ChgnetFinetune, read_frames
 from workflows.engines.mlip import MlipStaticMaker, load_calculator
 
-TRAJ = Path(__file__).parents[1] / "data/gpaw-frames/fe-co_qv-n6_relax.traj"
+TRAJ = DATA / "gpaw-frames" / "fe-co_qv-n6_relax.traj"
 
 
 @pytest.fixture(scope="module")

@@ -35,10 +35,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arsc.elements import load_elements
+from tests.paths import DATA
 from tests.workflows.campaign_helpers import write_campaign
 from workflows.cli.main import VERBS, load_verb, main
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = DATA
 SITE = "Fe-Co_qv-n6_graphene"
 CASES: dict[str, int] = {}
 #: Verbs the generators below draw command lines for (filled as they are built).

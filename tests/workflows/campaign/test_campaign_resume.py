@@ -20,12 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.paths import ROOT
 from tests.workflows.campaign_helpers import ranking, write_campaign
 from workflows.campaign.definition import read_definition
 from workflows.campaign.loop import run_campaign, start_campaign
 from workflows.sqlite_store import SqliteStore
 
-ROOT = Path(__file__).parents[2]
+ROOT = ROOT
 
 
 def _cli(*args: str) -> list[str]:

@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 from arsc.space import count_space, enumerate_sites
+from tests.paths import ROOT
 from workflows.campaign.definition import ObjectiveSpec
 from workflows.campaign.state import load_state, save_state
 from workflows.cli.main import main
@@ -37,7 +38,7 @@ from workflows.report.plots import (
 )
 from workflows.report.synthetic import synthetic_state, write_synthetic_campaign
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = ROOT
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 METALS = ["Fe", "Co", "Ni", "Cu"]
 MOTIFS = ["qv-n6", "qv-n4c2-m1"]  # one symmetric, one asymmetric

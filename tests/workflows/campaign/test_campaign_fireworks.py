@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import subprocess
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import yaml
@@ -20,13 +19,14 @@ from jobflow import Flow
 from jobflow.managers.fireworks import flow_to_workflow
 from monty.json import MontyDecoder
 
+from tests.paths import ROOT
 from tests.workflows.fw_jobs import add
 from workflows.campaign.definition import read_definition
 from workflows.campaign.engines import LocalEngine
 from workflows.campaign.loop import run_campaign, start_campaign
 from workflows.executors.fireworks import open_launchpad, status_rows
 
-ROOT = Path(__file__).parents[2]
+ROOT = ROOT
 
 
 def test_store_survives_flow_to_workflow_serialisation(tmp_path):

@@ -15,9 +15,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from tests.paths import ROOT
 from workflows.sqlite_store import SqliteStore
 
-ROOT = Path(__file__).parents[2]
+ROOT = ROOT
 SITE = "Fe-Co_qv-n6_graphene"
 ARGS = ["--engine", "fake", "--prerelax-engine", "fake", "--min-image", "9.5", "--no-progress"]
 

@@ -1,7 +1,6 @@
 """The ARSC model: parameter recovery, PFESS demo, phi_opt, ideal dG, files, scoring."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,8 +24,9 @@ from arsc.model import (
     score,
 )
 from arsc.model.terms import Descriptor
+from tests.paths import DATA
 
-DATA = Path(__file__).parents[1] / "data" / "model"
+DATA = DATA / "model"
 #: Least-squares R^2 of the best 1-D PFESS feature, linear in it (method.md).
 PFESS_LINEAR_R2 = 0.92393
 

@@ -1,16 +1,16 @@
 """``arsc fit`` and ``arsc predict`` as a user runs them (in-process, real files)."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from arsc.model import load_model
+from tests.paths import DATA
 from workflows.cli.main import main
 
-DATA = Path(__file__).parents[1] / "data" / "model"
+DATA = DATA / "model"
 
 
 @pytest.fixture(autouse=True)

@@ -21,13 +21,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.paths import ROOT
 from tests.workflows import fake_engine
 from workflows.cli.main import main
 from workflows.executors.fireworks import LOST_AFTER_SECONDS, open_launchpad
 from workflows.settings import ArscSettings
 from workflows.store import make_store
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = ROOT
 SITE = "Fe-Co_qv-n6_graphene"
 FAKE = ["--dft-engine", "fake", "--prerelax-engine", "fake", "--min-image", "9.5"]
 HER_TOP1 = ["--reactions", "her", "--modes", "top1"]

@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 from jobflow import Flow, JobStore
 from maggma.stores import JSONStore
 
 from arsc.errors import ArscInputError
+from tests.paths import ROOT
 from tests.workflows.fw_jobs import add, add_then_replace
 from workflows.executors.fireworks import (
     launch,
@@ -30,7 +30,7 @@ from workflows.executors.fireworks import (
 )
 from workflows.executors.queue import load_queue_settings, make_adapter
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = ROOT
 
 
 def _store(tmp_path):

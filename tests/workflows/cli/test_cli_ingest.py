@@ -15,8 +15,9 @@ from ase.calculators.emt import EMT
 from ase.io import Trajectory
 
 from arsc.ingest import COLUMNS, read_table
+from tests.paths import DATA
 
-DATA = Path(__file__).parents[1] / "data" / "sac-hoer"
+DATA = DATA / "sac-hoer"
 
 
 def arsc(*args):

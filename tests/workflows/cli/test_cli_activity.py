@@ -12,9 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.paths import DATA
 from workflows.cli.main import main
 
-DATA = Path(__file__).parents[1] / "data" / "thermo"
+DATA = DATA / "thermo"
 SYNTHETIC = str(DATA / "energies_synthetic.csv")
 
 
