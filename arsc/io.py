@@ -7,6 +7,7 @@ modules which only check their input files stay light.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,11 @@ FORMATS: dict[str, str] = {
     ".poscar": "vasp",
     "POSCAR": "vasp",
     "CONTCAR": "vasp",
+    ".traj": "traj",
+    ".db": "db",
 }
+#: Formats that hold many structures in one file (the others hold one).
+MULTI_FRAME: frozenset[str] = frozenset({"extxyz", "traj", "db"})
 
 
 def plain(value: Any) -> str:
@@ -118,18 +123,47 @@ def format_for(path: str | Path) -> str:
     return FORMATS[key]
 
 
-def write_structure(atoms: Atoms, path: str | Path) -> Path:
-    """Write a structure atomically; the format follows the suffix (extxyz, POSCAR, CIF).
+def db_keys(atoms: Atoms) -> dict[str, str]:
+    """Key-value pairs of a built structure for an ASE database.
+
+    ``site``, ``metal1``, ``metal2``, ``motif``, ``support`` (from the site id
+    in ``atoms.info``), ``adsorbate`` (``bare`` for the bare site) and ``mode``,
+    so that ``ase db structures.db metal1=Fe,adsorbate=OH`` selects rows.
+    """
+    info = atoms.info
+    keys: dict[str, str] = {}
+    if info.get("site_id"):
+        site, motif, support = str(info["site_id"]).split("_", 2)
+        metal1, _, metal2 = site.partition("-")
+        keys.update(
+            site=str(info["site_id"]), metal1=metal1, metal2=metal2, motif=motif, support=support
+        )
+    keys["adsorbate"] = str(info.get("adsorbate") or "bare")
+    if info.get("mode"):
+        keys["mode"] = str(info["mode"])
+    return keys
+
+
+def write_structures(frames: Iterable[Atoms], path: str | Path) -> int:
+    """Write structures to one file atomically; the format follows the suffix.
 
     extxyz keeps everything (cell, pbc, tags, initial magnetic moments,
-    ``info``); POSCAR and CIF keep the cell and positions only. The file is
-    written beside the target and renamed over it (see
+    ``info``); an ASE trajectory (``.traj``) keeps cell, pbc, tags and moments;
+    an ASE database (``.db``) keeps the same plus the :func:`db_keys` of every
+    row; POSCAR and CIF keep the cell and positions of one structure only. The
+    file is written beside the target and renamed over it (see
     :func:`arsc.outputs.atomic_path`), so a failure leaves an old file intact.
+
+    Returns
+    -------
+    int
+        Structures written.
 
     Raises
     ------
     ArscInputError
-        For an unknown suffix, or a folder that cannot be written.
+        For an unknown suffix, several structures for a one-structure format,
+        or a folder that cannot be written.
     """
     from ase.io import write
 
@@ -137,12 +171,36 @@ def write_structure(atoms: Atoms, path: str | Path) -> Path:
 
     p = Path(path)
     fmt = format_for(p)
+    items = list(frames)
+    if len(items) != 1 and fmt not in MULTI_FRAME:
+        raise ArscInputError(
+            f"{str(p)!r} holds one structure ({fmt}); for {len(items)} use one of: "
+            + ", ".join(k for k, v in FORMATS.items() if v in MULTI_FRAME)
+        )
     with atomic_path(p) as tmp:
-        if fmt == "vasp":
-            write(tmp, atoms, format="vasp", direct=True, sort=False)
+        if fmt == "db":
+            from ase.db import connect
+
+            with connect(str(tmp), type="db", append=False) as db:
+                for atoms in items:
+                    db.write(atoms, key_value_pairs=db_keys(atoms))
+        elif fmt == "vasp":
+            write(tmp, items[0], format="vasp", direct=True, sort=False)
         else:
-            write(tmp, atoms, format=fmt)
-    return p
+            write(tmp, items if fmt in MULTI_FRAME else items[0], format=fmt)
+    return len(items)
+
+
+def write_structure(atoms: Atoms, path: str | Path) -> Path:
+    """Write one structure atomically; the format follows the suffix (see :func:`write_structures`).
+
+    Raises
+    ------
+    ArscInputError
+        For an unknown suffix, or a folder that cannot be written.
+    """
+    write_structures([atoms], path)
+    return Path(path)
 
 
 def read_structure(path: str | Path) -> Atoms:

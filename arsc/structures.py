@@ -567,3 +567,20 @@ def space_table(sites: Sequence[Site]) -> pd.DataFrame:
             for s in sites
         ]
     )
+
+
+def site_states(site: Site, intermediates: Sequence[str]) -> list[tuple[str | None, str | None]]:
+    """Return (adsorbate, mode) of every state of a site: the bare site (None, None) first.
+
+    Each intermediate comes in every binding mode the site allows
+    (:func:`arsc.space.binding_modes`, symmetry duplicates removed).
+
+    Examples
+    --------
+    >>> site_states(Site.from_id("Fe-Fe_qv-n6_graphene"), ["OH"])
+    [(None, None), ('OH', 'top1'), ('OH', 'bridge')]
+    """
+    states: list[tuple[str | None, str | None]] = [(None, None)]
+    for ads in intermediates:
+        states.extend((ads, mode) for mode in binding_modes(site, ads))
+    return states

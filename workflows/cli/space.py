@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from arsc.errors import ArscInputError
 from arsc.io import csv_header, format_for, write_structure
 from arsc.limits import MIN_IMAGE_DISTANCE, MIN_IMAGE_RANGE
 from arsc.outputs import STRUCTURE, OutputKind, check_output, write_text_atomic
@@ -104,7 +105,10 @@ def space(
 
 
 def build_cmd(
-    site_id: Annotated[str, typer.Argument(help="Site id, e.g. Fe-Co_qv-n6_graphene.")],
+    site_id: Annotated[
+        str | None,
+        typer.Argument(help="Site id, e.g. Fe-Co_qv-n6_graphene (or give --space)."),
+    ] = None,
     adsorbate: Annotated[
         str | None, typer.Option("--adsorbate", "-a", help="Intermediate, e.g. OH.")
     ] = None,
@@ -112,7 +116,23 @@ def build_cmd(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Output file; format by suffix (.extxyz, POSCAR, .cif)."
+            "--output",
+            "-o",
+            help="Output file; format by suffix (.extxyz, .traj, .db, POSCAR, .cif).",
+        ),
+    ] = None,
+    space_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--space",
+            help="Site table (`arsc space -o`): build every state of every site into one "
+            "-o file (.db, .traj or .extxyz).",
+        ),
+    ] = None,
+    intermediates: Annotated[
+        ListOpt,
+        typer.Option(
+            "--intermediates", "-i", help="With --space: intermediates built (default: OH,O,OOH)."
         ),
     ] = None,
     min_image: Annotated[
@@ -127,7 +147,22 @@ def build_cmd(
     elements: ElementsOpt = ElementTable.default,
     force: ForceOpt = False,
 ) -> None:
-    """Build the bare site or an adsorbed state and write it to a file."""
+    """Build the bare site or an adsorbed state and write it to a file.
+
+    With ``--space TABLE -o structures.db`` every site of the table is built
+    with its bare state and every intermediate in every binding mode, in one
+    file; an ASE database row carries the site, metals, motif, support,
+    adsorbate and mode as keys (``ase db structures.db metal1=Fe,adsorbate=OH``).
+    """
+    if space_file is not None:
+        if site_id is not None or adsorbate is not None:
+            raise ArscInputError("give either SITE_ID (with -a/--mode) or --space, not both")
+        _build_space(
+            space_file, split_list(intermediates, "--intermediates"), output, force, min_image
+        )
+        return
+    if site_id is None:
+        raise ArscInputError("give a SITE_ID (e.g. Fe-Co_qv-n6_graphene) or --space TABLE")
     from arsc.space import Site
     from arsc.structures import build
 
@@ -144,6 +179,59 @@ def build_cmd(
         f"{site.id} {what}: {atoms.get_chemical_formula()}, {len(atoms)} atoms, "
         f"cell {' x '.join(f'{x:.2f}' for x in atoms.cell.lengths())} A -> {output}"
     )
+
+
+#: Intermediates ``arsc build --space`` builds by default (ORR/OER).
+SPACE_INTERMEDIATES: tuple[str, ...] = ("OH", "O", "OOH")
+
+
+def _build_space(
+    table: Path, intermediates: list[str] | None, output: Path | None, force: bool, min_image: float
+) -> None:
+    """Build every state of every site of a site table into one structure file."""
+    from rich.progress import Progress
+
+    from arsc.io import MULTI_FRAME, input_file, write_structures
+    from arsc.space import Site
+    from arsc.structures import build, site_states
+
+    if output is None:
+        raise ArscInputError("--space needs -o FILE (.db, .traj or .extxyz)")
+    check_output(output, [table], option="-o", kind=STRUCTURE, force=force)
+    if format_for(output) not in MULTI_FRAME:
+        raise ArscInputError(f"-o {str(output)!r} holds one structure; use .db, .traj or .extxyz")
+    ids = _site_ids(input_file(table, "site table"))
+    sites = [Site.from_id(i) for i in ids]
+    wanted = list(intermediates or SPACE_INTERMEDIATES)
+    jobs = [(site, ads, mode) for site in sites for ads, mode in site_states(site, wanted)]
+    frames = []
+    with Progress(console=console(), transient=True) as bar:
+        task = bar.add_task("building", total=len(jobs))
+        for site, ads, mode in jobs:
+            frames.append(build(site, ads, mode or "top1", min_image=min_image))
+            bar.advance(task)
+    n = write_structures(frames, output)
+    console().print(f"{len(sites)} sites, {n} structures ({', '.join(wanted)}) -> {output}")
+
+
+def _site_ids(table: Path) -> list[str]:
+    """Site ids of a site table: its ``id`` (``arsc space -o``) or ``site`` column."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(table, dtype=str)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise ArscInputError(f"site table {str(table)!r} is not a readable CSV ({exc})") from None
+    column = next((c for c in ("id", "site") if c in frame.columns), None)
+    if column is None or frame.empty:
+        raise ArscInputError(
+            f"site table {str(table)!r} needs an 'id' (arsc space -o) or 'site' column "
+            "and at least one row"
+        )
+    ids = frame[column].dropna().str.strip().tolist()
+    if len(ids) < len(frame):
+        raise ArscInputError(f"site table {str(table)!r}: column {column!r} has empty cells")
+    return list(dict.fromkeys(ids))
 
 
 def elements_cmd(
