@@ -21,6 +21,8 @@ free energies, limiting potentials and d-band moments; see
 Examples
 --------
 >>> flow = DacAdsorptionFlow(engine="gpaw", preset="fast", reactions=("orr",))  # doctest: +SKIP
+>>> options = FlowOptions(engine="gpaw", preset="fast", reactions=["orr"])  # doctest: +SKIP
+>>> flow = DacAdsorptionFlow.from_options(options)  # the same Maker  # doctest: +SKIP
 >>> jobflow_flow = flow.make(["Fe-Co_qv-n6_graphene"])  # doctest: +SKIP
 """
 
@@ -42,6 +44,7 @@ from arsc.space import MODES, Site, binding_modes
 from arsc.structures import build
 from arsc.thermo import load_network
 from workflows.engines import get_engine
+from workflows.flow_options import FlowOptions
 from workflows.schemas import CalcDoc, SiteDoc
 from workflows.summary import BARE, StateResult, summarise_site
 
@@ -207,6 +210,18 @@ class DacAdsorptionFlow(Maker):
     static_maker: Maker | None = None
     prerelax_maker: Maker | None = None
     elements: str = field(default="default")
+
+    @classmethod
+    def from_options(cls, options: FlowOptions, **knobs: Any) -> DacAdsorptionFlow:
+        """Return the flow of a :class:`workflows.flow_options.FlowOptions` (the one mapping).
+
+        Every option sets the field of the same name (lists become tuples);
+        ``knobs`` set the other fields (``relax_maker``, ``prerelax_hessian``, ...).
+        """
+        values: dict[str, Any] = {name: getattr(options, name) for name in FlowOptions.model_fields}
+        values["reactions"] = tuple(options.reactions)
+        values["modes"] = tuple(options.modes) if options.modes is not None else None
+        return cls(**values, **knobs)
 
     def makers(self) -> tuple[Maker | None, Maker, Maker]:
         """Return the (pre-relax, relax, static) Makers; engines and presets are checked here.

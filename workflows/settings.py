@@ -1,5 +1,9 @@
 """Settings of the workflows: project folder, job store, default engine, preset, reactions.
 
+The defaults and descriptions of ``engine``, ``preset`` and ``reactions`` are
+those of :class:`workflows.flow_options.FlowOptions`;
+:meth:`ArscSettings.flow_options` turns the settings into the flow's options.
+
 One pydantic-settings class, :class:`ArscSettings`, read through
 :func:`get_settings` (never at import). Sources, highest priority first:
 
@@ -43,6 +47,7 @@ from pydantic_settings import (
 )
 
 from arsc.errors import ArscInputError
+from workflows.flow_options import FlowOptions, option_field
 
 #: Environment variable naming the YAML settings file.
 CONFIG_ENV = "ARSC_CONFIG_FILE"
@@ -98,11 +103,11 @@ class ArscSettings(BaseSettings):
         default_factory=lambda: EmbeddedStoreSettings(path=None),
         description="Job store backend, chosen by `type`",
     )
-    engine: str = Field("gpaw", description="Default DFT engine: mlip, gpaw or vasp")
-    preset: str | None = Field(None, description="Engine preset; None for the engine's default")
-    reactions: list[str] = Field(
-        default_factory=lambda: ["orr"], description="Default reactions: orr, oer, her, crr, nrr"
-    )
+    # defaults of the flow options (workflows.flow_options); their names are checked when
+    # the flow's options are built from them (ArscSettings.flow_options), not here
+    engine: str = option_field("engine")
+    preset: str | None = option_field("preset")
+    reactions: list[str] = option_field("reactions")
 
     @classmethod
     def settings_customise_sources(
@@ -119,6 +124,24 @@ class ArscSettings(BaseSettings):
             env_settings,
             InitSettingsSource(settings_cls, _FILE_DATA.get() or {}),
         )
+
+    def flow_options(self, **given: Any) -> FlowOptions:
+        """Return the flow's options: ``engine``, ``preset`` and ``reactions`` from here.
+
+        Parameters
+        ----------
+        **given
+            Other :class:`workflows.flow_options.FlowOptions` fields (the CLI's
+            ``--modes``, ``--min-image`` ...); None values are left out (defaults).
+
+        Raises
+        ------
+        ArscInputError
+            An unknown engine, reaction or mode, or a bad value, in one line.
+        """
+        data = {"engine": self.engine, "preset": self.preset, "reactions": list(self.reactions)}
+        data.update({k: v for k, v in given.items() if v is not None})
+        return FlowOptions.validated(data, "the flow options")
 
     def store_path(self) -> Path:
         """Path of the embedded store's sqlite file (embedded backend only)."""

@@ -12,6 +12,9 @@ Modules
     adsorption free energies dG_X;
 :mod:`arsc.thermo.activity`
     step free energies, limiting potential, overpotential, selectivity;
+:mod:`arsc.thermo.quantities`
+    one quantity of a reaction (overpotential, U_L, dG, selectivity) on arrays
+    of dG, from a registry of quantities (:data:`QUANTITIES`);
 :mod:`arsc.thermo.report`
     the whole chain for a table, and its per-site table and summary.
 
@@ -28,6 +31,14 @@ from arsc.thermo.energies import (
     validate_energies,
 )
 from arsc.thermo.network import ReactionNetwork, load_network, reaction_names, read_network
+from arsc.thermo.quantities import (
+    QUANTITIES,
+    Quantity,
+    QuantityRequest,
+    QuantitySpec,
+    evaluate_quantity,
+    quantity_intermediates,
+)
 from arsc.thermo.references import (
     References,
     load_references,
@@ -38,8 +49,12 @@ from arsc.thermo.report import ActivityReport, compute_activity
 
 __all__ = [
     "EVALUATORS",
+    "QUANTITIES",
     "ActivityReport",
     "EnergyColumn",
+    "Quantity",
+    "QuantityRequest",
+    "QuantitySpec",
     "ReactionNetwork",
     "References",
     "Selection",
@@ -48,11 +63,13 @@ __all__ = [
     "Step",
     "adsorption_free_energies",
     "compute_activity",
+    "evaluate_quantity",
     "evaluate_site",
     "free_energy_table",
     "limiting_potential",
     "load_network",
     "load_references",
+    "quantity_intermediates",
     "reaction_names",
     "read_energies",
     "read_network",

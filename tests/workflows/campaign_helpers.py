@@ -4,7 +4,7 @@ The replay table is synthetic and made here, deterministically: dG of *OH,
 *O, *OOH for every qv-n6 site of a few metals, from the packaged prior model's
 prediction shifted by -0.3 eV plus a fixed pseudo-random partner term (seed
 1), so heteronuclear sites differ. It is a stand-in for precomputed DFT in
-tests of the orchestration only (the replay engine is how a campaign is
+tests of the orchestration only (the replay backend is how a campaign is
 benchmarked on published data).
 """
 

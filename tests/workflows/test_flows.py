@@ -7,6 +7,7 @@ check, CHE numbers) is checked against arsc.thermo on the same energies.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -16,9 +17,11 @@ from jobflow import run_locally
 
 from arsc.dband import analyse
 from arsc.errors import ArscInputError
-from arsc.space import Site
+from arsc.space import MODES, Site
 from arsc.thermo import compute_activity, load_references
 from tests.workflows import fake_engine
+from workflows.campaign.definition import DftSpec
+from workflows.flow_options import FlowOptions
 from workflows.flows import DacAdsorptionFlow, gas_molecule, gas_references, reaction_intermediates
 from workflows.schemas import CalcDoc, Convergence, SiteDoc
 from workflows.settings import ArscSettings
@@ -107,6 +110,85 @@ def test_unknown_engine_and_preset_fail_at_make_with_one_line() -> None:
         DacAdsorptionFlow(engine="qe").make([SITE])
     with pytest.raises(ArscInputError, match="fake preset 'huge'"):
         fake_flow(preset="huge").make([SITE])
+
+
+def test_flow_options_map_onto_the_maker_fields_of_the_same_names() -> None:
+    """Every FlowOptions field is a Maker field; defaults agree; from_options sets each one."""
+    maker_fields = {f.name: f for f in dataclasses.fields(DacAdsorptionFlow)}
+    assert set(FlowOptions.model_fields) <= set(maker_fields)
+    default_maker, default_options = DacAdsorptionFlow(), FlowOptions()
+    assert DacAdsorptionFlow.from_options(default_options) == default_maker
+    options = FlowOptions(
+        engine="fake",
+        preset="fast",
+        reactions=["orr", "her"],
+        prerelax=False,
+        prerelax_engine="fake",
+        prerelax_weights="/w.pt",
+        modes=["top1", "bridge"],
+        min_image=9.5,
+        corrections="gpaw-pbe",
+    )
+    maker = DacAdsorptionFlow.from_options(options, prerelax_hessian=True)
+    for name in FlowOptions.model_fields:
+        value = getattr(maker, name)
+        assert (list(value) if isinstance(value, tuple) else value) == getattr(options, name)
+        assert value != getattr(default_maker, name)  # every option really set
+    assert (maker.reactions, maker.modes, maker.prerelax_hessian) == (
+        ("orr", "her"),
+        ("top1", "bridge"),
+        True,
+    )
+    # the round trip: the Maker's values validate back into the same options
+    back = {n: getattr(maker, n) for n in FlowOptions.model_fields}
+    assert (
+        FlowOptions.model_validate(
+            {**back, "reactions": list(maker.reactions), "modes": list(maker.modes)}
+        )
+        == options
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"engine": "qe"}, "^unknown engine 'qe'; allowed: mlip, gpaw, vasp, fake$"),
+        ({"prerelax_engine": "qe"}, "^unknown engine 'qe'"),
+        ({"reactions": ["orr", "xyz"]}, "^unknown reaction 'xyz'; allowed: orr"),
+        ({"reactions": []}, "^reactions: empty"),
+        ({"modes": ["ontop"]}, "^unknown binding mode 'ontop'; allowed: top1"),
+        ({"modes": []}, "^modes: empty"),
+        ({"min_image": 4.9}, r"^here: min_image: must be >= 5 \(got 4.9\)$"),
+        ({"min_image": 40.5}, r"min_image: must be <= 40 \(got 40.5\)"),
+        ({"min_image": math.inf}, "min_image: must be a finite number"),
+        ({"min_image": math.nan}, "min_image: must be a finite number"),
+        ({"prerelax_hessian": True}, "prerelax_hessian: unknown key; allowed: engine, preset"),
+    ],
+)
+def test_flow_options_are_validated_in_one_line(values, message) -> None:
+    with pytest.raises(ArscInputError, match=message) as err:
+        FlowOptions.validated(values, "here")
+    assert "\n" not in str(err.value)
+
+
+def test_flow_options_accept_every_name_the_flow_accepts() -> None:
+    options = FlowOptions(
+        engine="vasp", reactions=["ORR", "bifunctional", "nrr"], modes=list(MODES), min_image=40
+    )
+    assert options.reactions == ["ORR", "bifunctional", "nrr"]  # kept as given (request keys)
+    assert FlowOptions(min_image=5).min_image == 5.0
+
+
+def test_the_campaign_dft_section_gives_the_same_maker_as_before() -> None:
+    """DftSpec reuses the options' fields; relax dft/mlip map onto prerelax on/off."""
+    dft = DftSpec(engine="fake", prerelax_engine="fake", modes=["top1"], min_image=9.5)
+    maker = DacAdsorptionFlow.from_options(dft.flow_options("orr"))
+    assert maker == fake_flow(modes=("top1",))
+    mlip = dft.model_copy(update={"relax": "mlip"}).flow_options("her")
+    assert (mlip.prerelax, mlip.reactions) == (False, ["her"])
+    assert DftSpec.model_fields["min_image"].default == FlowOptions().min_image
+    with pytest.raises(ValueError, match="greater than or equal to 5"):
+        DftSpec(min_image=1)
 
 
 def test_run_gives_a_consistent_sitedoc_matching_arsc_thermo(tmp_path) -> None:

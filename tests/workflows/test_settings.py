@@ -112,3 +112,38 @@ def test_settings_are_read_when_asked_not_at_import(tmp_path) -> None:
     (tmp_path / "arsc.yaml").write_text("engine: vasp\n")
     assert (first.engine, get_settings().engine) == ("gpaw", "vasp")
     assert isinstance(ArscSettings(), ArscSettings)
+
+
+def test_flow_defaults_come_from_flow_options_and_env_keys_still_work(monkeypatch) -> None:
+    from workflows.flow_options import FlowOptions
+
+    s = get_settings()
+    defaults = FlowOptions()
+    assert (s.engine, s.preset, s.reactions) == (
+        defaults.engine,
+        defaults.preset,
+        defaults.reactions,
+    )
+    for name in ("engine", "preset", "reactions"):
+        field = ArscSettings.model_fields[name]
+        assert field.description == FlowOptions.model_fields[name].description
+    monkeypatch.setenv("ARSC_ENGINE", "mlip")
+    monkeypatch.setenv("ARSC_REACTIONS", '["oer", "her"]')
+    monkeypatch.setenv("ARSC_PRESET", "fast")
+    options = get_settings().flow_options(modes=["top1"], min_image=None)
+    assert options == FlowOptions(
+        engine="mlip", preset="fast", reactions=["oer", "her"], modes=["top1"]
+    )
+
+
+def test_settings_check_no_names_but_their_flow_options_do(tmp_path) -> None:
+    """A verb that runs no flow (`arsc results`) must not fail on a bad engine name."""
+    (tmp_path / "arsc.yaml").write_text("engine: qe\nreactions: [xyz]\n")
+    s = get_settings()
+    assert (s.engine, s.reactions) == ("qe", ["xyz"])
+    with pytest.raises(ArscInputError, match=r"^unknown engine 'qe'; allowed: "):
+        s.flow_options()
+    with pytest.raises(ArscInputError, match=r"^unknown reaction 'xyz'"):
+        s.flow_options(engine="gpaw")
+    with pytest.raises(ArscInputError, match=r"min_image: must be <= 40 \(got 41\)"):
+        get_settings(engine="gpaw", reactions=["orr"]).flow_options(min_image=41)

@@ -8,8 +8,9 @@ Modules
     the persisted state (``state.json``), written after every step;
 :mod:`workflows.campaign.loop`
     the steps of a round, each idempotent, and :func:`run_campaign`;
-:mod:`workflows.campaign.engines`
-    how a batch gets its DFT: local, FireWorks + SLURM, or replay from a table.
+:mod:`workflows.campaign.backends`
+    the batch backends, how a batch gets its DFT: local, FireWorks + SLURM,
+    or replay from a table (``replay_backend.py``; ``batch.py``: the interface).
 
 See ``docs/campaign.md``.
 """

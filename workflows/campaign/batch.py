@@ -1,4 +1,4 @@
-"""What a batch engine is: its interface and its results (see workflows.campaign.engines)."""
+"""What a batch backend is: its interface and its results (see workflows.campaign.backends)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class BatchOutcome:
     wall_time_s: float
 
 
-class BatchEngine(Protocol):
+class BatchBackend(Protocol):
     """Computes the DFT of a batch of sites (see the module docstring)."""
 
     def plan(self, sites: Sequence[str]) -> tuple[list[int], int]:

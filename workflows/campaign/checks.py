@@ -95,7 +95,7 @@ def objective_problems(definition: CampaignDefinition) -> list[str]:
     from arsc.select import Objective
     from arsc.thermo import load_network
     from arsc.thermo.network import NetworkReaction, iter_nodes
-    from workflows.campaign.quantities import objective_intermediates
+    from arsc.thermo.quantities import QUANTITIES, quantity_intermediates
 
     spec = definition.objective
     out = _catch("objective.goal", lambda: Objective.parse(spec.goal))
@@ -103,8 +103,9 @@ def objective_problems(definition: CampaignDefinition) -> list[str]:
     reaction = _catch("objective.reaction", lambda: net.get(spec.reaction))
     if reaction:
         return out + reaction
-    key = "objective.intermediate" if spec.quantity == "dg" else "objective.competition"
-    out += _catch(key, lambda: objective_intermediates(spec))
+    needs = QUANTITIES[spec.quantity].needs  # the field a failing check is about
+    key = f"objective.{needs or 'reaction'}"
+    out += _catch(key, lambda: quantity_intermediates(spec))
     if spec.product is not None:
         rx = net.get(spec.reaction)
         products = (
@@ -163,7 +164,7 @@ def dft_problems(definition: CampaignDefinition) -> list[str]:
 
 def _makers(definition: CampaignDefinition) -> None:
     """Build the flow's makers: unknown presets and missing engine extras fail here."""
-    from workflows.campaign.engines import flow_maker
+    from workflows.campaign.backends import flow_maker
 
     flow_maker(definition.dft, definition.objective.reaction).makers()
 
@@ -182,7 +183,7 @@ def fireworks_problems(definition: CampaignDefinition) -> list[str]:
 
 def replay_problems(definition: CampaignDefinition) -> list[str]:
     """Check the replay table: a readable CSV, site ids, a numeric dG of every intermediate."""
-    from workflows.campaign.quantities import objective_intermediates
+    from arsc.thermo.quantities import quantity_intermediates
 
     spec = definition.dft.replay
     if spec is None:
@@ -207,7 +208,7 @@ def replay_problems(definition: CampaignDefinition) -> list[str]:
             out += bad
             break  # the first bad id says enough
     try:
-        names = objective_intermediates(definition.objective)
+        names = quantity_intermediates(definition.objective)
     except ArscInputError:
         return out  # the objective's own problem is reported by objective_problems
     missing = [f"dG_{z}" for z in names if f"dG_{z}" not in data.columns]

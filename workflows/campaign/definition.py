@@ -45,10 +45,11 @@ from arsc.errors import ArscInputError, unknown
 from arsc.model.terms import DEFAULT_VARIANT
 from arsc.select import DEFAULT_PRUNE_RECALL, kappa_for_recall
 from arsc.yamlio import problems_error, read_yaml, shown
+from workflows.flow_options import EngineName, FlowOptions, MinImage, option_field
 
 #: Quantities an objective can rank by (see :class:`ObjectiveSpec`).
 QUANTITIES: tuple[str, ...] = ("overpotential", "limiting_potential", "dg", "selectivity")
-#: Executors: how a batch of sites gets its DFT (see :mod:`workflows.campaign.engines`).
+#: Executors: how a batch of sites gets its DFT (see :mod:`workflows.campaign.backends`).
 EXECUTORS: tuple[str, ...] = ("local", "fireworks", "replay")
 #: Engines whose numbers stand in for DFT without being DFT (universal potentials).
 NOT_DFT_ENGINES: tuple[str, ...] = ("mlip",)
@@ -239,33 +240,31 @@ class ReplaySpec(_Strict):
 
 
 class DftSpec(_Strict):
-    """How the DFT of a batch is computed."""
+    """How the DFT of a batch is computed.
+
+    ``engine``, ``preset``, ``prerelax_engine``, ``modes``, ``min_image`` and
+    ``corrections`` are the flow options of the same names
+    (:class:`workflows.flow_options.FlowOptions`: defaults, descriptions,
+    engine names and the min_image range); the modes and the corrections table
+    are checked with the rest of the definition
+    (:func:`workflows.campaign.checks.check_definition`).
+    :meth:`flow_options` gives a batch's FlowOptions.
+    """
 
     executor: str = Field(default="local", description=f"One of {', '.join(EXECUTORS)}")
-    engine: str = Field(default="gpaw", description="Calculator engine: gpaw, vasp or mlip")
-    preset: str | None = Field(
-        default=None, description="Engine preset (e.g. fast); None: its default"
-    )
+    engine: EngineName = option_field("engine")
+    preset: str | None = option_field("preset")
     relax: Literal["mlip", "dft"] = Field(
         default="dft",
         description="mlip: MLIP relaxation then one DFT single point per state (cheap); "
         "dft: MLIP pre-relaxation, DFT relaxation, DFT single point",
     )
-    prerelax_engine: str = Field(default="mlip", description="Engine of the (pre-)relaxation")
-    modes: list[str] | None = Field(
-        default=None, description="Binding modes computed (top1, top2, bridge, side-on); None: all"
+    prerelax_engine: EngineName = option_field(
+        "prerelax_engine", "with relax: mlip, the engine of the relaxation"
     )
-    min_image: float = Field(
-        default=10.0,
-        ge=5.0,
-        le=40.0,
-        description="Smallest metal-image distance of the supercell, Angstrom",
-    )
-    corrections: str = Field(
-        default="vasp-pbe",
-        description="References table whose Delta(ZPE - TS) corrections are used: a packaged "
-        "name (arsc/data/references/) or a references YAML file (relative to the campaign file)",
-    )
+    modes: list[str] | None = option_field("modes")
+    min_image: MinImage = option_field("min_image")
+    corrections: str = option_field("corrections", "relative to the campaign file")
     workers: int = Field(
         default=1,
         ge=1,
@@ -300,14 +299,21 @@ class DftSpec(_Strict):
             else f"computed ({self.engine})"
         )
 
-    @field_validator("engine", "prerelax_engine")
-    @classmethod
-    def _known_engine(cls, value: str) -> str:
-        from workflows.engines import engine_names
+    def flow_options(self, reaction: str) -> FlowOptions:
+        """Return the flow's options of a batch that computes ``reaction``.
 
-        if value not in engine_names():
-            raise unknown("engine", value, engine_names())
-        return value
+        ``relax: mlip`` has no pre-relaxation (``prerelax`` false): the
+        campaign's back-end then relaxes with ``prerelax_engine`` instead
+        (``DacAdsorptionFlow.from_options(options, relax_maker=...)``).
+
+        Raises
+        ------
+        ArscInputError
+            Unknown reaction or binding mode, in one line.
+        """
+        data = self.model_dump(include=set(FlowOptions.model_fields))
+        data.update(reactions=[reaction], prerelax=self.relax == "dft")
+        return FlowOptions.validated(data, "dft")
 
     @field_validator("executor")
     @classmethod

@@ -6,7 +6,7 @@ records the result in the state and the state is written atomically
 Steps are idempotent: a step interrupted at any point (an exception, a
 ``kill -9``) is simply run again by :func:`resume_campaign`; finished steps
 are never rerun, and a rerun compute step recomputes no finished DFT (the
-engines' fingerprint cache). Every random choice is seeded from the
+DFT engines' fingerprint cache). Every random choice is seeded from the
 definition's seed and the round number, so a resumed campaign makes exactly
 the choices an uninterrupted one makes.
 
@@ -22,7 +22,7 @@ Steps (see :mod:`workflows.campaign.state` for what each records):
     :func:`arsc.select.select_batch` among the kept, uncomputed candidates,
     cut to what the DFT budget still pays for;
 ``compute``
-    the batch engine (local, FireWorks, replay) runs the DFT of the batch;
+    the batch back-end (local, FireWorks, replay) runs the DFT of the batch;
 ``ingest``
     DFT free energies -> the objective quantity and score per site;
     validation of the round's predictions against them;
@@ -30,12 +30,16 @@ Steps (see :mod:`workflows.campaign.state` for what each records):
     the model the next round scores with (:mod:`workflows.campaign.learning`);
 ``check``
     budget, round limit and the stopping rule; totals; the end of the
-    campaign (ranking, accounting, report).
+    campaign (ranking, accounting).
+
+The report is not the loop's: ``arsc campaign run|resume`` and ``arsc
+screen`` (:mod:`workflows.cli.campaign`) write it once the campaign has
+finished, so the campaign package never imports :mod:`workflows.report`.
 """
 
 from __future__ import annotations
 
-from workflows.campaign.outcome import describe, finish, ranking, report_path, totals
+from workflows.campaign.outcome import describe, finish, ranking, totals
 from workflows.campaign.setup import PRIOR_FILE, Campaign, resume_campaign, start_campaign
 from workflows.campaign.state import STEPS, CampaignState, Round, now
 from workflows.campaign.steps import STEP_FUNCTIONS
@@ -46,7 +50,6 @@ __all__ = [
     "describe",
     "finish",
     "ranking",
-    "report_path",
     "resume_campaign",
     "run_campaign",
     "start_campaign",

@@ -1,9 +1,8 @@
-"""The end of a campaign: totals, the ranking, the summary and the report."""
+"""The end of a campaign: totals, the ranking and the summary (the CLI writes the report)."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -96,15 +95,6 @@ def finish(c: Campaign, reason: str) -> None:
     c.state.status = "finished"
     c.state.stop_reason = reason
     c.save()
-
-
-def report_path(c: Campaign) -> tuple[Path, bool]:
-    """Write the report if the report module is there; return (path, written)."""
-    try:
-        from workflows.report import write_report
-    except ImportError:
-        return c.folder / "report" / "index.html", False
-    return Path(write_report(c.folder)), True
 
 
 def describe(state: CampaignState) -> dict[str, Any]:

@@ -4,7 +4,7 @@ For every candidate the model predicts dG and its predictive std per
 intermediate with either metal binding, and keeps the lower dG
 (:func:`arsc.model.predict.score_lowest`), as the DFT side keeps its
 lowest-energy binding mode. The objective quantity is computed
-at the predicted dG (:func:`workflows.campaign.quantities.quantity`) and its
+at the predicted dG (:func:`arsc.thermo.quantities.evaluate_quantity`) and its
 std from Monte Carlo samples dG ~ N(mu, std^2), independent per intermediate,
 with a seeded generator (so a resumed campaign scores exactly as before) and
 common random numbers (candidates with equal predictions get equal stds).
@@ -31,8 +31,8 @@ from arsc.model import ArscModel, load_model
 from arsc.model.predict import phi_opts, score_lowest
 from arsc.model.table import read_table
 from arsc.select import Objective
+from arsc.thermo.quantities import evaluate_quantity, quantity_intermediates
 from workflows.campaign.definition import ObjectiveSpec
-from workflows.campaign.quantities import objective_intermediates, quantity
 from workflows.campaign.state import Predictions, nums
 
 
@@ -64,7 +64,7 @@ def prior_path(name_or_path: str) -> Path:
 
 def missing_intermediates(model: ArscModel, spec: ObjectiveSpec) -> list[str]:
     """Return the intermediates the objective needs that the model does not predict."""
-    return [z for z in objective_intermediates(spec) if z not in model.intermediates]
+    return [z for z in quantity_intermediates(spec) if z not in model.intermediates]
 
 
 def load_prior(name_or_path: str | None, spec: ObjectiveSpec) -> tuple[ArscModel | None, str]:
@@ -105,16 +105,16 @@ def predict_candidates(
     seed
         Seed of the samples.
     """
-    names = objective_intermediates(spec)
+    names = quantity_intermediates(spec)
     table = read_table(candidates)
     scores, _ = score_lowest(model, table, names)  # the lower of top1 and top2, as DFT
     std = np.where(np.isfinite(scores.std), scores.std, 0.0)
     mu = {z: scores.dg[:, j] for j, z in enumerate(names)}
-    value = quantity(spec, mu)
+    value = evaluate_quantity(spec, mu)
     eps = np.random.default_rng(seed).standard_normal((len(names), samples))  # common numbers
     drawn = {z: mu[z][:, None] + std[:, j, None] * eps[None, j, :] for j, z in enumerate(names)}
     with np.errstate(invalid="ignore"):
-        draws = quantity(spec, drawn)
+        draws = evaluate_quantity(spec, drawn)
         value_std = np.nanstd(draws, axis=1) if samples > 1 else np.zeros(len(table))
     value_std = np.where(np.isfinite(value), value_std, np.nan)
     score, score_std = Objective.parse(spec.goal).score_dist(value, value_std)
@@ -135,7 +135,7 @@ def predict_candidates(
 
 def empty_predictions(candidates: pd.DataFrame, spec: ObjectiveSpec) -> Predictions:
     """Return predictions with no values (no model), flagged space-filling."""
-    names = list(objective_intermediates(spec))
+    names = list(quantity_intermediates(spec))
     n = len(candidates)
     none: list[float | None] = [None] * n
     return Predictions(

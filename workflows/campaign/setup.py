@@ -38,9 +38,9 @@ from arsc.outputs import (
 )
 from arsc.space import enumerate_sites, make_site
 from arsc.structures import space_table
+from workflows.campaign.backends import BatchBackend, dft_steps, make_backend
 from workflows.campaign.checks import check_definition
 from workflows.campaign.definition import CampaignDefinition
-from workflows.campaign.engines import BatchEngine, dft_steps, make_engine
 from workflows.campaign.scoring import load_prior
 from workflows.campaign.state import (
     CampaignState,
@@ -81,12 +81,12 @@ def _none_to_nan(values: list[float | None]) -> np.ndarray:
 
 @dataclass
 class Campaign:
-    """A campaign folder opened for work: state, candidates, engine, output."""
+    """A campaign folder opened for work: state, candidates, batch backend, output."""
 
     folder: Path
     state: CampaignState
     candidates: pd.DataFrame
-    engine: BatchEngine
+    backend: BatchBackend
     console: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
     show_progress: bool = True
     _models: dict[str, ArscModel] = field(default_factory=dict)
@@ -167,8 +167,8 @@ def _open(
 ) -> Campaign:
     candidates = pd.read_csv(folder / CANDIDATES_FILE)
     since = datetime.fromisoformat(state.created)
-    engine = make_engine(folder, state.definition, since, show_progress)
-    campaign = Campaign(folder, state, candidates, engine, show_progress=show_progress)
+    backend = make_backend(folder, state.definition, since, show_progress)
+    campaign = Campaign(folder, state, candidates, backend, show_progress=show_progress)
     if console is not None:
         campaign.console = console
     return campaign
@@ -276,7 +276,7 @@ def start_campaign(
     sites = _sites(definition)
     if not sites:
         raise ArscInputError(f"campaign {definition.name!r}: the space has no candidate site")
-    per_site, gas = make_engine(path, definition, datetime.now(UTC), False).plan(sites)
+    per_site, gas = make_backend(path, definition, datetime.now(UTC), False).plan(sites)
     check_budget(definition, per_site, gas)
     check_folder(path, source, option)
     prior, message = load_prior(definition.model.prior, definition.objective)

@@ -19,10 +19,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from arsc.model import save_model
 from arsc.select import MODEL_FREE, Objective, prune, select_batch
-from workflows.campaign.engines import BatchOutcome
+from arsc.thermo.quantities import evaluate_quantity
+from workflows.campaign.backends import BatchOutcome
 from workflows.campaign.learning import refit, training_table
 from workflows.campaign.outcome import totals
-from workflows.campaign.quantities import quantity
 from workflows.campaign.scoring import empty_predictions, predict_candidates, space_filling
 from workflows.campaign.setup import MODELS_DIR, Campaign, _none_to_nan
 from workflows.campaign.state import (
@@ -156,9 +156,9 @@ def step_select(c: Campaign, rnd: Round) -> None:
 
 
 class _LazyBar:
-    """A progress bar of the batch's calculations, shown from the engine's first report.
+    """A progress bar of the batch's calculations, shown from the backend's first report.
 
-    Engines that show their own bar (the local one running in this process)
+    Backends that show their own bar (the local one running in this process)
     never report, so no second bar appears.
     """
 
@@ -210,16 +210,16 @@ def _accounting(c: Campaign, rnd: Round, outcome: BatchOutcome) -> RoundAccounti
 
 
 def step_compute(c: Campaign, rnd: Round) -> None:
-    """Run the DFT of the batch with the campaign's engine."""
+    """Run the DFT of the batch with the campaign's batch backend."""
     sites = rnd.selection.sites if rnd.selection is not None else []
     if not sites:
         rnd.results, rnd.accounting = [], RoundAccounting()
         return
     c.say(f"round {rnd.index}: DFT of {len(sites)} sites ({c.definition.dft.executor} executor)")
     bar = _LazyBar(c.console, c.show_progress)
-    try:  # engines' chatter (e.g. CHGNet's banner) goes to stderr: stdout is for results
+    try:  # DFT engines' chatter (e.g. CHGNet's banner) goes to stderr: stdout is for results
         with contextlib.redirect_stdout(sys.stderr):
-            outcome = c.engine.compute(sites, bar)
+            outcome = c.backend.compute(sites, bar)
     finally:
         bar.stop()
     rnd.results = [
@@ -246,7 +246,7 @@ def step_ingest(c: Campaign, rnd: Round) -> None:
     names = rnd.predictions.intermediates if rnd.predictions else []
     for res in rnd.results:
         dg = {z: np.array([np.nan if res.dg.get(z) is None else res.dg[z]]) for z in names}
-        value = float(quantity(spec, dg)[0]) if names else math.nan
+        value = float(evaluate_quantity(spec, dg)[0]) if names else math.nan
         if math.isfinite(value):
             res.value, res.score = value, float(objective.score(np.array([value]))[0])
             continue

@@ -19,7 +19,7 @@ from rich.table import Table
 from workflows.cli.options import bounded, console, json_clean
 from workflows.formatting import significant
 
-if TYPE_CHECKING:  # the loop (jobflow, engines) loads when a verb runs
+if TYPE_CHECKING:  # the loop (jobflow, back-ends) and the report load when a verb runs
     from workflows.campaign.loop import Campaign
     from workflows.campaign.state import CampaignState
 
@@ -74,8 +74,10 @@ def accounting_line(state: CampaignState) -> str:
 
 def top_table(state: CampaignState, top: int | None = None) -> Table:
     """Return a table of the best candidates of the ranking (DFT-confirmed first)."""
+    from arsc.thermo.quantities import quantity_unit
+
     spec = state.definition.objective
-    unit = "eV" if spec.quantity in ("dg", "selectivity") else "V"
+    unit = quantity_unit(spec.quantity)
     table = Table(title=f"top candidates: {spec.quantity} of {spec.reaction} ({spec.goal})")
     computed = state.definition.dft.source
     for col in ("rank", "site", f"{spec.quantity} ({unit})", "std", "source"):
@@ -91,12 +93,30 @@ def top_table(state: CampaignState, top: int | None = None) -> Table:
     return table
 
 
+def write_report_of(campaign: Campaign) -> tuple[Path, bool]:
+    """Write the report of a finished campaign if the report package is there.
+
+    Returns
+    -------
+    tuple
+        (path of the report page, whether it was written).
+    """
+    try:
+        from workflows.report import write_report
+    except ImportError:
+        return campaign.folder / "report" / "index.html", False
+    return Path(write_report(campaign.folder)), True
+
+
 def print_outcome(campaign: Campaign, as_json: bool) -> None:
-    """Print the end of a run: top candidates, accounting, report path (or one JSON object)."""
-    from workflows.campaign.loop import describe, report_path
+    """Write the report of a finished campaign, then print the end of a run.
+
+    Top candidates, accounting and the report path (or one JSON object).
+    """
+    from workflows.campaign.loop import describe
 
     state = campaign.state
-    report, written = report_path(campaign) if state.status == "finished" else (None, False)
+    report, written = write_report_of(campaign) if state.status == "finished" else (None, False)
     if as_json:
         where = None if report is None else str(report)
         payload = {**describe(state), "folder": str(campaign.folder), "report": where}

@@ -149,6 +149,36 @@ ModesOpt = Annotated[
 ]
 
 
+def flow_knobs(
+    prerelax: bool | None,
+    prerelax_engine: str | None,
+    prerelax_weights: Path | None,
+    min_image: float | None,
+    modes: list[str] | None,
+) -> dict[str, Any]:
+    """Turn the flow's typed options of ``arsc run``/``arsc submit`` into FlowOptions values.
+
+    The keys are :class:`workflows.flow_options.FlowOptions` fields; a value is
+    None where the option was not given. ``--engine``, ``--preset`` and
+    ``--reactions`` go through the settings instead (they have settings
+    defaults): ``get_settings(...).flow_options(**flow_knobs(...))`` is the
+    request's FlowOptions.
+
+    Raises
+    ------
+    ArscInputError
+        An empty item in ``--modes``.
+    """
+    return {
+        "prerelax": prerelax,
+        "prerelax_engine": prerelax_engine,
+        # absolute: the request is replayed (resume, FireWorks workers) from elsewhere
+        "prerelax_weights": str(prerelax_weights.absolute()) if prerelax_weights else None,
+        "min_image": min_image,
+        "modes": split_list(modes, "--modes"),
+    }
+
+
 def json_clean(value: Any) -> Any:
     """Turn non-finite floats (NaN, inf) into None (JSON null), recursively."""
     if isinstance(value, float) and not math.isfinite(value):

@@ -19,6 +19,7 @@ from workflows.cli.options import (
     PrerelaxOpt,
     PrerelaxWeightsOpt,
     console,
+    flow_knobs,
     json_clean,
     split_list,
 )
@@ -34,7 +35,11 @@ ProjectOpt = Annotated[
 
 
 def _request(
-    site_ids: list[str] | None, resume: bool, settings: ArscSettings, explicit: dict[str, Any]
+    site_ids: list[str] | None,
+    resume: bool,
+    settings: ArscSettings,
+    explicit: dict[str, Any],
+    knobs: dict[str, Any],
 ) -> RunRequest:
     from workflows.executors.local import RunRequest
 
@@ -49,15 +54,7 @@ def _request(
         return RunRequest.load(settings.project)
     if not site_ids:
         raise ArscInputError("give SITE_IDS (e.g. Fe-Co_qv-n6_graphene) or --resume")
-    knobs = ("prerelax", "prerelax_engine", "prerelax_weights", "min_image", "modes")
-    options = {k: explicit[k] for k in knobs}
-    return RunRequest(
-        sites=list(site_ids),
-        reactions=list(settings.reactions),
-        engine=settings.engine,
-        preset=settings.preset,
-        **{k: v for k, v in options.items() if v is not None},
-    )
+    return RunRequest.of(site_ids, settings.flow_options(**knobs))
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -127,20 +124,17 @@ def run(
     from workflows.results import site_docs, site_row
     from workflows.store import make_store
 
+    knobs = flow_knobs(prerelax, prerelax_engine, prerelax_weights, min_image, modes)
     explicit = {
         "reactions": split_list(reactions, "--reactions"),
         "engine": engine,
         "preset": preset,
-        "prerelax": prerelax,
-        "prerelax_engine": prerelax_engine,
-        "prerelax_weights": str(prerelax_weights.absolute()) if prerelax_weights else None,
-        "min_image": min_image,
-        "modes": split_list(modes, "--modes"),
+        **knobs,
     }
     settings = get_settings(
         project=project, engine=engine, preset=preset, reactions=explicit["reactions"]
     )
-    request = _request(site_ids, resume, settings, explicit)
+    request = _request(site_ids, resume, settings, explicit, knobs)
     flow = request.flow()
     if not resume:
         request.save(settings.project)

@@ -21,6 +21,7 @@ from workflows.cli.options import (
     PrerelaxWeightsOpt,
     bounded,
     console,
+    flow_knobs,
     split_list,
 )
 from workflows.settings import get_settings
@@ -171,20 +172,8 @@ def submit(
     queue = _queue(
         qadapter, partition=partition, account=account, walltime=walltime, job_name=job_name
     )
-    knobs: dict[str, Any] = {
-        "prerelax": prerelax,
-        "prerelax_engine": prerelax_engine,
-        "prerelax_weights": str(prerelax_weights.absolute()) if prerelax_weights else None,
-        "min_image": min_image,
-        "modes": split_list(modes, "--modes"),
-    }
-    request = RunRequest(
-        sites=list(site_ids),
-        reactions=list(settings.reactions),
-        engine=settings.engine,
-        preset=settings.preset,
-        **{k: v for k, v in knobs.items() if v is not None},
-    )
+    knobs = flow_knobs(prerelax, prerelax_engine, prerelax_weights, min_image, modes)
+    request = RunRequest.of(site_ids, settings.flow_options(**knobs))
     launch_dir = settings.project / LAUNCH_FOLDER
     if write_qadapter is not None:
         write_file(adapter_for(queue, lp_file, launch_dir), write_qadapter)

@@ -14,21 +14,21 @@ import json
 import logging
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from jobflow import Flow, Job, JobStore, Response, run_locally
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from arsc.errors import ArscInputError
-from arsc.limits import MIN_IMAGE_DISTANCE
 from arsc.outputs import write_text_atomic
 from arsc.space import Site
 from workflows.cache import retrying_failed
+from workflows.flow_options import FlowOptions
 from workflows.flows import DacAdsorptionFlow
 
 #: File of the last request, in the project folder.
@@ -37,33 +37,29 @@ REQUEST_FILE = "last_request.json"
 Responses = dict[str, dict[int, Response]]
 
 
-class RunRequest(BaseModel):
-    """What ``arsc run`` was asked to do (enough to rebuild the same flow)."""
+class RunRequest(FlowOptions):
+    """What ``arsc run`` was asked to do (enough to rebuild the same flow): sites and options.
 
-    sites: list[str] = Field(description="Site ids")
-    reactions: list[str] = Field(description="Reaction names (reactions.yaml)")
-    engine: str = Field(description="DFT engine")
-    preset: str | None = Field(None, description="Engine preset; None for the default")
-    prerelax: bool = Field(True, description="Pre-relax with the MLIP engine first")
-    prerelax_engine: str = Field("mlip", description="Engine of the pre-relaxation")
-    prerelax_weights: str | None = Field(
-        None, description="Fine-tuned MLIP weights file of the pre-relaxation; None: packaged"
-    )
-    min_image: float = Field(MIN_IMAGE_DISTANCE, description="Metal-image distance, Angstrom")
-    modes: list[str] | None = Field(None, description="Binding modes; None for all")
+    The flow's options are the fields of :class:`workflows.flow_options.FlowOptions`,
+    stored flat next to ``sites``, as ``last_request.json`` always held them
+    (older files, without ``prerelax_weights`` or ``corrections``, load
+    with those fields' defaults).
+    """
+
+    sites: list[str] = Field(description="Site ids (M1-M2_motif_support)")
+
+    @classmethod
+    def of(cls, sites: Sequence[str], options: FlowOptions) -> RunRequest:
+        """Return the request to run ``options`` on ``sites``."""
+        return cls.model_validate({"sites": list(sites), **options.model_dump()})
+
+    def options(self) -> FlowOptions:
+        """Return the flow's options of this request (without the sites)."""
+        return FlowOptions.model_validate(self.model_dump(exclude={"sites"}))
 
     def maker(self) -> DacAdsorptionFlow:
         """Return the flow Maker of this request."""
-        return DacAdsorptionFlow(
-            engine=self.engine,
-            preset=self.preset,
-            prerelax=self.prerelax,
-            prerelax_engine=self.prerelax_engine,
-            prerelax_weights=self.prerelax_weights,
-            reactions=tuple(self.reactions),
-            modes=tuple(self.modes) if self.modes is not None else None,
-            min_image=self.min_image,
-        )
+        return DacAdsorptionFlow.from_options(self)
 
     def site_ids(self) -> list[str]:
         """Return the canonical site ids (``Co-Fe_qv-n6_graphene`` -> ``Fe-Co_qv-n6_graphene``)."""

@@ -43,6 +43,7 @@ from workflows.executors.fireworks import (
 from workflows.executors.local import RunRequest
 from workflows.executors.queue import ArscSlurmAdapter, QueueSettings, make_adapter, queue_settings
 from workflows.fingerprint import file_digest
+from workflows.flow_options import FlowOptions
 
 #: Folder (in the project) where worker jobs are submitted from and run.
 LAUNCH_FOLDER = "fireworks"
@@ -58,7 +59,7 @@ def backend() -> str:
 
 
 def request_key(request: RunRequest, site: str) -> str:
-    """Key of one site's request: site, DFT engine, preset, reactions and the flow's knobs.
+    """Key of one site's request: site, DFT engine, preset, reactions and the flow's options.
 
     Two submissions with the same key are the same request; the preset is
     resolved to the engine's default, so ``--preset`` left out and given as
@@ -76,6 +77,8 @@ def request_key(request: RunRequest, site: str) -> str:
         f"modes={','.join(request.modes) if request.modes is not None else 'all'}",
         f"min_image={request.min_image:g}",
     ]
+    if request.corrections != FlowOptions.model_fields["corrections"].default:
+        parts.append(f"corrections={request.corrections}")  # the default keeps older keys
     return "|".join(parts)
 
 

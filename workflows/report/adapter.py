@@ -21,7 +21,6 @@ What is taken from where:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +29,7 @@ import pandas as pd
 from arsc.elements import load_elements
 from arsc.select import Objective as Goal
 from arsc.space import Site, count_space, get_motif
-from arsc.thermo import load_network
-from arsc.thermo.network import SumReaction
+from arsc.thermo.quantities import quantity_label, quantity_unit
 from workflows.campaign.definition import ObjectiveSpec
 from workflows.campaign.state import CampaignState, Predictions, load_state
 from workflows.report.data import (
@@ -50,30 +48,13 @@ from workflows.report.data import (
 DESCRIPTOR_INTERMEDIATES: tuple[str, ...] = ("OH", "H", "N2H", "COOH")
 
 
-def _eta(spec: ObjectiveSpec) -> str:
-    rx = load_network().get(spec.reaction)
-    parts = rx.of if isinstance(rx, SumReaction) else [spec.reaction]
-    label = " + ".join(f"η_{p.upper()}" for p in parts)
-    return f"{label} to {spec.product}" if spec.product else label
-
-
-#: Axis label and unit of each objective quantity (workflows.campaign.definition.QUANTITIES).
-QUANTITY_LABELS: dict[str, tuple[Callable[[ObjectiveSpec], str], str]] = {
-    "overpotential": (_eta, "V"),
-    "limiting_potential": (lambda s: f"U_L of {s.reaction.upper()} vs RHE", "V"),
-    "dg": (lambda s: f"ΔG(*{s.intermediate})", "eV"),
-    "selectivity": (lambda s: f"ΔG difference of {s.competition}", "eV"),
-}
-
-
 def objective_of(spec: ObjectiveSpec) -> Objective:
     """Return the report's :class:`Objective` for a campaign's objective."""
-    label, unit = QUANTITY_LABELS[spec.quantity]
     goal = Goal.parse(spec.goal)
     sense = {"min": "min", "max": "max"}.get(goal.kind, "closest")
     return Objective(
-        label=label(spec),
-        unit=unit,
+        label=quantity_label(spec),  # axis label and unit: the registry of arsc.thermo
+        unit=quantity_unit(spec.quantity),
         sense=sense,  # type: ignore[arg-type]
         target=goal.target,
         reaction=spec.reaction,

@@ -451,9 +451,9 @@ def test_bifunctional_is_the_sum_of_orr_and_oer(sites):
 def test_docstring_examples_run():
     import doctest
 
-    from arsc.thermo import network, references, report
+    from arsc.thermo import network, quantities, references, report
 
-    for module in (network, references, report):
+    for module in (network, quantities, references, report):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0, module.__name__
 
@@ -463,3 +463,49 @@ def test_read_energies_names_a_folder_or_missing_file(tmp_path):
         read_energies(tmp_path)
     with pytest.raises(ArscInputError, match=r"energies table '.*none.csv' does not exist"):
         read_energies(tmp_path / "none.csv")
+
+
+# ---------------------------------------------------------------- quantities on arrays
+
+
+def _site_activity(reaction, dg, i):
+    from arsc.thermo import SiteFreeEnergies, evaluate_site
+
+    fe = SiteFreeEnergies("s", {k: float(v[i]) for k, v in dg.items()}, {}, {}, {})
+    return evaluate_site(load_network(), reaction, fe)
+
+
+@pytest.mark.parametrize("reaction", ["orr", "oer", "her", "bifunctional", "crr", "nrr"])
+def test_quantities_on_arrays_equal_evaluate_site_element_by_element(reaction):
+    from arsc.thermo import QuantitySpec, evaluate_quantity, quantity_intermediates
+
+    rng = np.random.default_rng(1)
+    names = quantity_intermediates(QuantitySpec(reaction))
+    dg = {z: rng.normal(0.5, 1.0, (3, 4)) for z in names}
+    flat = {z: v.ravel() for z, v in dg.items()}
+    for field in ("overpotential", "limiting_potential"):
+        values = evaluate_quantity(QuantitySpec(reaction, field), dg)
+        assert values.shape == (3, 4)
+        for i, value in enumerate(values.ravel()):
+            expected = getattr(_site_activity(reaction, flat, i), field)
+            assert value == pytest.approx(expected, abs=1e-12, nan_ok=True)
+
+
+def test_quantity_registry_units_labels_and_refusals():
+    from arsc.thermo import QUANTITIES, QuantitySpec, evaluate_quantity, quantity_intermediates
+    from arsc.thermo.quantities import quantity_label, quantity_unit
+
+    assert set(QUANTITIES) == {"overpotential", "limiting_potential", "dg", "selectivity"}
+    assert [quantity_unit(q) for q in QUANTITIES] == ["V", "V", "eV", "eV"]
+    assert quantity_label(QuantitySpec("bifunctional")) == "η_ORR + η_OER"
+    assert quantity_label(QuantitySpec("crr", product="CO")) == "η_CRR to CO"
+    assert quantity_label(QuantitySpec("orr", "dg", intermediate="OH")) == "ΔG(*OH)"
+    dg = {"OH": np.array([0.1, np.nan])}
+    out = evaluate_quantity(QuantitySpec("orr", "dg", intermediate="OH"), dg)
+    assert out[0] == 0.1 and math.isnan(out[1]) and out is not dg["OH"]
+    with pytest.raises(ArscInputError, match="unknown quantity 'speed'"):
+        evaluate_quantity(QuantitySpec("orr", "speed"), dg)
+    with pytest.raises(ArscInputError, match="allowed: OOH, O, OH"):
+        quantity_intermediates(QuantitySpec("orr", "dg", intermediate="H"))
+    with pytest.raises(ArscInputError, match="allowed: nrr_vs_her"):
+        quantity_intermediates(QuantitySpec("nrr", "selectivity", competition="x"))

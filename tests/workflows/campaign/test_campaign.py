@@ -1,4 +1,4 @@
-"""Campaign definition, state, objective quantities and the loop (replay engine)."""
+"""Campaign definition, state, objective quantities and the loop (replay backend)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from arsc.errors import ArscInputError
 from arsc.thermo import load_network
 from arsc.thermo.activity import evaluate_site
 from arsc.thermo.che import SiteFreeEnergies
+from arsc.thermo.quantities import evaluate_quantity, quantity_intermediates
 from tests.workflows.campaign_helpers import ranking, write_campaign
 from workflows.campaign.definition import (
     CampaignDefinition,
@@ -22,7 +23,6 @@ from workflows.campaign.definition import (
     with_overrides,
 )
 from workflows.campaign.loop import resume_campaign, run_campaign, start_campaign
-from workflows.campaign.quantities import objective_intermediates, quantity
 from workflows.campaign.state import STEPS, CampaignState, load_state, save_state
 
 # ---- definition ---------------------------------------------------------------------
@@ -33,7 +33,7 @@ def test_every_packaged_campaign_reads_and_names_known_intermediates():
     assert {"default", "orr-oer-bifunctional", "co2rr-co", "nrr-over-her"} <= set(names)
     for path in names.values():
         definition = read_definition(path)
-        assert objective_intermediates(definition.objective)
+        assert quantity_intermediates(definition.objective)
 
 
 def test_every_definition_field_has_a_description():
@@ -97,8 +97,8 @@ def _scalar(reaction: str, i: int):
 
 @pytest.mark.parametrize("reaction", ["orr", "oer", "her", "bifunctional"])
 def test_vectorised_quantities_equal_arsc_thermo_site_by_site(reaction):
-    eta = quantity(ObjectiveSpec(reaction=reaction), DG)
-    u_l = quantity(ObjectiveSpec(reaction=reaction, quantity="limiting_potential"), DG)
+    eta = evaluate_quantity(ObjectiveSpec(reaction=reaction), DG)
+    u_l = evaluate_quantity(ObjectiveSpec(reaction=reaction, quantity="limiting_potential"), DG)
     for i in range(12):
         act = _scalar(reaction, i)
         assert eta[i] == pytest.approx(act.overpotential, abs=1e-12)
@@ -115,25 +115,25 @@ def test_network_product_selectivity_and_dg_quantities():
         "COH": np.array([1.5, 1.5]),
     }
     spec = ObjectiveSpec(reaction="crr", product="CO", product_penalty=9.0)
-    values = quantity(spec, net_dg)
+    values = evaluate_quantity(spec, net_dg)
     fe = SiteFreeEnergies("s", {k: float(v[0]) for k, v in net_dg.items()}, {}, {}, {})
     first = evaluate_site(load_network(), "crr", fe)
     assert first.product == "CO" and values[0] == pytest.approx(first.overpotential)
     assert values[1] == 9.0  # *CO binds too strongly: hydrogenated past CO
     sel = ObjectiveSpec(reaction="nrr", quantity="selectivity", competition="nrr_vs_her")
     n2 = {"N2": np.array([0.1]), "N2H": np.array([0.9]), "H": np.array([0.2])}
-    assert quantity(sel, n2)[0] == pytest.approx((0.9 - 0.1) - 0.2)
+    assert evaluate_quantity(sel, n2)[0] == pytest.approx((0.9 - 0.1) - 0.2)
     dg = ObjectiveSpec(reaction="orr", quantity="dg", intermediate="OH", goal="closest:1.0")
-    assert quantity(dg, DG).tolist() == DG["OH"].tolist()
+    assert evaluate_quantity(dg, DG).tolist() == DG["OH"].tolist()
 
 
 def test_unknown_competition_or_intermediate_names_the_allowed_ones():
     with pytest.raises(ArscInputError, match="allowed: nrr_vs_her"):
-        objective_intermediates(
+        quantity_intermediates(
             ObjectiveSpec(reaction="nrr", quantity="selectivity", competition="x")
         )
     with pytest.raises(ArscInputError, match="allowed: OOH, O, OH"):
-        objective_intermediates(ObjectiveSpec(reaction="orr", quantity="dg", intermediate="H"))
+        quantity_intermediates(ObjectiveSpec(reaction="orr", quantity="dg", intermediate="H"))
 
 
 # ---- state ------------------------------------------------------------------------------
@@ -159,7 +159,7 @@ def test_state_round_trips_atomically_and_refuses_bad_files(tmp_path):
         load_state(tmp_path / "empty")
 
 
-# ---- the loop (replay engine) -----------------------------------------------------------
+# ---- the loop (replay backend) ----------------------------------------------------------
 
 
 def _run(tmp_path, name="run", **sections):
@@ -233,7 +233,7 @@ def test_without_prior_the_first_batch_is_space_filling(tmp_path):
 def test_a_prior_lacking_the_reactions_intermediates_leaves_round_0_space_filling(tmp_path):
     path = write_campaign(tmp_path / "nrr", objective={"reaction": "nrr"})
     table = pd.read_csv(tmp_path / "nrr" / "replay.csv")  # a replay table needs every dG column
-    for z in objective_intermediates(ObjectiveSpec(reaction="nrr")):
+    for z in quantity_intermediates(ObjectiveSpec(reaction="nrr")):
         table[f"dG_{z}"] = table.get(f"dG_{z}", 0.5)
     table.to_csv(tmp_path / "nrr" / "replay.csv", index=False)
     other = start_campaign(read_definition(path), tmp_path / "nrr-run", show_progress=False)
@@ -301,7 +301,7 @@ def test_replay_answers_each_site_once_even_when_a_batch_is_recomputed(finished)
     lines = (campaign.folder / "replay-calls.jsonl").read_text().splitlines()
     sites = [json.loads(x)["site"] for x in lines]
     assert len(sites) == len(set(sites)) == 6
-    outcome = campaign.engine.compute(state.rounds[0].selection.sites)  # a rerun of round 0
+    outcome = campaign.backend.compute(state.rounds[0].selection.sites)  # a rerun of round 0
     assert len((campaign.folder / "replay-calls.jsonl").read_text().splitlines()) == 6
     assert math.isfinite(outcome.sites[0].dg["OH"])
 

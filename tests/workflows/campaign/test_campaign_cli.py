@@ -1,4 +1,4 @@
-"""``arsc campaign run|resume|validate`` and ``arsc screen`` (replay and FAKE engines).
+"""``arsc campaign run|resume|validate`` and ``arsc screen`` (replay backend, FAKE engine).
 
 The local-executor tests use the FAKE test engine (:mod:`tests.workflows.fake_engine`,
 an orchestration seam, not a DFT stand-in) so that flows, the embedded store,

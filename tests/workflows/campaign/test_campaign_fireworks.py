@@ -1,4 +1,4 @@
-"""A campaign on the FireWorks + SLURM engine: real SLURM, real MLIP (CHGNet) jobs.
+"""A campaign on the FireWorks + SLURM backend: real SLURM, real MLIP (CHGNet) jobs.
 
 No MongoDB server can run here, so the LaunchPad is FireWorks' mongomock
 backend (a JSON file; one process at a time: the workers run sequentially,
@@ -21,8 +21,8 @@ from monty.json import MontyDecoder
 
 from tests.paths import ROOT
 from tests.workflows.fw_jobs import add
+from workflows.campaign.backends import LocalBackend
 from workflows.campaign.definition import read_definition
-from workflows.campaign.engines import LocalEngine
 from workflows.campaign.loop import run_campaign, start_campaign
 from workflows.executors.fireworks import open_launchpad, status_rows
 
@@ -33,8 +33,8 @@ def test_store_survives_flow_to_workflow_serialisation(tmp_path):
     """The embedded store the workers open is rebuilt from the firework's spec."""
     path = tmp_path / "c.yaml"
     path.write_text("name: s\nspace: {metals: [Fe]}\n")
-    engine = LocalEngine(tmp_path / "c", read_definition(path), datetime.now(UTC))
-    wf = flow_to_workflow(Flow([add(1, 2)]), store=engine.store())
+    backend = LocalBackend(tmp_path / "c", read_definition(path), datetime.now(UTC))
+    wf = flow_to_workflow(Flow([add(1, 2)]), store=backend.store())
     spec_store = wf.fws[0].tasks[0]["store"]
     revived = MontyDecoder().process_decoded(spec_store.as_dict())
     assert revived.docs_store.path == str((tmp_path / "c" / "store.sqlite").resolve())

@@ -1,6 +1,6 @@
 """Kill -9 in the middle of a campaign round, then ``arsc campaign resume``.
 
-Real processes and a real SIGKILL. The fast test uses the replay engine with
+Real processes and a real SIGKILL. The fast test uses the replay backend with
 a delay per site (every answer is logged, so a site asked twice would show);
 the slow one uses the local executor with the real MLIP engine (CHGNet) and
 the embedded job store (a recomputed calculation would show as a second,

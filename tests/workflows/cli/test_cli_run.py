@@ -144,3 +144,53 @@ def test_bad_requests_exit_2_with_one_line(tmp_path, capsys, args, message) -> N
 def test_results_without_a_store_exits_2(tmp_path, capsys) -> None:
     assert main(["results", "--project", str(tmp_path / "empty")]) == 2
     assert "no job store in project" in capsys.readouterr().err
+
+
+#: ``last_request.json`` as the first ``arsc run`` wrote it (no prerelax_weights, no
+#: corrections, sites first): it must still resume.
+OLD_REQUEST = {
+    "sites": [SITE],
+    "reactions": ["her"],
+    "engine": "fake",
+    "preset": None,
+    "prerelax": True,
+    "prerelax_engine": "fake",
+    "min_image": 9.5,
+    "modes": ["top1"],
+}
+
+
+def test_an_old_last_request_file_still_loads_and_resumes(tmp_path, capsys) -> None:
+    from workflows.executors.local import RunRequest
+    from workflows.flow_options import FlowOptions
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "last_request.json").write_text(json.dumps(OLD_REQUEST, indent=2))
+    request = RunRequest.load(project)
+    assert request.options() == FlowOptions(
+        **{k: v for k, v in OLD_REQUEST.items() if k != "sites"}
+    )
+    assert (request.sites, request.prerelax_weights, request.corrections) == (
+        [SITE],
+        None,
+        "vasp-pbe",
+    )
+    assert run(project, "--resume") == 0
+    fresh = computations(tmp_path)
+    assert len(fresh) == 6  # bare, *H top1, H2: relax + static each
+    # the same request given on the command line is the same work: nothing recomputed
+    assert fake_run(project, "--modes", "top1") == 0
+    assert computations(tmp_path) == fresh
+    saved = json.loads((project / "last_request.json").read_text())
+    assert {k: saved[k] for k in OLD_REQUEST} == OLD_REQUEST
+    assert (saved["prerelax_weights"], saved["corrections"]) == (None, "vasp-pbe")
+
+
+def test_a_request_file_with_a_bad_value_is_one_line(tmp_path, capsys) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "last_request.json").write_text(json.dumps({**OLD_REQUEST, "min_image": 1}))
+    assert run(project, "--resume") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("arsc: error: malformed request file ") and "\n" not in err

@@ -1,7 +1,7 @@
-"""Batch engines: how a campaign's batch of sites gets its DFT.
+"""Batch backends: how a campaign's batch of sites gets its DFT.
 
-One registry (:data:`BATCH_ENGINES`, keyed by the definition's
-``dft.executor``), three engines with one interface (:class:`BatchEngine`):
+One registry (:data:`BACKENDS`, keyed by the definition's
+``dft.executor``), three backends with one interface (:class:`BatchBackend`):
 
 ``local``
     :class:`workflows.flows.DacAdsorptionFlow` run in this machine's
@@ -13,15 +13,15 @@ One registry (:data:`BATCH_ENGINES`, keyed by the definition's
 ``fireworks``
     the same flows submitted to a FireWorks LaunchPad and run by workers the
     queue (SLURM) starts, through :mod:`workflows.executors.fireworks`; the
-    engine waits until every submitted workflow has finished.
+    backend waits until every submitted workflow has finished.
 ``replay``
     answers from a table of precomputed results (one row per site with
     ``dG_<X>`` columns, eV) with :class:`arsc.replay.ReplayOracle`, for
     benchmarks and fast tests; every answer is appended to
     ``replay-calls.jsonl`` in the campaign folder, its cache.
 
-Whatever the engine, a finished calculation is never recomputed: the
-engines' jobs look their fingerprint up in the store first
+Whatever the backend, a finished calculation is never recomputed: the
+DFT engines' jobs look their fingerprint up in the store first
 (:mod:`workflows.cache`), so recomputing a batch after a crash only runs what
 had not finished.
 """
@@ -44,26 +44,26 @@ from typing import Any
 
 from arsc.errors import ArscInputError, unknown
 from arsc.space import Site
-from workflows.campaign.batch import BatchEngine, BatchOutcome, ProgressFn, SiteOutcome
+from workflows.campaign.batch import BatchBackend, BatchOutcome, ProgressFn, SiteOutcome
 from workflows.campaign.definition import CampaignDefinition, DftSpec
-from workflows.campaign.replay_engine import REPLAY_LEDGER, ReplayEngine
+from workflows.campaign.replay_backend import REPLAY_LEDGER, ReplayBackend
 from workflows.campaign.state import CalcCost
 
 __all__ = [
-    "BATCH_ENGINES",
+    "BACKENDS",
     "REPLAY_LEDGER",
-    "BatchEngine",
+    "BatchBackend",
     "BatchOutcome",
-    "FireworksEngine",
-    "LocalEngine",
-    "ReplayEngine",
+    "FireworksBackend",
+    "LocalBackend",
+    "ReplayBackend",
     "SiteOutcome",
     "dft_steps",
     "flow_maker",
-    "make_engine",
+    "make_backend",
 ]
 
-# ---- the flow of the local and FireWorks engines -------------------------------------
+# ---- the flow of the local and FireWorks backends ------------------------------------
 
 
 def flow_maker(dft: DftSpec, reaction: str) -> Any:
@@ -76,20 +76,12 @@ def flow_maker(dft: DftSpec, reaction: str) -> Any:
     from workflows.engines import get_engine
     from workflows.flows import DacAdsorptionFlow
 
-    common: dict[str, Any] = {
-        "engine": dft.engine,
-        "preset": dft.preset,
-        "reactions": (reaction,),
-        "modes": tuple(dft.modes) if dft.modes is not None else None,
-        "min_image": dft.min_image,
-        "corrections": dft.corrections,
-        "prerelax_engine": dft.prerelax_engine,
-    }
+    options = dft.flow_options(reaction)
     if dft.relax == "mlip":
         pre = get_engine(dft.prerelax_engine)
         relax = pre.relax(pre.check_preset(None))
-        return DacAdsorptionFlow(prerelax=False, relax_maker=relax, **common)
-    return DacAdsorptionFlow(prerelax=True, **common)
+        return DacAdsorptionFlow.from_options(options, relax_maker=relax)
+    return DacAdsorptionFlow.from_options(options)
 
 
 def dft_steps(dft: DftSpec) -> tuple[str, ...]:
@@ -286,7 +278,7 @@ def _run_site(folder: str, dft_json: str, reaction: str, site: str) -> str:
 
 
 @dataclass
-class LocalEngine:
+class LocalBackend:
     """Run the flows here (see the module docstring)."""
 
     folder: Path
@@ -355,7 +347,7 @@ class LocalEngine:
 
 
 @dataclass
-class FireworksEngine(LocalEngine):
+class FireworksBackend(LocalBackend):
     """Submit the flows to a LaunchPad; the queue's workers run them."""
 
     def key(self, site: str) -> str:
@@ -427,20 +419,20 @@ class FireworksEngine(LocalEngine):
             time.sleep(poll)
 
 
-#: Executor name (``dft.executor``) -> batch engine class.
-BATCH_ENGINES: dict[str, type] = {
-    "local": LocalEngine,
-    "fireworks": FireworksEngine,
-    "replay": ReplayEngine,
+#: Executor name (``dft.executor``) -> batch backend class.
+BACKENDS: dict[str, type] = {
+    "local": LocalBackend,
+    "fireworks": FireworksBackend,
+    "replay": ReplayBackend,
 }
 
 
-def make_engine(
+def make_backend(
     folder: Path, definition: CampaignDefinition, since: datetime, show_progress: bool = True
-) -> BatchEngine:
-    """Build the batch engine of a definition's ``dft.executor``."""
+) -> BatchBackend:
+    """Build the batch backend of a definition's ``dft.executor``."""
     name = definition.dft.executor
-    if name not in BATCH_ENGINES:
-        raise unknown("executor", name, BATCH_ENGINES)
-    engine: BatchEngine = BATCH_ENGINES[name](folder, definition, since, show_progress)
-    return engine
+    if name not in BACKENDS:
+        raise unknown("executor", name, BACKENDS)
+    backend: BatchBackend = BACKENDS[name](folder, definition, since, show_progress)
+    return backend

@@ -1,4 +1,4 @@
-"""The replay batch engine: DFT answers from a table of precomputed results.
+"""The replay batch backend: DFT answers from a table of precomputed results.
 
 One row per site (``id`` or ``site`` column) with ``dG_<X>`` columns (eV; an
 empty cell: no value, the site fails for that intermediate); each answer is
@@ -29,12 +29,12 @@ from workflows.campaign.batch import BatchOutcome, ProgressFn, SiteOutcome
 from workflows.campaign.definition import CampaignDefinition
 from workflows.campaign.state import CalcCost
 
-#: The replay engine's record of answered sites (one JSON object per line).
+#: The replay backend's record of answered sites (one JSON object per line).
 REPLAY_LEDGER = "replay-calls.jsonl"
 
 
 @dataclass
-class ReplayEngine:
+class ReplayBackend:
     """Answer from a table of precomputed free energies (see the module docstring)."""
 
     folder: Path
@@ -146,6 +146,3 @@ class ReplayEngine:
 def _finite(value: Any) -> float | None:
     v = float(value)
     return v if math.isfinite(v) else None
-
-
-#: Executor name -> batch engine class.
