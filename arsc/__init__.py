@@ -17,9 +17,9 @@ Examples
 
 from __future__ import annotations
 
-import importlib
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+
+from arsc.lazy import lazy_exports
 
 try:
     __version__ = version("arsc-dac")
@@ -59,14 +59,4 @@ API: dict[str, str] = {
 __all__ = ["API", "__version__", *API]
 
 
-def __getattr__(name: str) -> Any:
-    """Load a public name from its module on first use (PEP 562)."""
-    if name not in API:
-        raise AttributeError(f"module 'arsc' has no attribute {name!r}")
-    value = getattr(importlib.import_module(API[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, API, ["API", "__version__"])

@@ -39,7 +39,8 @@ from typing import Any
 import pandas as pd
 
 from arsc.errors import ArscInputError
-from workflows.campaign.definition import CampaignDefinition, shown
+from arsc.yamlio import shown
+from workflows.campaign.definition import CampaignDefinition
 
 #: A check: the problems it finds, each ``key: problem``.
 Check = Callable[[CampaignDefinition], list[str]]

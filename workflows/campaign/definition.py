@@ -36,7 +36,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -44,7 +43,7 @@ from pydantic import (
 from arsc.errors import ArscInputError, unknown
 from arsc.model.terms import DEFAULT_VARIANT
 from arsc.select import DEFAULT_PRUNE_RECALL, kappa_for_recall
-from arsc.yamlio import problems_error, read_yaml, shown
+from arsc.yamlio import read_yaml, validate
 from workflows.flow_options import EngineName, FlowOptions, MinImage, option_field
 
 #: Quantities an objective can rank by (see :class:`ObjectiveSpec`).
@@ -463,12 +462,7 @@ def parse_definition(data: Any, source: str) -> CampaignDefinition:
     ArscInputError
         ``source: key: problem; key: problem`` (all of them).
     """
-    if not isinstance(data, dict):
-        raise ArscInputError(f"{source}: expected a mapping at the top level, got {shown(data)}")
-    try:
-        return CampaignDefinition.model_validate(data)
-    except ValidationError as exc:
-        raise problems_error(exc, CampaignDefinition, source) from None
+    return validate(CampaignDefinition, data, source)
 
 
 def with_overrides(

@@ -42,7 +42,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from arsc.errors import ArscInputError
 from arsc.outputs import write_text_atomic
-from workflows.campaign.definition import CampaignDefinition, problems_error
+from arsc.yamlio import problems_error
+from workflows.campaign.definition import CampaignDefinition
 
 #: Version of the state layout; a file of another version is refused.
 STATE_SCHEMA_VERSION: Literal[1] = 1
