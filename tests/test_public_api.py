@@ -19,7 +19,15 @@ import workflows
 
 PACKAGES = {"arsc": arsc, "workflows": workflows}
 #: Modules whose docstring examples are part of the documented API.
-DOCTESTED = ("arsc", "workflows", "arsc.lazy", "arsc.outputs", "arsc.yamlio", "arsc.structures", "arsc.io")
+DOCTESTED = (
+    "arsc",
+    "workflows",
+    "arsc.lazy",
+    "arsc.outputs",
+    "arsc.yamlio",
+    "arsc.structures",
+    "arsc.io",
+)
 
 
 @pytest.mark.parametrize("package", list(PACKAGES))

@@ -31,9 +31,10 @@ from arsc.ingest import (
 )
 from arsc.ingest.pattern import NameParts
 from arsc.ingest.vasp import parse_oszicar_text, read_oszicar, read_vasp_folder
-from tests.paths import DATA, SAC_HOER
+from tests.paths import DATA as TEST_DATA
+from tests.paths import SAC_HOER
 
-DATA = DATA / "sac-hoer"
+DATA = TEST_DATA / "sac-hoer"
 FULL = SAC_HOER
 ASE_VASP = Path(ase.__file__).parent / "test" / "testdata" / "vasp"
 CO_SITE = ["1N1_Co_substrate", "1N1_Co_H", "1N1_Co_O", "1N1_Co_OH", "1N1_Co_OOH"]

@@ -24,9 +24,9 @@ from arsc.model import (
     score,
 )
 from arsc.model.terms import Descriptor
-from tests.paths import DATA
+from tests.paths import DATA as TEST_DATA
 
-DATA = DATA / "model"
+DATA = TEST_DATA / "model"
 #: Least-squares R^2 of the best 1-D PFESS feature, linear in it (method.md).
 PFESS_LINEAR_R2 = 0.92393
 

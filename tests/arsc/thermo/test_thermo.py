@@ -23,9 +23,9 @@ from arsc.thermo import (
 )
 from arsc.thermo.network import network_path, parse_state
 from arsc.thermo.references import References
-from tests.paths import DATA
+from tests.paths import DATA as TEST_DATA
 
-DATA = DATA / "thermo"
+DATA = TEST_DATA / "thermo"
 SYNTHETIC = DATA / "energies_synthetic.csv"
 REFS = load_references("vasp-pbe")
 

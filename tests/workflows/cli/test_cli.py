@@ -2,8 +2,6 @@
 
 import os
 import re
-import subprocess
-import sys
 from math import comb
 
 import pandas as pd
@@ -12,16 +10,7 @@ import pytest
 from arsc.elements import AUTHORS_METALS
 from arsc.io import read_structure
 from arsc.space import motifs
-
-
-def arsc(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "workflows.cli.main", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={"COLUMNS": "200", "PATH": ""},
-    )
+from tests.workflows.cli.helpers import arsc
 
 
 def test_help_lists_every_verb_and_version():

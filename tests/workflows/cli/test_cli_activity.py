@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.paths import DATA
+from tests.paths import DATA as TEST_DATA
 from workflows.cli.main import main
 
-DATA = DATA / "thermo"
+DATA = TEST_DATA / "thermo"
 SYNTHETIC = str(DATA / "energies_synthetic.csv")
 
 

@@ -4,8 +4,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -15,18 +13,10 @@ from ase.calculators.emt import EMT
 from ase.io import Trajectory
 
 from arsc.ingest import COLUMNS, read_table
-from tests.paths import DATA
+from tests.paths import DATA as TEST_DATA
+from tests.workflows.cli.helpers import arsc
 
-DATA = DATA / "sac-hoer"
-
-
-def arsc(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "workflows.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env={"COLUMNS": "200", "PATH": ""},
-    )
+DATA = TEST_DATA / "sac-hoer"
 
 
 def test_help_lists_vasp_and_gpaw():

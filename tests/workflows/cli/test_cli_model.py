@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from arsc.model import load_model
-from tests.paths import DATA
+from tests.paths import DATA as TEST_DATA
 from workflows.cli.main import main
 
-DATA = DATA / "model"
+DATA = TEST_DATA / "model"
 
 
 @pytest.fixture(autouse=True)

@@ -2,24 +2,14 @@
 
 import json
 import re
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
 
 from tests.paths import DATA
+from tests.workflows.cli.helpers import arsc
 
 DEMO = DATA / "pfess-demo" / "pairs.csv"
-
-
-def arsc(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "workflows.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env={"COLUMNS": "200", "PATH": ""},
-    )
 
 
 def test_json_is_one_object_with_the_best_1d_descriptor():

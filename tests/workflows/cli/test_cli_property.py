@@ -39,7 +39,6 @@ from tests.paths import DATA
 from tests.workflows.campaign_helpers import write_campaign
 from workflows.cli.main import VERBS, load_verb, main
 
-DATA = DATA
 SITE = "Fe-Co_qv-n6_graphene"
 CASES: dict[str, int] = {}
 #: Verbs the generators below draw command lines for (filled as they are built).

@@ -26,7 +26,8 @@ from arsc.ingest import DftSettings, NameParts
 from arsc.ingest.vasp import read_vasp_folder
 from arsc.space import make_site
 from arsc.structures import build
-from tests.paths import DATA, SAC_HOER
+from tests.paths import DATA as TEST_DATA
+from tests.paths import SAC_HOER
 from workflows.engines import get_engine
 from workflows.engines.vasp import (
     DacRelaxSetGenerator,
@@ -39,7 +40,7 @@ from workflows.engines.vasp.sets import dac_data, slab_kpoints, to_structure
 from workflows.fingerprint import calc_fingerprint, settings_hash
 from workflows.schemas import CalcDoc
 
-DATA = DATA / "vasp"
+DATA = TEST_DATA / "vasp"
 REF_INPUTS = DATA / "fe-co_qv-n6_relax" / "inputs"
 FE_OH = DATA / "sac-hoer_2N2_Fe_OH" / "outputs"
 FE_BARE = DATA / "sac-hoer_2N2_Fe_substrate" / "outputs"
