@@ -177,7 +177,7 @@ def check_output(
                 f"{shown} lies inside {str(source)!r}, which this command reads: "
                 "write it somewhere else"
             )
-    _check_folder(out, shown)
+    _check_folder(out.parent, shown)
     if out.exists() and kind is not None and not force and not kind.recognise(out):
         raise ArscInputError(
             f"{shown} exists and is not {_article(kind.name)} {kind.name} this command wrote; "
@@ -190,13 +190,10 @@ def _article(noun: str) -> str:
     return "an" if noun[:1].lower() in "aeiou" else "a"
 
 
-def _check_folder(out: Path, shown: str) -> None:
-    """Refuse a nearest existing ancestor that is a file or not writable."""
-    parent = out.parent if str(out.parent) else Path(".")
-    probe = parent
-    while not probe.exists():
-        if probe.parent == probe:
-            break
+def _check_folder(folder: Path, shown: str) -> None:
+    """Refuse a folder whose nearest existing ancestor is a file or not writable."""
+    probe = folder if str(folder) else Path(".")
+    while not probe.exists() and probe.parent != probe:
         probe = probe.parent
     if probe.exists() and not probe.is_dir():
         raise ArscInputError(f"{shown}: {str(probe)!r} is a file, not a folder")
@@ -222,7 +219,7 @@ def check_output_folder(
     for source in inputs:
         if Path(source).resolve() == target:
             raise ArscInputError(f"{shown} is an input of this command: choose another folder")
-    _check_folder(out / "x", shown)
+    _check_folder(out, shown)
     return out
 
 
