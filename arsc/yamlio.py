@@ -18,7 +18,6 @@ arsc.errors.ArscInputError: knobs.yaml: fmax: must be > 0 (got -1); steps: must 
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from arsc.errors import ArscInputError
+from arsc.io import plain
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -64,13 +64,8 @@ def read_yaml(path: str | Path, what: str) -> Any:
 
 
 def shown(value: Any) -> str:
-    """Show a value as a user writes it in YAML: ``inf``, ``-3``, ``'abc'`` (no numpy repr)."""
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        with contextlib.suppress(TypeError, ValueError):
-            value = value.item()
-    if isinstance(value, float):
-        return f"{value:g}"
-    text = repr(value) if isinstance(value, str) else str(value)
+    """Show a value as a user writes it in YAML (:func:`arsc.io.plain`), cut to 60 characters."""
+    text = plain(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

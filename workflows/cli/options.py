@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from arsc.errors import ArscInputError
+from arsc.io import plain
 from arsc.limits import MIN_IMAGE_DISTANCE, MIN_IMAGE_RANGE
 
 
@@ -82,19 +83,10 @@ def bounded(
             or (low is not None and (x < low or (low_open and x == low)))
             or (high is not None and x > high)
         ):
-            raise ArscInputError(f"{name} {format_number(value)} is out of range; allowed: {span}")
+            raise ArscInputError(f"{name} {plain(value)} is out of range; allowed: {span}")
         return value
 
     return check
-
-
-def format_number(value: Any) -> str:
-    """Format a number as a user would write it: no numpy repr (``np.float64(nan)`` -> ``nan``)."""
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
 
 
 #: ``--force``: replace an existing output file of another kind.
