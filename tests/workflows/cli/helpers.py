@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def arsc(*args: str, cwd: str | Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``python -m workflows.cli.main ARGS`` (wide terminal, empty PATH); capture output."""
@@ -16,3 +18,12 @@ def arsc(*args: str, cwd: str | Path | None = None) -> subprocess.CompletedProce
         cwd=cwd,
         env={"COLUMNS": "200", "PATH": ""},
     )
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    """Run ``arsc ARGS`` in this process; return (exit code, stdout, stderr)."""
+    from workflows.cli.main import main
+
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err

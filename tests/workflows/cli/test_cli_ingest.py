@@ -14,7 +14,7 @@ from ase.io import Trajectory
 
 from arsc.ingest import COLUMNS, read_table
 from tests.paths import DATA as TEST_DATA
-from tests.workflows.cli.helpers import arsc
+from tests.workflows.cli.helpers import arsc, run
 
 DATA = TEST_DATA / "sac-hoer"
 
@@ -88,14 +88,6 @@ def test_ingest_gpaw_reads_an_emt_stand_in_trajectory(tmp_path):
 
 
 # --- bad input: one line on stderr, exit 2, nothing overwritten (in process) ---------
-
-
-def run(capsys, *args):
-    from workflows.cli.main import main
-
-    code = main([str(a) for a in args])
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def refused(capsys, *args) -> str:

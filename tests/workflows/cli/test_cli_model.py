@@ -8,6 +8,7 @@ import pytest
 
 from arsc.model import load_model
 from tests.paths import DATA as TEST_DATA
+from tests.workflows.cli.helpers import run
 from workflows.cli.main import main
 
 DATA = TEST_DATA / "model"
@@ -16,12 +17,6 @@ DATA = TEST_DATA / "model"
 @pytest.fixture(autouse=True)
 def wide_terminal(monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
-
-
-def run(capsys, *args):
-    code = main([str(a) for a in args])
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(scope="module")

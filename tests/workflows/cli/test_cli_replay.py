@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tests.paths import DATA
-from workflows.cli.main import main
+from tests.workflows.cli.helpers import run
 
 SAC = DATA / "replay" / "sac_hoer_orr.csv"
 FAST = ["--init", "20", "--batch", "10", "--seeds", "2", "--strategies", "greedy"]
@@ -14,12 +14,6 @@ FAST = ["--init", "20", "--batch", "10", "--seeds", "2", "--strategies", "greedy
 @pytest.fixture(autouse=True)
 def wide_terminal(monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
-
-
-def run(capsys, *args):
-    code = main([str(a) for a in args])
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_replay_json_prints_one_object_with_strategies_and_random(capsys):
