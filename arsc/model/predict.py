@@ -487,6 +487,7 @@ def _per_row(
     reaction: str | None,
     dedup: bool,
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    data = data.reset_index(drop=True)  # rows are addressed by position below
     zs = data[INTERMEDIATE_COLUMN].to_numpy(str)
     if intermediates:
         keep = np.isin(zs, list(check_intermediates(model, intermediates)))

@@ -164,3 +164,15 @@ def test_coordination_columns_inconsistent_with_a_registry_motif_are_a_one_line_
     table.loc[2, "coord_N1"] = 3
     with pytest.raises(ArscInputError, match="row 3: coord_N1 = '3' is inconsistent with motif"):
         fit_model(table, "dG", ensemble=0, cv_folds=0)
+
+
+def test_predicting_a_filtered_dataframe_keeps_row_order_whatever_its_index():
+    """A DataFrame subset (index not 0..n-1) with an intermediate column predicts row by row."""
+    table = _table(5, 0.05).assign(intermediate="OH")
+    model = fit_model(table, "dG", ensemble=0, cv_folds=0)
+    rows = table.drop(columns="dG")
+    subset = rows.iloc[17:40]
+    got = predict(model, subset).table["prediction"].to_numpy()
+    want = predict(model, subset.reset_index(drop=True)).table["prediction"].to_numpy()
+    assert np.isfinite(got).all()
+    assert np.allclose(got, want)
