@@ -33,6 +33,7 @@ import contextlib
 import csv
 import json
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -237,7 +238,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         One line when the folder cannot be created or written.
     """
     out = Path(path)
-    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp{out.suffix}")
+    # process and thread in the name: two writers of one file never share a temporary file
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}-{threading.get_ident()}.tmp{out.suffix}")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         yield tmp

@@ -47,6 +47,7 @@ from pydantic_settings import (
 )
 
 from arsc.errors import ArscInputError
+from arsc.yamlio import Problem, problems
 from workflows.flow_options import FlowOptions, option_field
 
 #: Environment variable naming the YAML settings file.
@@ -187,22 +188,13 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-_STORE_MODELS: dict[str, type[BaseModel]] = {
-    "embedded": EmbeddedStoreSettings,
-    "mongodb": MongoStoreSettings,
-}
-
-
-def _one_line(exc: ValidationError, source: str) -> str:
-    err = exc.errors()[0]
-    loc = [str(p) for p in err["loc"]]
-    fields: Any = ArscSettings.model_fields
-    if len(loc) > 1 and loc[0] == "store" and loc[1] in _STORE_MODELS:
-        fields = _STORE_MODELS[loc.pop(1)].model_fields
-    key = ".".join(loc)
-    if err["type"] == "extra_forbidden":
-        return f"unknown settings key {key!r} in {source}; allowed: {', '.join(fields)}"
-    return f"bad settings value for {key!r} in {source}: {err['msg']}"
+def _one_line(first: Problem, source: str) -> str:
+    """Return a settings problem in one line naming the key and where the value came from."""
+    if first.kind == "extra_forbidden":
+        return (
+            f"unknown settings key {first.key!r} in {source}; allowed: {', '.join(first.allowed)}"
+        )
+    return f"bad settings value for {first.key!r} in {source}: {first.message}"
 
 
 def get_settings(**overrides: Any) -> ArscSettings:
@@ -226,12 +218,13 @@ def get_settings(**overrides: Any) -> ArscSettings:
     try:
         return ArscSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        top = str(exc.errors()[0]["loc"][0]) if exc.errors()[0]["loc"] else ""
+        first = problems(exc, ArscSettings)[0]
+        top = first.key.partition(".")[0]
         source = (
             f"settings file {str(path)!r}" if path is not None and top in data else "ARSC_* env"
         )
         if top in overrides:
             source = "the command line"
-        raise ArscInputError(_one_line(exc, source)) from None
+        raise ArscInputError(_one_line(first, source)) from None
     finally:
         _FILE_DATA.reset(token)

@@ -16,7 +16,6 @@ criterion) and ``steps`` (the step limit).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import warnings
@@ -32,6 +31,8 @@ from arsc.ingest.conventions import ase_conventions
 from arsc.ingest.messages import file_problem, is_finite, number, one_line, present, shown
 from arsc.ingest.pattern import NameParts
 from arsc.ingest.table import DftSettings, EnergyRow, Engine, row_from
+from arsc.jsonio import read_json
+from arsc.yamlio import problems
 
 #: File suffixes read as one calculation each.
 ASE_SUFFIXES: tuple[str, ...] = (".traj", ".extxyz", ".xyz", ".gpw")
@@ -125,17 +126,7 @@ def _json(path: Path) -> Params:
     problem = file_problem(path)
     if problem is not None:
         raise ArscInputError(f"{path} {problem}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ArscInputError(
-            f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno})"
-        ) from None
-    except UnicodeDecodeError:
-        raise ArscInputError(f"{path} holds binary data, not JSON text") from None
-    except OSError as exc:
-        why = one_line(exc.strerror or "input/output error", 80).lower()
-        raise ArscInputError(f"cannot read {path} ({why})") from None
+    data = read_json(path)
     if not isinstance(data, dict):
         raise ArscInputError(f'{path} is not a JSON object of settings ({{"encut": 400, ...}})')
     return data
@@ -174,11 +165,10 @@ def ase_settings(path: Path, atoms: Atoms) -> tuple[DftSettings, Params]:
     try:
         return DftSettings(**values), extra
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = err["loc"][0] if err["loc"] else "settings"
+        first = problems(exc, DftSettings)[0]
         raise ArscInputError(
-            f"{path}: setting {key} = {shown(err.get('input'))} is not valid "
-            f"({one_line(err['msg'], 80).lower()})"
+            f"{path}: setting {first.key or 'settings'} = {shown(first.value)} is not valid "
+            f"({one_line(first.what, 80).lower()})"
         ) from None
 
 

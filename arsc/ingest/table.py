@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from arsc.errors import ArscInputError
 from arsc.ingest.messages import one_line
 from arsc.outputs import csv_with, write_text_atomic
+from arsc.yamlio import problems, shown
 
 if TYPE_CHECKING:  # pandas is heavy: imported by to_frame only
     import pandas as pd
@@ -228,10 +229,10 @@ def read_table(path: str | Path) -> list[EnergyRow]:
                     EnergyRow.model_validate({k: v for k, v in rec.items() if k in COLUMNS})
                 )
             except ValidationError as exc:
-                err = exc.errors()[0]
+                first = problems(exc, EnergyRow)[0]
                 raise ArscInputError(
-                    f"energies table {str(p)!r} line {n}: column {err['loc'][0]} "
-                    f"value {err['input']!r}: {err['msg']}"
+                    f"energies table {str(p)!r} line {n}: column {first.key} "
+                    f"value {shown(first.value)}: {first.what}"
                 ) from None
     return rows
 

@@ -9,17 +9,15 @@ Examples
 
 from __future__ import annotations
 
-import json
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from arsc.errors import ArscInputError
+from arsc.jsonio import load_json, save_json
 from arsc.model.terms import Descriptor
-from arsc.outputs import write_text_atomic
 
 #: Version of the model file layout; a file of another version is refused.
 SCHEMA_VERSION: Literal[2] = 2
@@ -243,7 +241,7 @@ class ArscModel(BaseModel):
 
 def save_model(model: ArscModel, path: str | Path) -> Path:
     """Write the model file (JSON, indented), atomically."""
-    return write_text_atomic(path, model.model_dump_json(indent=1) + "\n")
+    return save_json(path, model)
 
 
 def load_model(path: str | Path) -> ArscModel:
@@ -253,30 +251,6 @@ def load_model(path: str | Path) -> ArscModel:
     ------
     ArscInputError
         One line naming the file and the problem: missing or unreadable,
-        not JSON, another schema version, or a malformed field.
+        not JSON, no or another schema version, or malformed fields.
     """
-    name = str(path)
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise ArscInputError(f"model file {name!r} cannot be read: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ArscInputError(f"model file {name!r} is not valid JSON (not UTF-8 text)") from None
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
-        raise ArscInputError(f"model file {name!r} is not valid JSON ({msg})") from None
-    if not isinstance(data, dict) or "schema_version" not in data:
-        raise ArscInputError(f"model file {name!r} has no schema_version; not an arsc model file")
-    if data["schema_version"] != SCHEMA_VERSION:
-        raise ArscInputError(
-            f"model file {name!r} has schema_version {data['schema_version']!r}; this arsc "
-            f"reads schema_version {SCHEMA_VERSION}; refit it with `arsc fit`"
-        )
-    try:
-        return ArscModel.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "top level"
-        raise ArscInputError(f"model file {name!r} is malformed: {where}: {first['msg']}") from None
+    return load_json(path, ArscModel, what="model file", advice="refit it with `arsc fit`")

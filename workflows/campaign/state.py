@@ -31,18 +31,16 @@ round scores with), ``check`` (budget and stopping rule).
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from arsc.errors import ArscInputError
-from arsc.outputs import write_text_atomic
-from arsc.yamlio import problems_error
+from arsc.jsonio import load_json, save_json
 from workflows.campaign.definition import CampaignDefinition
 
 #: Version of the state layout; a file of another version is refused.
@@ -408,7 +406,7 @@ def save_state(state: CampaignState, folder: str | Path) -> Path:
     """
     path = state_path(folder)
     state.updated = now()
-    return write_text_atomic(path, state.model_dump_json(indent=1))
+    return save_json(path, state, newline=False)
 
 
 def load_state(folder: str | Path) -> CampaignState:
@@ -417,7 +415,7 @@ def load_state(folder: str | Path) -> CampaignState:
     Raises
     ------
     ArscInputError
-        One line: no state file, not JSON, another schema version, or malformed.
+        One line: no state file, not JSON, no or another schema version, or malformed.
     """
     path = state_path(folder)
     if not path.is_file():
@@ -425,19 +423,4 @@ def load_state(folder: str | Path) -> CampaignState:
             f"no campaign in {str(folder)!r}: {STATE_FILE} not found; "
             "start one with `arsc campaign run FILE`"
         )
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ArscInputError(f"campaign state {str(path)!r} is not valid JSON") from None
-    version = data.get("schema_version") if isinstance(data, dict) else None
-    if version != STATE_SCHEMA_VERSION:
-        raise ArscInputError(
-            f"campaign state {str(path)!r} has schema_version {version!r}; this arsc reads "
-            f"{STATE_SCHEMA_VERSION}"
-        )
-    try:
-        return CampaignState.model_validate(data)
-    except ValidationError as exc:
-        raise problems_error(
-            exc, CampaignState, f"campaign state {str(path)!r} is malformed"
-        ) from None
+    return load_json(path, CampaignState, what="campaign state")

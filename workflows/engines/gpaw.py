@@ -37,13 +37,14 @@ from threadpoolctl import threadpool_limits
 from arsc.dband import DBandAnalysis, analyse
 from arsc.errors import ArscInputError, unknown
 from arsc.structures import TAG_M1, TAG_M2
+from arsc.yamlio import problems, shown
 from workflows.anomalies import check_anomalies
 from workflows.engines.ase_maker import AseCalcMaker, build_calc_doc
 from workflows.engines.atoms import max_force
 from workflows.engines.base import Engine, load_data, register_engine
 from workflows.engines.hessian import mlip_hessian
 from workflows.engines.recovery import RecoverableError, RecoveryStep, parse_ladder, run_ladder
-from workflows.engines.relax import finished_relax, relax_with_ladder, work_dir
+from workflows.engines.relax import RelaxSettings, finished_relax, relax_with_ladder, work_dir
 from workflows.engines.trajectory import STATIC_FRAME, resume_from_trajectory, write_frame
 from workflows.fingerprint import file_digest
 from workflows.schemas import CalcDoc, Convergence, ProjectedDos
@@ -144,11 +145,11 @@ def gpaw_params(preset: str, overrides: Mapping[str, Any] | None = None) -> Gpaw
     try:
         return GpawParams(**data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        what = f"{err['loc'][0]}={data.get(str(err['loc'][0]))!r}" if err["loc"] else "parameters"
+        first = problems(exc, GpawParams)[0]
+        what = f"{first.key}={shown(first.value)}" if first.key else "parameters"
         raise ArscInputError(
             f"invalid GPAW setting {what} (preset {preset!r}, overrides "
-            f"{dict(overrides or {})}): {err['msg']}; allowed keys: "
+            f"{dict(overrides or {})}): {first.what}; allowed keys: "
             f"{', '.join(GpawParams.model_fields)}"
         ) from None
 
@@ -156,10 +157,6 @@ def gpaw_params(preset: str, overrides: Mapping[str, Any] | None = None) -> Gpaw
 def recovery_ladder() -> dict[str, list[RecoveryStep]]:
     """Return the failure ladder (``gpaw_presets.yaml``, ``recovery``)."""
     return parse_ladder(load_data(PRESETS_FILE)["recovery"])
-
-
-def _default(section: str, key: str) -> Any:
-    return load_data(PRESETS_FILE)[section][key]
 
 
 def make_calculator(params: GpawParams, txt: str) -> Any:
@@ -352,26 +349,20 @@ def _dos_grid() -> dict[str, Any]:
 
 
 @dataclass
-class GpawRelaxMaker(GpawStaticMaker):
+class GpawRelaxMaker(RelaxSettings, GpawStaticMaker):
     """GPAW relaxation with an ASE optimiser, trajectory and failure ladder.
 
-    Defaults of the optimiser knobs come from ``gpaw_presets.yaml`` (``relax``).
-    A re-run after a kill resumes from the last frame of the trajectory in
-    the calculation's folder. SCF failures climb the ``scf`` ladder (smaller
-    mixing, larger smearing), an optimiser that has not converged within
-    ``steps`` the ``optimizer`` ladder (smaller maxstep, then FIRE); each
-    attempt continues from the current geometry.
+    The optimiser knobs ``fmax``, ``steps``, ``optimizer`` and ``maxstep``
+    are those of :class:`~workflows.engines.relax.RelaxSettings`, with
+    defaults from ``gpaw_presets.yaml`` (``relax``). A re-run after a kill
+    resumes from the last frame of the trajectory in the calculation's
+    folder. SCF failures climb the ``scf`` ladder (smaller mixing, larger
+    smearing), an optimiser that has not converged within ``steps`` the
+    ``optimizer`` ladder (smaller maxstep, then FIRE); each attempt continues
+    from the current geometry.
 
     Attributes
     ----------
-    fmax
-        Force criterion, eV/Angstrom.
-    steps
-        Most optimiser steps per attempt.
-    optimizer
-        ASE optimiser: ``BFGS``, ``FIRE`` or ``PreconLBFGS`` (Exp preconditioner).
-    maxstep
-        Largest atomic displacement per step, Angstrom.
     hessian
         MLIP model (``chgnet``, ``sevenn``) whose finite-difference Hessian at
         the starting geometry seeds BFGS (:mod:`workflows.engines.hessian`);
@@ -384,16 +375,14 @@ class GpawRelaxMaker(GpawStaticMaker):
 
     name: str = "gpaw relax"
     write_dos: bool = False
-    fmax: float = field(default_factory=lambda: float(_default("relax", "fmax")))
-    steps: int = field(default_factory=lambda: int(_default("relax", "steps")))
-    optimizer: str = field(default_factory=lambda: str(_default("relax", "optimizer")))
-    maxstep: float = field(default_factory=lambda: float(_default("relax", "maxstep")))
     hessian: str | None = None
     hessian_weights: str | None = None
 
     task = "relax"
+    relax_defaults = PRESETS_FILE
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.hessian and self.optimizer != "BFGS":
             raise ArscInputError(
                 f"GpawRelaxMaker: hessian={self.hessian!r} seeds BFGS only, but optimizer is "
@@ -401,11 +390,7 @@ class GpawRelaxMaker(GpawStaticMaker):
             )
 
     def _relax_params(self) -> dict[str, Any]:
-        return {
-            **self.params().model_dump(),
-            "optimizer": self.optimizer,
-            "maxstep": self.maxstep,
-        }
+        return {**self.params().model_dump(), **self.optimizer_params()}
 
     def settings(self) -> dict[str, Any]:
         """GPAW parameters plus the optimiser knobs."""
@@ -415,10 +400,7 @@ class GpawRelaxMaker(GpawStaticMaker):
         """Return the settings of one attempt's parameters (after ladder changes)."""
         return {
             **super().settings_of(params),
-            "fmax": self.fmax,
-            "steps": self.steps,
-            "optimizer": params["optimizer"],
-            "maxstep": params["maxstep"],
+            **self.relax_knobs(params),
             # only when set, so that the keys of plain BFGS relaxations stay as they were
             **({"hessian": self.hessian} if self.hessian else {}),
             **(

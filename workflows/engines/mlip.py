@@ -23,7 +23,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -41,15 +41,18 @@ from workflows.engines.ase_maker import AseCalcMaker, build_calc_doc
 from workflows.engines.atoms import max_force
 from workflows.engines.base import Engine, load_data, register_engine
 from workflows.engines.recovery import RecoveryStep, parse_ladder
-from workflows.engines.relax import relax_with_ladder, work_dir
+from workflows.engines.relax import RelaxSettings, relax_with_ladder, work_dir
 from workflows.engines.trajectory import resume_from_trajectory
 from workflows.fingerprint import file_digest
 from workflows.schemas import CalcDoc, Convergence
 
+#: The model table and the MLIP relaxation defaults (``workflows/data``).
+MODELS_FILE = "mlip_models.yaml"
+
 
 def models() -> dict[str, dict[str, Any]]:
     """Return the model table (name -> package, pip requirement, weights, reason)."""
-    return dict(load_data("mlip_models.yaml")["models"])
+    return dict(load_data(MODELS_FILE)["models"])
 
 
 def _quiet_chgnet() -> None:
@@ -226,31 +229,23 @@ class MlipStaticMaker(AseCalcMaker):
         )
 
 
-def _relax_default(key: str) -> Any:
-    return load_data("mlip_models.yaml")["relax"][key]
-
-
 def optimizer_ladder() -> dict[str, list[RecoveryStep]]:
     """Return the optimiser part of the failure ladder (``gpaw_presets.yaml``)."""
     return {"optimizer": parse_ladder(load_data("gpaw_presets.yaml")["recovery"])["optimizer"]}
 
 
 @dataclass
-class MlipRelaxMaker(MlipStaticMaker):
+class MlipRelaxMaker(RelaxSettings, MlipStaticMaker):
     """Relaxation (pre-relaxation before DFT) with a universal potential.
 
-    Defaults of the optimiser knobs come from ``mlip_models.yaml`` (``relax``).
+    The optimiser knobs ``fmax``, ``steps``, ``optimizer`` and ``maxstep``
+    are those of :class:`~workflows.engines.relax.RelaxSettings`, with
+    defaults from ``mlip_models.yaml`` (``relax``). A relaxation not
+    converged within ``steps`` climbs the optimiser part of the failure
+    ladder (smaller maxstep, then FIRE) before it is recorded as failed.
 
     Attributes
     ----------
-    fmax
-        Force criterion, eV/Angstrom.
-    steps
-        Most optimiser steps per attempt.
-    optimizer
-        ASE optimiser: ``FIRE``, ``BFGS`` or ``PreconLBFGS`` (Exp preconditioner).
-    maxstep
-        Largest atomic displacement per step, Angstrom.
     scratch_dir
         Folder for the trajectory and optimiser log (default: the working
         directory); a re-run after a kill resumes from the trajectory there.
@@ -258,34 +253,24 @@ class MlipRelaxMaker(MlipStaticMaker):
         Move only the adsorbate atoms (tag 4, :data:`arsc.structures.TAG_ADSORBATE`);
         the site stays where it is, e.g. a DFT-relaxed bare site on which the
         adsorbate was placed (:func:`arsc.structures.add_adsorbate`).
-
-    A relaxation not converged within ``steps`` climbs the optimiser part of
-    the failure ladder (smaller maxstep, then FIRE) before it is recorded as
-    failed.
     """
 
     name: str = "mlip relax"
-    fmax: float = field(default_factory=lambda: float(_relax_default("fmax")))
-    steps: int = field(default_factory=lambda: int(_relax_default("steps")))
-    optimizer: str = field(default_factory=lambda: str(_relax_default("optimizer")))
-    maxstep: float = field(default_factory=lambda: float(_relax_default("maxstep")))
     scratch_dir: str | None = None
     adsorbate_only: bool = False
 
     task = "relax"
+    relax_defaults = MODELS_FILE
 
     def settings(self) -> dict[str, Any]:
         """Model, weights and the optimiser knobs."""
-        return self.settings_of({"optimizer": self.optimizer, "maxstep": self.maxstep})
+        return self.settings_of(self.optimizer_params())
 
     def settings_of(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Return the settings with an attempt's optimiser and maxstep (after ladder changes)."""
         return {
             **super().settings(),
-            "fmax": self.fmax,
-            "steps": self.steps,
-            "optimizer": params["optimizer"],
-            "maxstep": params["maxstep"],
+            **self.relax_knobs(params),
             # only when set, so that the keys of whole-structure relaxations stay as they were
             **({"adsorbate_only": True} if self.adsorbate_only else {}),
         }
@@ -306,7 +291,7 @@ class MlipRelaxMaker(MlipStaticMaker):
         with torch_threads(self.threads):
             result = relax_with_ladder(
                 atoms,
-                params={"optimizer": self.optimizer, "maxstep": self.maxstep},
+                params=self.optimizer_params(),
                 ladder=optimizer_ladder(),
                 attach=attach,
                 fmax=self.fmax,

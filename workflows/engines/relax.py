@@ -1,17 +1,25 @@
-"""A relaxation with an ASE optimiser that climbs the failure ladder, and its work folder."""
+"""A relaxation with an ASE optimiser that climbs the failure ladder: its knobs, loop and folder.
+
+:class:`RelaxSettings` declares the knobs (fmax, steps, optimizer, maxstep)
+once, for every in-process relax Maker (GPAW, MLIP), which inherits them as
+its own dataclass fields; :func:`relax_with_ladder` runs the relaxation.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, get_type_hints
 
 import numpy as np
 from ase import Atoms
 from ase.optimize import BFGS
 
+from arsc.errors import ArscInputError
 from workflows.engines.atoms import max_force
+from workflows.engines.base import load_data
 from workflows.engines.optimizers import get_optimizer
 from workflows.engines.recovery import Ladder, RecoverableError, run_ladder
 from workflows.engines.trajectory import Resumed
@@ -25,6 +33,100 @@ Translate = Callable[[Exception], RecoverableError | None]
 
 def _no_translation(exc: Exception) -> RecoverableError | None:
     return None
+
+
+class _EngineDefault:
+    """A relax knob not given: the engine's default takes its place when the Maker is made."""
+
+    def __repr__(self) -> str:
+        return "<engine default>"
+
+
+#: Default of every :class:`RelaxSettings` knob: replaced by the engine's value on creation.
+ENGINE_DEFAULT: Any = _EngineDefault()
+
+
+@dataclass
+class RelaxSettings:
+    """The knobs of a relaxation with an ASE optimiser, shared by the in-process relax Makers.
+
+    :class:`~workflows.engines.gpaw.GpawRelaxMaker` and
+    :class:`~workflows.engines.mlip.MlipRelaxMaker` inherit these fields as
+    their own knobs (``GpawRelaxMaker(fmax=0.03)``). A knob not given takes
+    the engine's default: the ``relax`` section, with its reason, of the data
+    file named by :attr:`relax_defaults` (``gpaw_presets.yaml``,
+    ``mlip_models.yaml``). All four enter the calculation's settings, and so
+    its fingerprint; ``optimizer`` and ``maxstep`` are where each attempt
+    starts, which the ``optimizer`` rungs of the failure ladder change.
+
+    Attributes
+    ----------
+    fmax
+        Force criterion, eV/Angstrom: converged when the largest force on an
+        atom is at most this.
+    steps
+        Most optimiser steps per attempt, count.
+    optimizer
+        ASE optimiser: ``BFGS``, ``FIRE`` or ``PreconLBFGS`` (Exp
+        preconditioner; :data:`workflows.engines.optimizers.OPTIMIZERS`).
+    maxstep
+        Largest atomic displacement per step, Angstrom.
+
+    Raises
+    ------
+    ArscInputError
+        On creation: a knob out of range or an unknown optimiser, in one line.
+    """
+
+    fmax: float = ENGINE_DEFAULT
+    steps: int = ENGINE_DEFAULT
+    optimizer: str = ENGINE_DEFAULT
+    maxstep: float = ENGINE_DEFAULT
+
+    #: File of ``workflows/data`` whose ``relax`` section holds the engine's defaults.
+    relax_defaults: ClassVar[str | None] = None
+
+    def __post_init__(self) -> None:
+        knobs = [f.name for f in fields(RelaxSettings)]
+        unset = [name for name in knobs if getattr(self, name) is ENGINE_DEFAULT]
+        if unset and self.relax_defaults is None:
+            raise ArscInputError(
+                f"{type(self).__name__}: give {', '.join(unset)} (no engine defaults here)"
+            )
+        if unset:
+            defaults = load_data(str(self.relax_defaults))["relax"]
+            types = get_type_hints(RelaxSettings)
+            for name in unset:
+                setattr(self, name, types[name](defaults[name]))
+        self._check()
+
+    def _check(self) -> None:
+        name = type(self).__name__
+        for knob, unit in (("fmax", "eV/Angstrom"), ("maxstep", "Angstrom")):
+            value = getattr(self, knob)
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if not (number and math.isfinite(value) and value > 0):
+                raise ArscInputError(f"{name}: {knob} must be > 0 {unit} (got {value!r})")
+        if not isinstance(self.steps, int) or isinstance(self.steps, bool) or self.steps < 0:
+            raise ArscInputError(f"{name}: steps must be a whole number >= 0 (got {self.steps!r})")
+        get_optimizer(self.optimizer)
+
+    def optimizer_params(self) -> dict[str, Any]:
+        """Return where an attempt starts, as its parameters: ``optimizer`` and ``maxstep``."""
+        return {"optimizer": self.optimizer, "maxstep": self.maxstep}
+
+    def relax_knobs(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the knobs as a calculation's settings record them, with an attempt's parameters.
+
+        ``params`` are the attempt's (after ladder changes): its ``optimizer``
+        and ``maxstep`` are recorded, with this relaxation's ``fmax`` and ``steps``.
+        """
+        return {
+            "fmax": self.fmax,
+            "steps": self.steps,
+            "optimizer": params["optimizer"],
+            "maxstep": params["maxstep"],
+        }
 
 
 @dataclass

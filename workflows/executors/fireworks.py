@@ -39,6 +39,7 @@ import yaml
 from jobflow import Flow, JobStore
 
 from arsc.errors import ArscInputError
+from arsc.outputs import write_text_atomic
 
 #: Seconds between a running worker's pings, and without one before a run is lost.
 #: DFT jobs run for hours; a ping every 10 min and lost after 1 h detects a dead
@@ -67,8 +68,9 @@ MOCK_LOCK = threading.RLock()
 def flush(lp: Any) -> None:
     """Persist a mongomock LaunchPad now, atomically (no-op on MongoDB).
 
-    Written to a temporary file and renamed, so a process reading the file at
-    the same moment sees the old or the new state, never half of one.
+    Written to a temporary file and renamed (:func:`arsc.outputs.write_text_atomic`),
+    so a process reading the file at the same moment sees the old or the new
+    state, never half of one.
     """
     store = _server_store(lp)
     if store is None:
@@ -76,10 +78,7 @@ def flush(lp: Any) -> None:
     from bson import json_util
 
     with MOCK_LOCK:
-        target = Path(store._filename)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json_util.dumps(store.to_dict()))
-        os.replace(tmp, target)
+        write_text_atomic(store._filename, json_util.dumps(store.to_dict()))
 
 
 def _detach(lp: Any) -> None:

@@ -10,7 +10,6 @@ same flow.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import warnings
@@ -20,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from jobflow import Flow, Job, JobStore, Response, run_locally
-from pydantic import Field, ValidationError
+from pydantic import Field
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from arsc.errors import ArscInputError
-from arsc.outputs import write_text_atomic
+from arsc.jsonio import load_json, save_json
 from arsc.space import Site
 from workflows.cache import retrying_failed
 from workflows.flow_options import FlowOptions
@@ -71,7 +70,7 @@ class RunRequest(FlowOptions):
 
     def save(self, project: Path) -> Path:
         """Write the request to ``<project>/last_request.json`` (atomically)."""
-        return write_text_atomic(project / REQUEST_FILE, self.model_dump_json(indent=2))
+        return save_json(project / REQUEST_FILE, self, indent=2, newline=False)
 
     @classmethod
     def load(cls, project: Path) -> RunRequest:
@@ -88,11 +87,9 @@ class RunRequest(FlowOptions):
                 f"nothing to resume in project {str(project)!r}: no {REQUEST_FILE}; "
                 "start with `arsc run SITE_IDS...`"
             )
-        try:
-            return cls.model_validate(json.loads(path.read_text()))
-        except (json.JSONDecodeError, ValidationError) as exc:
-            first = str(exc).splitlines()[0]
-            raise ArscInputError(f"malformed request file {str(path)!r}: {first}") from None
+        return load_json(
+            path, cls, what="request file", source=f"malformed request file {str(path)!r}"
+        )
 
 
 class _ProgressHandler(logging.Handler):

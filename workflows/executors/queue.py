@@ -56,6 +56,7 @@ from pydantic import (
 
 from arsc.errors import ArscInputError
 from arsc.outputs import write_text_atomic
+from arsc.yamlio import problems, shown
 
 #: Packaged default queue settings and job-script template.
 DEFAULT_QUEUE_FILE = "qadapter_slurm.yaml"
@@ -210,24 +211,14 @@ class QueueSettings(BaseModel):
         return {k: str(v) for k, v in fields.items() if v is not None}
 
 
-def _where(err: Any, data: dict[str, Any]) -> str:
-    """Dotted key of an error: the field, then list indices and mapping keys (no type tags)."""
-    head, *rest = err["loc"] or ("settings",)
-    value = data.get(str(head))
-    keys = value if isinstance(value, dict) else {}
-    return ".".join([str(head), *(str(p) for p in rest if isinstance(p, int) or p in keys)])
-
-
-def _one_line(exc: ValidationError, data: dict[str, Any], source: str) -> str:
-    err = exc.errors()[0]
-    key = _where(err, data)
-    if err["type"] == "extra_forbidden":
-        allowed = ", ".join(QueueSettings.model_fields)
+def _one_line(exc: ValidationError, source: str) -> str:
+    """Return the first problem (:func:`arsc.yamlio.problems`): key, value, source and the rule."""
+    first = problems(exc, QueueSettings, ALLOWED)[0]
+    key = first.key or "settings"
+    if first.kind == "extra_forbidden":
+        allowed = ", ".join(first.allowed)
         return f"unknown queue setting {key!r} in {source}; allowed: {allowed}"
-    value = err.get("input")
-    pattern = (err.get("ctx") or {}).get("pattern")
-    rule = f"use {ALLOWED[pattern]}" if pattern in ALLOWED else str(err["msg"])
-    return f"bad queue setting {key} = {value!r} in {source}: {rule.removeprefix('Value error, ')}"
+    return f"bad queue setting {key} = {shown(first.value)} in {source}: {first.what}"
 
 
 def queue_settings(data: dict[str, Any], source: str) -> QueueSettings:
@@ -241,7 +232,7 @@ def queue_settings(data: dict[str, Any], source: str) -> QueueSettings:
     try:
         return QueueSettings.model_validate(data)
     except ValidationError as exc:
-        raise ArscInputError(_one_line(exc, data, source)) from None
+        raise ArscInputError(_one_line(exc, source)) from None
 
 
 def load_queue_settings(
