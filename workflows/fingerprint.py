@@ -87,6 +87,24 @@ def calc_fingerprint(atoms: Atoms, engine: str, task: str, settings: Mapping[str
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def file_sha256(path: str | Path, what: str = "file") -> str:
+    """Return the full SHA-256 hex digest of a file (e.g. MLIP weights, a trajectory).
+
+    Raises
+    ------
+    ArscInputError
+        The file cannot be read: ``<what> <path> not found``.
+    """
+    digest = hashlib.sha256()
+    try:
+        with Path(path).open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        raise ArscInputError(f"{what} {path} not found") from None
+    return digest.hexdigest()
+
+
 def file_digest(path: str | Path, what: str = "file") -> str:
     """Return the first 16 hex digits of a file's SHA-256 (e.g. fine-tuned MLIP weights).
 
@@ -98,7 +116,4 @@ def file_digest(path: str | Path, what: str = "file") -> str:
     ArscInputError
         The file cannot be read: ``<what> <path> not found``.
     """
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-    except OSError:
-        raise ArscInputError(f"{what} {path} not found") from None
+    return file_sha256(path, what)[:16]

@@ -9,15 +9,15 @@ Every place that takes the flow's options uses this model (or its fields):
   ids (the flat ``last_request.json`` of older projects still loads);
 * the campaign's DFT section, :class:`workflows.campaign.definition.DftSpec`,
   holds ``engine``, ``preset``, ``prerelax_engine``, ``modes``,
-  ``min_image`` and ``corrections`` through :func:`option_field` and the
-  types below, and turns into FlowOptions with ``DftSpec.flow_options``;
+  ``min_image``, ``corrections`` and ``protocol`` through :func:`option_field`
+  and the types below, and turns into FlowOptions with ``DftSpec.flow_options``;
 * ``arsc run`` and ``arsc submit`` build it from their typed options
   (:func:`workflows.cli.options.flow_options`);
 * :meth:`workflows.flows.DacAdsorptionFlow.from_options` is the one mapping
   onto the flow Maker, whose dataclass fields stay the knobs.
 
-This module imports nothing heavy: the names of engines, reactions and
-binding modes are looked up (lazily) only when a model is validated.
+This module imports nothing heavy: the names of engines, protocols, reactions
+and binding modes are looked up (lazily) only when a model is validated.
 """
 
 from __future__ import annotations
@@ -47,8 +47,30 @@ def known_engine(value: str) -> str:
     return value
 
 
+def known_protocol(value: str) -> str:
+    """Return a protocol's recorded name (``relax-n`` -> ``relax-3``) if it is known, else raise.
+
+    Raises
+    ------
+    ArscInputError
+        ``unknown protocol 'x'; allowed: full, sp, sp-tuned, relax-n ...``
+        (:func:`workflows.protocols.get_protocol`).
+    """
+    from workflows.protocols import canonical_protocol
+
+    return canonical_protocol(value)
+
+
+def _default_protocol() -> str:
+    from workflows.protocols import default_protocol
+
+    return default_protocol()
+
+
 #: An engine name, checked against the engine registry.
 EngineName = Annotated[str, AfterValidator(known_engine)]
+#: A protocol name of ``arsc/data/protocols.yaml``, checked and made canonical.
+ProtocolName = Annotated[str, AfterValidator(known_protocol)]
 #: The smallest metal-image distance, Angstrom: finite, within :data:`arsc.limits.MIN_IMAGE_RANGE`.
 MinImage = Annotated[
     float, Field(ge=MIN_IMAGE_RANGE[0], le=MIN_IMAGE_RANGE[1], allow_inf_nan=False)
@@ -78,6 +100,13 @@ class FlowOptions(BaseModel):
         description="Reactions whose intermediates are computed: orr, oer, her, crr, nrr "
         "(arsc/data/reactions.yaml)",
     )
+    protocol: ProtocolName = Field(
+        default_factory=lambda: _default_protocol(),
+        description="How a state reaches its DFT energy: full (MLIP pre-relaxation, DFT "
+        "relaxation, DFT single point), sp (MLIP relaxation, DFT single point), sp-tuned (sp "
+        "with CHGNet fine-tuned on the project's DFT frames), relax-<n> (n DFT steps from the "
+        "MLIP end point); arsc/data/protocols.yaml",
+    )
     prerelax: bool = Field(
         True, description="Pre-relax every state with prerelax_engine before the DFT relaxation"
     )
@@ -91,6 +120,14 @@ class FlowOptions(BaseModel):
     )
     modes: list[str] | None = Field(
         None, description="Binding modes computed (top1, top2, bridge, side-on); None: all"
+    )
+    placements: int | None = Field(
+        None,
+        ge=1,
+        le=100,
+        description="Placement search: per intermediate, the k lowest distinct MLIP end points "
+        "of its starts (modes x tilts x rotations x heights) go to DFT, count; None: one start "
+        "per binding mode, each to DFT",
     )
     min_image: MinImage = Field(
         MIN_IMAGE_DISTANCE,

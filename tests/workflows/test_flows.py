@@ -128,6 +128,8 @@ def test_flow_options_map_onto_the_maker_fields_of_the_same_names() -> None:
         modes=["top1", "bridge"],
         min_image=9.5,
         corrections="gpaw-pbe",
+        protocol="sp",
+        placements=2,
     )
     maker = DacAdsorptionFlow.from_options(options, prerelax_hessian=True)
     for name in FlowOptions.model_fields:

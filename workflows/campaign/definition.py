@@ -37,6 +37,7 @@ from pydantic import (
     ConfigDict,
     Field,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -44,7 +45,7 @@ from arsc.errors import ArscInputError, unknown
 from arsc.model.terms import DEFAULT_VARIANT
 from arsc.select import DEFAULT_PRUNE_RECALL, kappa_for_recall
 from arsc.yamlio import read_yaml, validate
-from workflows.flow_options import EngineName, FlowOptions, MinImage, option_field
+from workflows.flow_options import EngineName, FlowOptions, MinImage, ProtocolName, option_field
 
 #: Quantities an objective can rank by (see :class:`ObjectiveSpec`).
 QUANTITIES: tuple[str, ...] = ("overpotential", "limiting_potential", "dg", "selectivity")
@@ -241,13 +242,20 @@ class ReplaySpec(_Strict):
 class DftSpec(_Strict):
     """How the DFT of a batch is computed.
 
-    ``engine``, ``preset``, ``prerelax_engine``, ``modes``, ``min_image`` and
-    ``corrections`` are the flow options of the same names
+    ``engine``, ``preset``, ``prerelax_engine``, ``modes``, ``min_image``,
+    ``corrections`` and ``protocol`` are the flow options of the same names
     (:class:`workflows.flow_options.FlowOptions`: defaults, descriptions,
-    engine names and the min_image range); the modes and the corrections table
-    are checked with the rest of the definition
+    engine and protocol names and the min_image range); the modes and the
+    corrections table are checked with the rest of the definition
     (:func:`workflows.campaign.checks.check_definition`).
     :meth:`flow_options` gives a batch's FlowOptions.
+
+    ``protocol`` (:mod:`workflows.protocols`) and ``relax`` say the same
+    thing at two levels of detail: a file that names a protocol gets the
+    ``relax`` it implies (``sp``, ``sp-tuned``: mlip; ``full``, ``relax-<n>``:
+    dft) and may not contradict it; a file without one keeps ``relax``, whose
+    protocol is :attr:`protocol_name` (``dft``: full, ``mlip``: sp). A
+    definition without ``protocol`` dumps (and hashes) as before the key existed.
     """
 
     executor: str = Field(default="local", description=f"One of {', '.join(EXECUTORS)}")
@@ -257,6 +265,11 @@ class DftSpec(_Strict):
         default="dft",
         description="mlip: MLIP relaxation then one DFT single point per state (cheap); "
         "dft: MLIP pre-relaxation, DFT relaxation, DFT single point",
+    )
+    protocol: ProtocolName | None = Field(
+        default=None,
+        description="Protocol of every state (full, sp, sp-tuned, relax-<n>; "
+        "arsc/data/protocols.yaml); None: the one of relax (dft: full, mlip: sp)",
     )
     prerelax_engine: EngineName = option_field(
         "prerelax_engine", "with relax: mlip, the engine of the relaxation"
@@ -298,21 +311,73 @@ class DftSpec(_Strict):
             else f"computed ({self.engine})"
         )
 
-    def flow_options(self, reaction: str) -> FlowOptions:
+    @property
+    def protocol_name(self) -> str:
+        """Return the protocol of the batches: ``protocol``, else the one of ``relax``."""
+        from workflows.protocols import campaign_protocol
+
+        return self.protocol or campaign_protocol(self.relax)
+
+    def flow_options(self, reaction: str, weights: str | None = None) -> FlowOptions:
         """Return the flow's options of a batch that computes ``reaction``.
 
         ``relax: mlip`` has no pre-relaxation (``prerelax`` false): the
-        campaign's back-end then relaxes with ``prerelax_engine`` instead
-        (``DacAdsorptionFlow.from_options(options, relax_maker=...)``).
+        protocol (``sp``) relaxes with ``prerelax_engine``.
+
+        Parameters
+        ----------
+        reaction
+            The reaction of the batch.
+        weights
+            MLIP weights tuned on the campaign's frames so far
+            (:func:`workflows.tuning.tune_between_rounds`), for a tuned
+            protocol. A tuned protocol before its first refit (None) runs,
+            and is recorded, as its untuned twin (``sp-tuned`` -> ``sp``).
 
         Raises
         ------
         ArscInputError
             Unknown reaction or binding mode, in one line.
         """
+        from workflows.protocols import get_protocol
+
         data = self.model_dump(include=set(FlowOptions.model_fields))
-        data.update(reactions=[reaction], prerelax=self.relax == "dft")
+        protocol = get_protocol(self.protocol_name)
+        name = protocol.name
+        if protocol.tuned and weights is None and protocol.untuned:
+            name = protocol.untuned
+        data.update(reactions=[reaction], prerelax=self.relax == "dft", protocol=name)
+        if protocol.tuned and weights is not None:
+            data["prerelax_weights"] = str(weights)
         return FlowOptions.validated(data, "dft")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _relax_of_protocol(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("protocol") is None:
+            return data
+        from workflows.protocols import get_protocol
+
+        try:
+            kind = get_protocol(data["protocol"]).relax
+        except ArscInputError:
+            return data  # the field's own check names the protocol
+        given = data.get("relax")
+        if given is not None and given != kind:
+            raise ValueError(
+                f"protocol {data['protocol']} relaxes with {kind}, but relax is {given}; "
+                f"drop relax or set it to {kind}"
+            )
+        return {**data, "relax": kind}
+
+    @model_serializer(mode="wrap")
+    def _without_unset_protocol(self, handler: Any) -> Any:
+        # a definition without protocol dumps (and hashes: CampaignDefinition.sha256) as
+        # before the key existed, so that campaigns started then still resume
+        out = handler(self)
+        if isinstance(out, dict) and out.get("protocol", "") is None:
+            out.pop("protocol")
+        return out
 
     @field_validator("executor")
     @classmethod

@@ -139,6 +139,16 @@ MinImageOpt = Annotated[
 ModesOpt = Annotated[
     ListOpt, typer.Option("--modes", help="Binding modes to compute (default: all).")
 ]
+#: ``--protocol``
+ProtocolOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--protocol",
+        help="How each state reaches its DFT energy: full (default: MLIP pre-relax, DFT relax, "
+        "single point), sp (MLIP relax, DFT single point), sp-tuned (sp with CHGNet tuned on "
+        "the project's DFT frames), relax-N (N DFT steps from the MLIP end point).",
+    ),
+]
 
 
 def flow_knobs(
@@ -147,6 +157,7 @@ def flow_knobs(
     prerelax_weights: Path | None,
     min_image: float | None,
     modes: list[str] | None,
+    protocol: str | None = None,
 ) -> dict[str, Any]:
     """Turn the flow's typed options of ``arsc run``/``arsc submit`` into FlowOptions values.
 
@@ -168,6 +179,7 @@ def flow_knobs(
         "prerelax_weights": str(prerelax_weights.absolute()) if prerelax_weights else None,
         "min_image": min_image,
         "modes": split_list(modes, "--modes"),
+        "protocol": protocol,
     }
 
 

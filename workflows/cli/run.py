@@ -18,6 +18,8 @@ from workflows.cli.options import (
     PrerelaxEngineOpt,
     PrerelaxOpt,
     PrerelaxWeightsOpt,
+    ProtocolOpt,
+    bounded,
     console,
     flow_knobs,
     json_clean,
@@ -32,6 +34,40 @@ ProjectOpt = Annotated[
     Path | None,
     typer.Option("--project", help="Project folder (store, last request); default from settings."),
 ]
+PlacementsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--placements",
+        callback=bounded(1, 100),
+        help="Placement search: the K lowest distinct MLIP end points of every intermediate's "
+        "starts (modes x tilts x rotations x heights) go to DFT (default: one start per mode).",
+    ),
+]
+
+
+def _tuned_weights(knobs: dict[str, Any], settings: ArscSettings) -> dict[str, Any]:
+    """Give a tuned protocol the project's fine-tuned weights when no --prerelax-weights is given.
+
+    Raises
+    ------
+    ArscInputError
+        The project has no fine-tuned model (``arsc finetune`` writes it).
+    """
+    from workflows.protocols import get_protocol
+
+    name = knobs.get("protocol")
+    if name is None or knobs.get("prerelax_weights") is not None or not get_protocol(name).tuned:
+        return knobs
+    from workflows.cli.finetune import MODELS_FOLDER
+    from workflows.engines.finetune import WEIGHTS_NAME
+
+    path = settings.project / MODELS_FOLDER / WEIGHTS_NAME
+    if not path.is_file():
+        raise ArscInputError(
+            f"--protocol {name} relaxes with CHGNet fine-tuned on the project's DFT frames, "
+            f"but {path} does not exist; run `arsc finetune` first or give --prerelax-weights"
+        )
+    return {**knobs, "prerelax_weights": str(path.absolute())}
 
 
 def _request(
@@ -115,16 +151,23 @@ def run(
     prerelax_weights: PrerelaxWeightsOpt = None,
     min_image: MinImageOpt = None,
     modes: ModesOpt = None,
+    protocol: ProtocolOpt = None,
+    placements: PlacementsOpt = None,
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")
     ] = True,
 ) -> None:
-    """Run the adsorption flow for sites locally; --resume continues the last request."""
+    """Run the adsorption flow for sites locally; --resume continues the last request.
+
+    Every calculation's job records the protocol (``--protocol``) and the MLIP
+    weights (file, SHA-256) in its metadata.
+    """
     from workflows.executors.local import run_local, unfinished
     from workflows.results import site_docs, site_row
     from workflows.store import make_store
 
-    knobs = flow_knobs(prerelax, prerelax_engine, prerelax_weights, min_image, modes)
+    knobs = flow_knobs(prerelax, prerelax_engine, prerelax_weights, min_image, modes, protocol)
+    knobs["placements"] = placements
     explicit = {
         "reactions": split_list(reactions, "--reactions"),
         "engine": engine,
@@ -134,6 +177,8 @@ def run(
     settings = get_settings(
         project=project, engine=engine, preset=preset, reactions=explicit["reactions"]
     )
+    if not resume:
+        knobs = _tuned_weights(knobs, settings)
     request = _request(site_ids, resume, settings, explicit, knobs)
     flow = request.flow()
     if not resume:

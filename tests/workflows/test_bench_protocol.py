@@ -1,0 +1,106 @@
+"""scripts/bench_protocol.py: the plan, a run into the job store, a re-run that computes nothing.
+
+CHGNet plays both the MLIP and the "DFT" engine (``--engine mlip``) on one
+tiny set -- one site (the 30-atom cell), *OH in one mode from one start, the
+reference's relaxation capped at one step -- so the benchmark's bookkeeping
+runs for real in seconds; its numbers are not DFT.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import sys
+
+import pytest
+
+from tests.paths import ROOT
+
+pytest.importorskip("chgnet", reason="the MLIP extra (scripts/install.sh installs it)")
+
+SPEC = importlib.util.spec_from_file_location("bench_protocol", ROOT / "scripts/bench_protocol.py")
+bench = importlib.util.module_from_spec(SPEC)
+sys.modules[SPEC.name] = bench  # dataclasses look their module up there
+SPEC.loader.exec_module(bench)
+
+TINY = [
+    "--engine", "mlip", "--sites", "Fe-Co_qv-n6_graphene", "--adsorbates", "OH",
+    "--protocols", "full,sp", "--placements", "1", "--modes", "top1",
+    "--tilts", "0", "--rotations", "0", "--heights", "0",
+    "--mlip-fmax", "0.3", "--max-dft-steps", "1", "--json",
+]  # fmt: skip
+
+
+def _bench(capsys, project, *extra: str) -> tuple[int, dict]:
+    capsys.readouterr()
+    code = bench.main(["--project", str(project), *TINY, *extra])
+    out = capsys.readouterr().out
+    return code, json.loads(out) if code == 0 else {}
+
+
+def test_the_dry_run_prints_the_plan_and_its_estimated_cost(capsys, tmp_path) -> None:
+    code = bench.main(["--project", str(tmp_path / "p"), "--dry-run", "--json", "--sites", "2"])
+    assert code == 0
+    plan = json.loads(capsys.readouterr().out)["plan"]
+    states = plan["states"]
+    assert [(s["site"], s["adsorbate"]) for s in states][:3] == [
+        ("Fe-Co_qv-n6_graphene", "OH"),
+        ("Fe-Co_qv-n6_graphene", "O"),
+        ("Fe-Co_qv-n6_graphene", "OOH"),
+    ]
+    assert {s["atoms"] for s in states if s["adsorbate"] == "OH"} == {32}  # 30 bare + O, H
+    assert all(s["k"] == min(3, s["starts"]) for s in states)
+    rows = plan["rows"]
+    assert list(rows) == ["full", "sp", "sp-tuned", "relax-3"]
+    # one DFT single point per state (and per gas molecule) for sp: 2 bare + 18 placements + 2 gas
+    assert rows["sp"]["force_calls"] == 2 + sum(s["k"] for s in states) + 2
+    assert rows["full"]["core_hours"] > rows["relax-3"]["core_hours"] > rows["sp"]["core_hours"]
+    assert not (tmp_path / "p").exists()  # nothing ran, nothing was written
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory):
+    project = tmp_path_factory.mktemp("bench") / "project"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = bench.main(["--project", str(project), *TINY])
+    assert code == 0
+    return project, json.loads(out.getvalue())
+
+
+def test_a_run_lands_in_the_job_store_and_compares_every_protocol(first) -> None:
+    project, result = first
+    assert (project / "store.sqlite").is_file()
+    assert result["new_calculations"] > 0 and result["reference"] == "relax-1"
+    full, sp = result["rows"]["full"], result["rows"]["sp"]
+    assert full["states"] == sp["states"] == 1
+    assert full["success_rate"] == 1.0 and full["mae_ev"] == 0.0
+    assert sp["success_rate"] in (0.0, 1.0) and sp["mae_ev"] is not None
+    assert full["force_calls"] > sp["force_calls"] > 0
+    assert sp["force_call_ratio"] == pytest.approx(full["force_calls"] / sp["force_calls"])
+
+
+def test_a_rerun_recomputes_nothing_and_reports_the_same_table(first, capsys) -> None:
+    project, result = first
+    code, again = _bench(capsys, project)
+    assert code == 0
+    assert again["new_calculations"] == 0
+    assert again["rows"] == result["rows"]
+
+
+def test_the_budget_stops_new_flows_and_says_how_to_go_on(first, capsys) -> None:
+    project, _ = first
+    code, result = _bench(capsys, project, "--budget-core-hours", "1e-9", "--adsorbates", "O")
+    assert code == 0
+    assert result["new_calculations"] == 0
+    assert "budget of 1e-09 core-hours spent" in result["stopped"]
+    assert "raise --budget-core-hours" in result["stopped"]
+
+
+def test_bad_options_are_one_line_errors(capsys, tmp_path) -> None:
+    code = bench.main(["--project", str(tmp_path / "p"), "--protocols", "full,fast", "--dry-run"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "unknown protocol 'fast'" in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,161 @@
+"""Protocols: the named presets of the adsorption flow, one table (``arsc/data/protocols.yaml``).
+
+A protocol is how every state gets from its start to the DFT energy the
+free energies use:
+
+``full``
+    MLIP pre-relaxation, DFT relaxation to convergence, DFT single point
+    (``arsc run``'s default, and campaigns with ``relax: dft``);
+``sp``
+    MLIP relaxation, one DFT single point (campaigns with ``relax: mlip``,
+    ``arsc screen``'s);
+``sp-tuned``
+    as ``sp``, with CHGNet fine-tuned on the project's own DFT frames
+    (:mod:`workflows.tuning`);
+``relax-N``
+    MLIP relaxation, N DFT relaxation steps from its end point, DFT single
+    point (``relax-n``: N from the table).
+
+:class:`workflows.flows.DacAdsorptionFlow` reads the knobs from here
+(``protocol`` field); the name goes into the metadata of every job the flow
+runs. The table also holds what ``scripts/bench_protocol.py`` measured for
+each protocol (null until measured).
+
+Examples
+--------
+>>> get_protocol("relax-5").dft_steps
+5
+>>> get_protocol("sp").relax
+'mlip'
+>>> canonical_protocol("relax-n")
+'relax-3'
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib.resources import files
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from arsc.errors import ArscInputError
+
+#: ``relax-<n>``: a relax-n protocol with n DFT steps.
+_RELAX_N = re.compile(r"^relax-(\d+)$")
+#: Largest n of ``relax-<n>`` (beyond, it is a full relaxation).
+MAX_RELAX_STEPS = 1000
+
+
+class Measured(BaseModel):
+    """What the protocol benchmark measured for a protocol (None until measured)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    success_rate: float | None = Field(
+        default=None,
+        description="Share of states within 0.1 eV of (or below) the full reference, 0-1",
+    )
+    mae_ev: float | None = Field(
+        default=None, description="Mean absolute error of adsorption energies against full, eV"
+    )
+    force_call_ratio: float | None = Field(
+        default=None,
+        description="GPAW force calls of full divided by this protocol's, dimensionless",
+    )
+    states: int | None = Field(default=None, description="States compared, count")
+    date: str | None = Field(default=None, description="Date of the benchmark run (ISO 8601)")
+
+
+class Protocol(BaseModel):
+    """One named knob set of the adsorption flow (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(description="Protocol name (relax-n resolved to relax-<n>)")
+    description: str = Field(description="What the protocol computes, one line")
+    relax: Literal["dft", "mlip"] = Field(
+        description="Engine that relaxes a state before the DFT single point"
+    )
+    dft_steps: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_RELAX_STEPS,
+        description="Most DFT optimiser steps, count (relax dft); None: to convergence",
+    )
+    tuned: bool = Field(
+        default=False, description="Relax with CHGNet fine-tuned on the project's own DFT frames"
+    )
+    untuned: str | None = Field(
+        default=None, description="Protocol a tuned one runs as before its first refit"
+    )
+    measured: Measured = Field(
+        default_factory=lambda: Measured(), description="Benchmark figures against full"
+    )
+
+    @property
+    def capped(self) -> bool:
+        """Whether the DFT relaxation stops after :attr:`dft_steps` (converged or not)."""
+        return self.relax == "dft" and self.dft_steps is not None
+
+
+@cache
+def _table() -> dict[str, Any]:
+    import yaml
+
+    return dict(yaml.safe_load(files("arsc.data").joinpath("protocols.yaml").read_text()))
+
+
+def protocol_names() -> tuple[str, ...]:
+    """Return the protocol names of the table (``relax-n`` stands for every ``relax-<n>``)."""
+    return tuple(_table()["protocols"])
+
+
+def default_protocol() -> str:
+    """Return the protocol of a flow that names none (``full``)."""
+    return str(_table()["default"])
+
+
+def campaign_protocol(relax: str) -> str:
+    """Return the protocol of a campaign's ``dft.relax`` (``dft`` -> full, ``mlip`` -> sp)."""
+    return str(_table()["campaign_relax"][relax])
+
+
+def _unknown(name: object) -> ArscInputError:
+    known = ", ".join(protocol_names())
+    return ArscInputError(
+        f"unknown protocol {name!r}; allowed: {known} (relax-<n>: n DFT steps, "
+        f"1 to {MAX_RELAX_STEPS})"
+    )
+
+
+def get_protocol(name: str) -> Protocol:
+    """Return a protocol by name; ``relax-5`` is ``relax-n`` with 5 DFT steps.
+
+    Raises
+    ------
+    ArscInputError
+        Unknown name, or a ``relax-<n>`` with n out of range (one line, the known names).
+    """
+    table = _table()["protocols"]
+    if not isinstance(name, str):
+        raise _unknown(name)
+    match = _RELAX_N.match(name)
+    if name in table and name != "relax-n":
+        return Protocol(name=name, **table[name])
+    entry = dict(table["relax-n"])
+    if match:
+        steps = int(match.group(1))
+        if not 1 <= steps <= MAX_RELAX_STEPS:
+            raise _unknown(name)
+        if steps != entry["dft_steps"]:  # the table's figures are for its own n
+            entry.update(dft_steps=steps, measured={})
+    elif name != "relax-n":
+        raise _unknown(name)
+    return Protocol(name=f"relax-{entry['dft_steps']}", **entry)
+
+
+def canonical_protocol(name: str) -> str:
+    """Return the recorded name of a protocol (``relax-n`` -> ``relax-3``); raises if unknown."""
+    return get_protocol(name).name
