@@ -9,9 +9,17 @@ DFT is on dual-atom sites, at another level of theory. Two ways to learn
     keep the prior's shape and add, per intermediate, the mean residual
     dG_DFT - dG_prior over the computed sites to its intercept a_z (full
     fit and every ensemble member): the systematic shift between the prior's
-    data and the campaign's DFT. The residual std (noise_std) becomes the
-    pooled std of the prior's (weighted as :data:`PRIOR_ROWS` rows) and of
-    the residuals left after the shift. Needs one DFT row per intermediate.
+    data and the campaign's DFT. dG_prior is the prior's prediction as the
+    campaign scores it (:func:`arsc.transfer.score_pairs`: the lower binding
+    mode, and for a single-atom prior the partner-mixed value), so the
+    shift corrects what the campaign actually predicted. The residual std
+    (noise_std) becomes the pooled std of the prior's (weighted as
+    :data:`PRIOR_ROWS` rows) and of the residuals left after the shift.
+    The computed sites are then held-out data for the shifted model: each
+    site's residual is predicted from the shift of the *other* sites
+    (leave one out) and, where those errors exceed the shifted model's std,
+    the std is widened (:func:`held_out_scale`, never narrowed). Needs one
+    DFT row per intermediate (two for the widening).
 ``full``
     :func:`arsc.model.fit_model` on the campaign's DFT rows alone (one row
     per computed site and intermediate), with the prior's A-term formula.
@@ -32,9 +40,11 @@ import pandas as pd
 
 from arsc.errors import ArscInputError
 from arsc.model import DEFAULT_FORMULA, ArscModel, fit_model
-from arsc.model import score as model_score
+from arsc.model.io import Interval
 from arsc.model.predict import fit_phi_opt
 from arsc.model.table import read_table
+from arsc.surrogates import calibrate
+from arsc.transfer import score_pairs
 from workflows.campaign.definition import ModelSpec
 from workflows.campaign.state import RefitInfo
 
@@ -73,20 +83,55 @@ def training_table(
     return pd.DataFrame(rows)
 
 
+def _widened(interval: Interval | None, factor: float) -> Interval | None:
+    """Return the conformal interval with every scale times ``factor`` (>= 1)."""
+    if factor == 1.0:
+        return interval
+    if interval is None:
+        return Interval(scale={"0.68": factor}, group_coverage={}, n=0)
+    return interval.model_copy(update={"scale": {k: v * factor for k, v in interval.scale.items()}})
+
+
 def shifted(
-    model: ArscModel, offsets: dict[str, float], noise: dict[str, float] | None = None
+    model: ArscModel,
+    offsets: dict[str, float],
+    noise: dict[str, float] | None = None,
+    widen: dict[str, float] | None = None,
 ) -> ArscModel:
-    """Return a copy with a_z += offset_z (fit and members) and new noise_std (eV)."""
+    """Return a copy with a_z += offset_z (fit and members), new noise_std (eV), wider std.
+
+    ``widen`` maps an intermediate to a factor >= 1 on its predictive std: the
+    conformal scale of a hierarchical fit; for a power-law fit only its
+    residual std (noise_std) is widened, so the factor there is a lower bound.
+    """
     fits = {}
     for z, fit in model.intermediates.items():
         d = offsets.get(z, 0.0)
-        extra = {"noise_std": noise[z]} if noise and z in noise else {}
+        factor = (widen or {}).get(z, 1.0)
+        sigma = noise[z] if noise and z in noise else fit.noise_std
+        interval = fit.interval
+        if fit.hier is not None:
+            interval = _widened(fit.interval, factor)  # the scale on the calibrated std
+        else:
+            sigma *= factor  # a power-law fit: its residual std only
         params = {**fit.params, "a": fit.params["a"] + d}
         members = [{**m, "a": m["a"] + d} for m in fit.ensemble]
         opt = fit_phi_opt(fit.model_copy(update={"params": params}), fit.dg_opt)
-        update = {"params": params, "ensemble": members, "phi_opt": opt, **extra}
+        update = {
+            "params": params,
+            "ensemble": members,
+            "phi_opt": opt,
+            "noise_std": sigma,
+            "interval": interval,
+        }
         fits[z] = fit.model_copy(update=update)
     return model.model_copy(update={"intermediates": fits})
+
+
+def _residuals(model: ArscModel, rows: pd.DataFrame, z: str) -> tuple[np.ndarray, np.ndarray]:
+    """dG_DFT - dG_model of one intermediate's rows and the model's std there, eV."""
+    pred, _ = score_pairs(model, read_table(rows), [z])
+    return rows["dG"].to_numpy(float) - pred.dg[:, 0], pred.std[:, 0]
 
 
 def offsets(prior: ArscModel, table: pd.DataFrame) -> tuple[dict[str, float], dict[str, float]]:
@@ -95,12 +140,34 @@ def offsets(prior: ArscModel, table: pd.DataFrame) -> tuple[dict[str, float], di
     for z, rows in table.groupby("intermediate", sort=True):
         if z not in prior.intermediates:
             continue
-        res = rows["dG"].to_numpy(float) - model_score(prior, read_table(rows), [str(z)]).dg[:, 0]
+        res, _ = _residuals(prior, rows, str(z))
         shift[str(z)] = float(np.mean(res))
         left = float(np.sum((res - res.mean()) ** 2))
         prior_var = prior.intermediates[str(z)].noise_std ** 2
         noise[str(z)] = float(np.sqrt((PRIOR_ROWS * prior_var + left) / (PRIOR_ROWS + len(res))))
     return shift, noise
+
+
+def held_out_scale(prior: ArscModel, model: ArscModel, table: pd.DataFrame) -> dict[str, float]:
+    """Per intermediate, the factor (>= 1) that makes the shifted model's std cover its errors.
+
+    Each computed site is held out in turn: its error is its residual against
+    the prior minus the mean residual of the other sites (the shift a model
+    without it would have used), and the std is the shifted model's std there.
+    :func:`arsc.surrogates.calibrate` turns these into the smallest factor
+    with which 68 % of the errors lie within 1 std and 95 % within 1.96 std
+    (finite-sample safe); fewer than two sites give 1.
+    """
+    out = {}
+    for z, rows in table.groupby("intermediate", sort=True):
+        if z not in model.intermediates or len(rows) < 2:
+            continue
+        res, _ = _residuals(prior, rows, str(z))
+        n = len(res)
+        loo = res - (res.sum() - res) / (n - 1)
+        _, std = _residuals(model, rows, str(z))
+        out[str(z)] = float(calibrate(loo, std).scale)
+    return out
 
 
 def _full(spec: ModelSpec, prior: ArscModel | None, table: pd.DataFrame, seed: int) -> ArscModel:
@@ -161,9 +228,14 @@ def refit(
     kind = _kind(spec, prior, table)
     if kind == "offset" and prior is not None:
         off, noise = offsets(prior, table)
-        text = ", ".join(f"{z} {v:+.2f} eV (noise {noise[z]:.2f})" for z, v in off.items())
+        plain = shifted(prior, off, noise)
+        widen = held_out_scale(prior, plain, table)
+        text = ", ".join(
+            f"{z} {v:+.2f} eV (noise {noise[z]:.2f}, std x{widen.get(z, 1.0):.2f})"
+            for z, v in off.items()
+        )
         info = RefitInfo(kind="offset", model=None, rows=rows, offsets=off, message=text)
-        return Learned(shifted(prior, off, noise), info)
+        return Learned(shifted(prior, off, noise, widen), info)
     try:
         model = _full(spec, prior, table, seed)
     except (ArscInputError, ValueError, RuntimeError, np.linalg.LinAlgError) as exc:

@@ -2,8 +2,12 @@
 
 For every candidate the model predicts dG and its predictive std per
 intermediate with either metal binding, and keeps the lower dG
-(:func:`arsc.model.predict.score_lowest`), as the DFT side keeps its
-lowest-energy binding mode. The objective quantity is computed
+(:func:`arsc.transfer.score_pairs`), as the DFT side keeps its
+lowest-energy binding mode. A model that saw single atoms only (the
+packaged cold-start prior) knows no partner effect; ``score_pairs`` then
+mixes the two metals' single-atom values with the ARSC synergy weight and
+widens the std by the unknown weight (:func:`arsc.transfer.partner_mixed`),
+so Fe-Co and Fe-Ni are no longer predicted alike. The objective quantity is computed
 at the predicted dG (:func:`arsc.thermo.quantities.evaluate_quantity`) and its
 std from Monte Carlo samples dG ~ N(mu, std^2), independent per intermediate,
 with a seeded generator (so a resumed campaign scores exactly as before) and
@@ -28,10 +32,11 @@ import pandas as pd
 from arsc.elements import PRIMARY_PROPERTIES, load_elements
 from arsc.errors import ArscInputError
 from arsc.model import ArscModel, load_model
-from arsc.model.predict import phi_opts, score_lowest
+from arsc.model.predict import phi_opts
 from arsc.model.table import read_table
 from arsc.select import Objective
 from arsc.thermo.quantities import evaluate_quantity, quantity_intermediates
+from arsc.transfer import score_pairs
 from workflows.campaign.definition import ObjectiveSpec
 from workflows.campaign.state import Predictions, nums
 
@@ -107,7 +112,7 @@ def predict_candidates(
     """
     names = quantity_intermediates(spec)
     table = read_table(candidates)
-    scores, _ = score_lowest(model, table, names)  # the lower of top1 and top2, as DFT
+    scores, _ = score_pairs(model, table, names)  # the lower of top1 and top2, as DFT
     std = np.where(np.isfinite(scores.std), scores.std, 0.0)
     mu = {z: scores.dg[:, j] for j, z in enumerate(names)}
     value = evaluate_quantity(spec, mu)

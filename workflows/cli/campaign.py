@@ -49,7 +49,14 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 
 def accounting_line(state: CampaignState) -> str:
-    """Return one line: DFT (or MLIP) spent vs an exhaustive screen, and the ratio."""
+    """Return one line: what was spent, what it resolved, what it claims, by which protocol.
+
+    A saving against an exhaustive screen is claimed only for an optimum the
+    stopping rule's test confirms (:func:`workflows.campaign.outcome.claim_text`);
+    otherwise the line says why the campaign stopped and what is unresolved.
+    """
+    from workflows.campaign.outcome import state_claim, state_protocol_line
+
     a = state.accounting
     n_sites = state.space.sites if state.space else 0
     per = a.core_hours_per_calculation
@@ -64,31 +71,35 @@ def accounting_line(state: CampaignState) -> str:
         f"an exhaustive screen of the {n_sites} candidates needs {a.exhaustive_calculations} "
         f"calculations, {whole_hours} core-hours"
     )
-    saved = (
-        f"saved {100 * a.saved_fraction:.0f} % ({_fmt(a.ratio, 1)}x fewer)"
-        if a.saved_fraction is not None and a.ratio is not None
-        else "nothing computed yet"
-    )
-    return f"accounting: {spent}; {whole}; {saved}"
+    claim = state_claim(state) if a.dft_calculations else "nothing computed yet"
+    return f"accounting: {spent}; {whole}; {claim}; {state_protocol_line(state)}"
 
 
 def top_table(state: CampaignState, top: int | None = None) -> Table:
-    """Return a table of the best candidates of the ranking (DFT-confirmed first)."""
+    """Return a table of the best candidates, in the ranking's one order (see ranking_note)."""
     from arsc.thermo.quantities import quantity_unit
+    from workflows.campaign.outcome import resolution
 
     spec = state.definition.objective
     unit = quantity_unit(spec.quantity)
     table = Table(title=f"top candidates: {spec.quantity} of {spec.reaction} ({spec.goal})")
-    computed = state.definition.dft.source
-    for col in ("rank", "site", f"{spec.quantity} ({unit})", "std", "source"):
-        table.add_column(col)
+    kind = "DFT" if state.definition.dft.is_dft else "MLIP"  # replayed tables count as DFT
+    unresolved = set(resolution(state).unresolved)
+    table.add_column("rank")
+    table.add_column("site", no_wrap=True)
+    table.add_column(f"{spec.quantity} ({unit})", min_width=min(len(spec.quantity), 16))
+    table.add_column("std")
+    table.add_column("ranked by")
+    table.add_column("could beat best", max_width=10)
     for row in state.ranking[: top or state.definition.report.top]:
+        dft = row.source == "dft"
         table.add_row(
             str(row.rank),
             row.site,
             _fmt(row.value),
             _fmt(row.value_std, 2),
-            computed if row.source == "dft" else "ARSC prediction",
+            f"{kind} value" if dft else "ARSC mean",
+            "-" if dft else ("yes" if row.site in unresolved else "no"),
         )
     return table
 
@@ -114,6 +125,7 @@ def print_outcome(campaign: Campaign, as_json: bool) -> None:
     Top candidates, accounting and the report path (or one JSON object).
     """
     from workflows.campaign.loop import describe
+    from workflows.campaign.outcome import ranking_note
 
     state = campaign.state
     report, written = write_report_of(campaign) if state.status == "finished" else (None, False)
@@ -127,6 +139,7 @@ def print_outcome(campaign: Campaign, as_json: bool) -> None:
         out.print(f"campaign {state.definition.name!r} not finished (status {state.status})")
         return
     out.print(top_table(state))
+    out.print(ranking_note(state))
     out.print(f"stopped: {state.stop_reason} after {len(state.rounds)} round(s)")
     out.print(accounting_line(state))
     if written:

@@ -15,7 +15,8 @@ What is taken from where:
 - accounting: ``state.accounting`` (calculations, core-hours, wall time, the
   exhaustive count of the campaign's own flow) plus
   :func:`arsc.space.count_space` of the enumerated sites over every
-  intermediate and binding mode.
+  intermediate and binding mode; whether the optimum is confirmed, what the
+  campaign claims and the protocol line (:mod:`workflows.campaign.outcome`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from arsc.select import Objective as Goal
 from arsc.space import Site, count_space, get_motif
 from arsc.thermo.quantities import quantity_label, quantity_unit
 from workflows.campaign.definition import ObjectiveSpec
+from workflows.campaign.outcome import resolution, state_claim, state_protocol_line
 from workflows.campaign.state import CampaignState, Predictions, load_state
 from workflows.report.data import (
     DFT_COLUMNS,
@@ -171,7 +173,12 @@ def dg_frame(state: CampaignState) -> pd.DataFrame:
 
 
 def accounting_of(state: CampaignState, sites: list[str]) -> Accounting:
-    """Return the accounting, with the count over every intermediate and mode (arsc.space)."""
+    """Return the accounting, with the count over every intermediate and mode (arsc.space).
+
+    What it claims comes from :mod:`workflows.campaign.outcome`: a saving only
+    for an optimum the stopping rule's test confirmed, and the protocol that
+    produced the computed values with its measured success rate.
+    """
     acc = state.accounting
     exhaustive = acc.exhaustive_calculations
     if not exhaustive and state.space is not None:
@@ -183,6 +190,9 @@ def accounting_of(state: CampaignState, sites: list[str]) -> Accounting:
         exhaustive_calculations=exhaustive,
         wall_time_s=acc.wall_time_s,
         exhaustive_all=count_space(objs).dft_calculations if objs else None,
+        confirmed=resolution(state).confirmed,
+        claim=state_claim(state),
+        protocol=state_protocol_line(state),
     )
 
 

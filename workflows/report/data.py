@@ -144,6 +144,19 @@ class Accounting:
         Calculations of an exhaustive screen of every registered
         intermediate in every binding mode, one relaxation each
         (:func:`arsc.space.count_space`); None: not counted.
+    confirmed
+        Whether the stopping rule's test confirmed the best computed site as
+        the optimum (:func:`workflows.campaign.outcome.resolution`); a saving
+        is claimed only then.
+    claim
+        What the campaign may claim, one sentence
+        (:func:`workflows.campaign.outcome.claim_text`): the saving of a
+        confirmed optimum, else the stop reason, what is unresolved and "no
+        saving claimed"; empty: not known (then no saving is claimed).
+    protocol
+        The protocol that produced the computed values and its measured
+        success rate (:func:`workflows.campaign.outcome.protocol_line`);
+        empty: not known.
     """
 
     calculations: int
@@ -151,6 +164,9 @@ class Accounting:
     exhaustive_calculations: int
     wall_time_s: float = math.nan
     exhaustive_all: int | None = None
+    confirmed: bool = False
+    claim: str = ""
+    protocol: str = ""
 
     @property
     def core_hours_per_calculation(self) -> float:
@@ -235,32 +251,34 @@ class ReportData:
 
 
 def ranking(predictions: pd.DataFrame, dft: pd.DataFrame, objective: Objective) -> pd.DataFrame:
-    """Rank every candidate, best first.
+    """Rank every candidate, best first, in one order: the value that matters for each.
 
-    DFT-computed sites come first, by their DFT value, then the others by
-    their latest ARSC prediction (sites without a value last).
-
-    This is the campaign's own ranking rule (``CampaignState.ranking``).
+    A DFT-computed site counts with its DFT value, every other site with its
+    latest ARSC predicted mean; all are sorted together by
+    :meth:`Objective.badness` of that value (distance from the best, lower is
+    better). On equal badness a computed site comes first, then by site;
+    sites without a value come last. This is the campaign's own ranking rule
+    (:func:`workflows.campaign.outcome.ranking`, ``CampaignState.ranking``).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``site``, ``value`` (objective's unit), ``source`` (``"dft"`` or
-        ``"arsc"``).
+        Columns ``site``, ``value`` (objective's unit), ``source`` (``"dft"``:
+        ranked by its DFT value; ``"arsc"``: by its predicted mean).
     """
     done = dft.drop_duplicates("site", keep="last")
     rest = predictions[~predictions["site"].isin(done["site"])]
-    parts = []
-    for frame, col, source in ((done, "objective", "dft"), (rest, "mu", "arsc")):
-        values = frame[col].to_numpy(dtype=float)
-        bad = objective.badness(values)
-        order = np.lexsort((bad, np.isnan(bad)))
-        parts.append(
-            pd.DataFrame(
-                {"site": frame["site"].to_numpy()[order], "value": values[order], "source": source}
-            )
-        )
-    return pd.concat(parts, ignore_index=True)
+    frame = pd.concat(
+        [
+            pd.DataFrame({"site": done["site"], "value": done["objective"], "source": "dft"}),
+            pd.DataFrame({"site": rest["site"], "value": rest["mu"], "source": "arsc"}),
+        ],
+        ignore_index=True,
+    ).astype({"value": float})
+    bad = objective.badness(frame["value"])
+    site = frame["site"].to_numpy(str)
+    order = np.lexsort((site, frame["source"].to_numpy(str) != "dft", bad, np.isnan(bad)))
+    return frame.iloc[order].reset_index(drop=True)
 
 
 #: Width of the bound within which DFT confirms a prediction, in predictive std.

@@ -53,11 +53,13 @@ def _pm(mu: float, sigma: float, unit: str) -> str:
 
 
 def top_candidates(data: ReportData, rows: int = TOP_ROWS) -> pd.DataFrame:
-    """Return the best candidates (:meth:`ReportData.ranking`: DFT-computed first).
+    """Return the best candidates in the ranking's one order (:meth:`ReportData.ranking`).
 
-    Columns: rank, site, motif, predicted now (latest mu ± sigma), predicted
-    before DFT, DFT, |pred - DFT|, round, status (predicted, pruned, confirmed,
-    worse than predicted; see :func:`workflows.report.data.confirmed_mask`).
+    Columns: rank, site, motif, ranked by (``DFT value`` or ``ARSC mean``:
+    the value the site is ranked by), predicted now (latest mu ± sigma),
+    predicted before DFT, DFT, |pred - DFT|, round, status (predicted,
+    pruned, confirmed, worse than predicted; see
+    :func:`workflows.report.data.confirmed_mask`).
     """
     pred = data.predictions.set_index("site")
     last = data.dft.drop_duplicates("site", keep="last")
@@ -71,6 +73,7 @@ def top_candidates(data: ReportData, rows: int = TOP_ROWS) -> pd.DataFrame:
             "rank": str(rank),
             "site": site,
             "motif": p["motif"],
+            "ranked by": "ARSC mean",
             "predicted now": _pm(float(p["mu"]), float(p["sigma"]), unit),
             "predicted before DFT": "–",
             "DFT": "–",
@@ -81,6 +84,7 @@ def top_candidates(data: ReportData, rows: int = TOP_ROWS) -> pd.DataFrame:
         if d is not None:
             row.update(
                 {
+                    "ranked by": "DFT value",
                     "predicted before DFT": _pm(float(d["pred_mu"]), float(d["pred_sigma"]), unit),
                     "DFT": f"{float(d['objective']):.2f} {unit}",
                     "|pred - DFT|": _num(abs(float(d["pred_mu"]) - float(d["objective"]))),
@@ -113,19 +117,35 @@ def accounting_rows(acc: Accounting) -> list[tuple[str, str, str]]:
     return rows
 
 
+#: What the page says of a saving when the campaign did not confirm its optimum.
+NO_CLAIM = "no saving claimed: the optimum is not confirmed"
+
+
 def accounting_line(acc: Accounting) -> str:
-    """One sentence: spent, exhaustive, ratio saved."""
+    """One sentence: spent, exhaustive, what is claimed, by which protocol.
+
+    The ratio and the fraction saved are claimed only for a confirmed
+    optimum (``acc.confirmed``); otherwise ``acc.claim`` (the stop reason
+    and what is unresolved) or :data:`NO_CLAIM` stands in their place.
+    """
     if not acc.calculations:
         return (
             f"No DFT calculations run yet; an exhaustive screen needs "
             f"{acc.exhaustive_calculations:,}."
         )
-    return (
-        f"{acc.calculations:,} DFT calculations ({significant(acc.core_hours)} core-hours) instead "
-        f"of {acc.exhaustive_calculations:,} ({significant(acc.exhaustive_core_hours)} core-hours) "
-        f"for an exhaustive screen: {_num(acc.ratio, 0)}x fewer, "
-        f"{_num(100 * acc.saved_fraction, 2)} % saved."
+    spent = (
+        f"{acc.calculations:,} DFT calculations ({significant(acc.core_hours)} core-hours) "
+        f"against {acc.exhaustive_calculations:,} "
+        f"({significant(acc.exhaustive_core_hours)} core-hours) for an exhaustive screen"
     )
+    if acc.claim:
+        claim = acc.claim
+    elif acc.confirmed:
+        claim = f"{_num(acc.ratio, 0)}x fewer, {_num(100 * acc.saved_fraction, 2)} % saved"
+    else:
+        claim = NO_CLAIM
+    protocol = f"; values by {acc.protocol}" if acc.protocol else ""
+    return f"{spent}: {claim}{protocol}."
 
 
 def _table(frame: pd.DataFrame, text_columns: tuple[str, ...]) -> str:
@@ -158,6 +178,11 @@ def _figure(name: str, png: Path, data: ReportData) -> str:
     )
 
 
+def _by(data: ReportData) -> str:
+    protocol = data.accounting.protocol
+    return f", {escape(protocol)}" if protocol else ""
+
+
 def _summary(data: ReportData) -> str:
     best = data.best_computed()
     lines = []
@@ -166,7 +191,7 @@ def _summary(data: ReportData) -> str:
         lines.append(
             f"Best computed candidate: <b>{escape(str(top['site']))}</b>, "
             f"{escape(data.objective.label)} = {float(top['objective']):.2f} "
-            f"{escape(data.objective.unit)} by DFT (predicted before DFT "
+            f"{escape(data.objective.unit)} by DFT{_by(data)} (predicted before DFT "
             f"{_pm(float(top['pred_mu']), float(top['pred_sigma']), data.objective.unit)})."
         )
     lines.append(escape(accounting_line(data.accounting)))
@@ -191,11 +216,13 @@ def render_page(data: ReportData, figures: Mapping[str, Path]) -> str:
     ]
     parts += [f"<p>{escape(note)}</p>" for note in data.notes]
     parts.append('<h2 id="top">Top candidates</h2>')
+    by = f" ({escape(data.accounting.protocol)})" if data.accounting.protocol else ""
     parts.append(
-        "<p>DFT-computed sites first, by their DFT value, then the others by the latest ARSC "
-        "prediction. Uncertainties are ±1σ of the ARSC prediction. <i>confirmed</i>: the DFT "
-        f"value is no worse than the prediction made before the batch, mu + {CONFIRM_KAPPA:g}σ, "
-        "allowed for.</p>"
+        f"<p>One order for all candidates, {escape(sense)}: a DFT-computed site by its DFT "
+        f"value{by}, every other site by the latest ARSC predicted mean (column <i>ranked "
+        "by</i>). A predicted rank is a prediction, not a result: uncertainties are ±1σ of "
+        "the ARSC prediction. <i>confirmed</i>: the DFT value is no worse than the prediction "
+        f"made before the batch, mu + {CONFIRM_KAPPA:g}σ, allowed for.</p>"
     )
     parts.append(_table(top_candidates(data), ("site", "motif", "status")))
     for name in FIGURES:

@@ -193,15 +193,20 @@ def test_replay_campaign_records_every_step_and_stops_at_the_budget(finished):
     assert state.accounting.exhaustive_calculations == 36 * 4
     assert state.accounting.core_hours == pytest.approx(24 * 100 / 3600)
     assert state.accounting.ratio == pytest.approx(6.0)
-    ranks = [r.source for r in state.ranking]
-    assert ranks == ["dft"] * 6 + ["arsc"] * 30
-    dft_scores = [r.score for r in state.ranking[:6]]
-    assert dft_scores == sorted(dft_scores)
+    # one order for all: computed sites by their DFT score, the others by the score of the
+    # final model's predicted mean (goal min: the value itself)
+    assert sorted(r.source for r in state.ranking) == ["arsc"] * 30 + ["dft"] * 6
+    scores = [r.score for r in state.ranking]
+    assert scores == sorted(scores)
     final = state.final_predictions  # the last refit's, which the ARSC part of the ranking uses
     assert final is not None and final.sites == state.rounds[-1].predictions.sites
     at = {s: i for i, s in enumerate(final.sites)}
-    for row in state.ranking[6:]:
-        assert row.value == pytest.approx(final.value[at[row.site]])
+    dft = {res.site: res for _, res in state.results()}
+    for row in state.ranking:
+        if row.source == "dft":
+            assert (row.value, row.score) == (dft[row.site].value, dft[row.site].score)
+        else:
+            assert row.value == pytest.approx(final.value[at[row.site]]) == row.score
     assert (campaign.folder / "validation" / "round-00.png").is_file()
 
 
@@ -271,6 +276,11 @@ def test_confirmed_lead_stops_before_the_budget(tmp_path):
     assert state.stop_reason.startswith("lead confirmed")
     assert state.accounting.dft_calculations < 40
     assert state.ranking[0].site == favourite and state.ranking[0].score == pytest.approx(0)
+    from workflows.cli.campaign import accounting_line
+
+    line = accounting_line(state)  # the rule confirmed the optimum: the saving is claimed
+    assert f"optimum confirmed ({favourite} " in line and "% (" in line and "x fewer)" in line
+    assert "no saving claimed" not in line
 
 
 def test_budget_cuts_the_batch_to_what_it_pays_for(tmp_path):

@@ -235,10 +235,16 @@ def test_metal_grid_mirrors_symmetric_motifs_only():
     assert asym[0, 1] == 0.7 and np.isnan(asym[1, 0])
 
 
-def test_ranking_puts_dft_sites_first_then_predictions():
-    pred, dft = _frames()
-    assert ranking(pred, dft, OBJ)["site"].tolist() == ["a", "d", "c", "b"]
-    assert ranking(pred, dft, OBJ)["source"].tolist() == ["dft", "dft", "arsc", "arsc"]
+def test_ranking_is_one_order_by_dft_value_or_predicted_mean():
+    pred, dft = _frames()  # DFT a 0.6, d 1.2; predicted (uncomputed) b 0.9, c 0.3
+    ranked = ranking(pred, dft, OBJ)
+    assert ranked["site"].tolist() == ["c", "a", "b", "d"]  # lower is better
+    assert ranked["source"].tolist() == ["arsc", "dft", "arsc", "dft"]
+    assert ranked["value"].tolist() == [0.3, 0.6, 0.9, 1.2]
+    high = ranking(pred, dft, Objective("U_L", "V", "max"))  # higher is better
+    assert high["site"].tolist() == ["d", "b", "a", "c"]
+    tie = ranking(pred.assign(mu=[0.5, 0.9, 0.6, 0.7]), dft, OBJ)  # c predicted = a's DFT
+    assert tie["site"].tolist()[:2] == ["a", "c"]  # a computed value wins the tie
 
 
 def test_confirmed_when_dft_no_worse_than_prediction_plus_two_sigma():
@@ -252,9 +258,15 @@ def test_top_candidates_table_lists_predicted_and_dft_values_with_uncertainties(
     synthetic_report,
 ):
     table = top_candidates(synthetic_report.data)
-    first = table.iloc[0]
+    computed = table[table["ranked by"] == "DFT value"]
+    assert len(computed) and set(table["ranked by"]) <= {"DFT value", "ARSC mean"}
+    first = computed.iloc[0]
     assert first["status"] in ("confirmed", "worse than predicted")
     assert "±" in first["predicted before DFT"] and first["DFT"].endswith(" V")
+    predicted = table[table["ranked by"] == "ARSC mean"]
+    assert (predicted["DFT"] == "–").all() and predicted["status"].isin(
+        {"predicted", "pruned"}
+    ).all()
     assert (table["rank"] == [str(i) for i in range(1, len(table) + 1)]).all()
 
 
