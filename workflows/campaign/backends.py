@@ -353,7 +353,9 @@ class FireworksBackend(LocalBackend):
     def key(self, site: str) -> str:
         """Request key of a site's workflow (duplicate-free submission)."""
         d = self.dft
-        return f"{self.definition.name}|{site}|{d.engine}|{d.preset}|{d.relax}"
+        key = f"{self.definition.name}|{site}|{d.engine}|{d.preset}|{d.relax}"
+        # a file without `protocol:` keeps the key it had before protocols existed
+        return key if d.protocol is None else f"{key}|{d.protocol_name}"
 
     def compute(self, sites: Sequence[str], progress: ProgressFn | None = None) -> BatchOutcome:
         """Submit, launch workers, wait until every workflow of the batch has finished."""
