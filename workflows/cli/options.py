@@ -150,6 +150,16 @@ ProtocolOpt = Annotated[
     ),
 ]
 
+PlacementsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--placements",
+        callback=bounded(1, 100),
+        help="Placement search: the K lowest distinct MLIP end points of every intermediate's "
+        "starts (modes x tilts x rotations x heights) go to DFT (default: one start per mode).",
+    ),
+]
+
 
 def flow_knobs(
     prerelax: bool | None,

@@ -15,11 +15,11 @@ from workflows.cli.options import (
     ListOpt,
     MinImageOpt,
     ModesOpt,
+    PlacementsOpt,
     PrerelaxEngineOpt,
     PrerelaxOpt,
     PrerelaxWeightsOpt,
     ProtocolOpt,
-    bounded,
     console,
     flow_knobs,
     json_clean,
@@ -34,18 +34,9 @@ ProjectOpt = Annotated[
     Path | None,
     typer.Option("--project", help="Project folder (store, last request); default from settings."),
 ]
-PlacementsOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--placements",
-        callback=bounded(1, 100),
-        help="Placement search: the K lowest distinct MLIP end points of every intermediate's "
-        "starts (modes x tilts x rotations x heights) go to DFT (default: one start per mode).",
-    ),
-]
 
 
-def _tuned_weights(knobs: dict[str, Any], settings: ArscSettings) -> dict[str, Any]:
+def tuned_weights(knobs: dict[str, Any], settings: ArscSettings) -> dict[str, Any]:
     """Give a tuned protocol the project's fine-tuned weights when no --prerelax-weights is given.
 
     Raises
@@ -178,7 +169,7 @@ def run(
         project=project, engine=engine, preset=preset, reactions=explicit["reactions"]
     )
     if not resume:
-        knobs = _tuned_weights(knobs, settings)
+        knobs = tuned_weights(knobs, settings)
     request = _request(site_ids, resume, settings, explicit, knobs)
     flow = request.flow()
     if not resume:

@@ -16,9 +16,11 @@ from workflows.cli.options import (
     ListOpt,
     MinImageOpt,
     ModesOpt,
+    PlacementsOpt,
     PrerelaxEngineOpt,
     PrerelaxOpt,
     PrerelaxWeightsOpt,
+    ProtocolOpt,
     bounded,
     console,
     flow_knobs,
@@ -135,6 +137,8 @@ def submit(
     prerelax_weights: PrerelaxWeightsOpt = None,
     modes: ModesOpt = None,
     min_image: MinImageOpt = None,
+    protocol: ProtocolOpt = None,
+    placements: PlacementsOpt = None,
     partition: PartitionOpt = None,
     account: AccountOpt = None,
     walltime: WalltimeOpt = None,
@@ -147,6 +151,7 @@ def submit(
     as_json: JsonOpt = False,
 ) -> None:
     """Submit the adsorption flow of sites to FireWorks and launch it through SLURM."""
+    from workflows.cli.run import tuned_weights
     from workflows.executors.local import RunRequest
     from workflows.executors.queue import write_qadapter as write_file
     from workflows.executors.submission import LAUNCH_FOLDER, adapter_for, require_launchpad
@@ -172,7 +177,8 @@ def submit(
     queue = _queue(
         qadapter, partition=partition, account=account, walltime=walltime, job_name=job_name
     )
-    knobs = flow_knobs(prerelax, prerelax_engine, prerelax_weights, min_image, modes)
+    knobs = flow_knobs(prerelax, prerelax_engine, prerelax_weights, min_image, modes, protocol)
+    knobs = tuned_weights({**knobs, "placements": placements}, settings)
     request = RunRequest.of(site_ids, settings.flow_options(**knobs))
     launch_dir = settings.project / LAUNCH_FOLDER
     if write_qadapter is not None:

@@ -61,11 +61,15 @@ def backend() -> str:
 def request_key(request: RunRequest, site: str) -> str:
     """Key of one site's request: site, DFT engine, preset, reactions and the flow's options.
 
+    The protocol and the placement search enter the key when they differ from
+    the defaults, so ``--protocol sp`` and ``--protocol full`` are two requests.
+
     Two submissions with the same key are the same request; the preset is
     resolved to the engine's default, so ``--preset`` left out and given as
     the default are one request.
     """
     from workflows.engines import get_engine
+    from workflows.protocols import default_protocol
 
     preset = get_engine(request.engine).check_preset(request.preset)
     parts = [
@@ -79,6 +83,10 @@ def request_key(request: RunRequest, site: str) -> str:
     ]
     if request.corrections != FlowOptions.model_fields["corrections"].default:
         parts.append(f"corrections={request.corrections}")  # the default keeps older keys
+    if request.protocol != default_protocol():
+        parts.append(f"protocol={request.protocol}")  # the default protocol keeps older keys
+    if request.placements is not None:
+        parts.append(f"placements={request.placements}")
     return "|".join(parts)
 
 
