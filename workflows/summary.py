@@ -195,8 +195,11 @@ def _references(
         name=f"flow gas energies + {table.name} corrections",
         source=f"gas energies computed in this flow; corrections: {table.source}",
         energies=usable,
+        temperature=table.temperature,
+        gas_corrections=dict(table.gas_corrections),
         corrections=dict(table.corrections),
         sources=dict(table.sources),
+        convention=dict(table.convention),
     )
     return refs, energies, problems, consistent
 

@@ -16,7 +16,12 @@ Modules
     one quantity of a reaction (overpotential, U_L, dG, selectivity) on arrays
     of dG, from a registry of quantities (:data:`QUANTITIES`);
 :mod:`arsc.thermo.report`
-    the whole chain for a table, and its per-site table and summary.
+    the whole chain for a table, and its per-site table and summary;
+:mod:`arsc.thermo.vibrations`
+    Delta(ZPE - TS) corrections from vibrational frequencies (harmonic
+    adsorbates, ideal-gas or experimental molecules);
+:mod:`arsc.thermo.diagram`
+    free-energy step diagrams of a site (limiting step marked) and their PNG.
 
 See ``docs/thermo.md`` for the equations and conventions.
 """
@@ -41,11 +46,12 @@ from arsc.thermo.quantities import (
 )
 from arsc.thermo.references import (
     References,
+    dump_references,
     load_references,
     read_references,
     reference_names,
 )
-from arsc.thermo.report import ActivityReport, compute_activity
+from arsc.thermo.report import ActivityReport, check_corrections, compute_activity
 
 __all__ = [
     "EVALUATORS",
@@ -62,7 +68,9 @@ __all__ = [
     "SiteFreeEnergies",
     "Step",
     "adsorption_free_energies",
+    "check_corrections",
     "compute_activity",
+    "dump_references",
     "evaluate_quantity",
     "evaluate_site",
     "free_energy_table",

@@ -93,6 +93,11 @@ class SiteActivity(BaseModel):
     causes: list[str] = Field(
         default_factory=list, description="Short causes of NaN values ('OOH: no calculation')."
     )
+    uncorrected: list[str] = Field(
+        default_factory=list,
+        description="Intermediates whose dG (eV) was computed without a free-energy correction "
+        "(only with allow_uncorrected).",
+    )
 
 
 @dataclass
@@ -144,11 +149,14 @@ def limiting_potential(steps: list[Step], u_eq: float) -> tuple[float, float, st
     if not echem or any(math.isnan(s.dg) for s in echem):
         return NAN, NAN, ""
     per = [-s.dg / s.electrons for s in echem]
+    # ties (within rounding, _TOL) go to the earliest step, whatever the last bits of the sums
     if echem[0].electrons > 0:  # reduction
-        i = min(range(len(per)), key=per.__getitem__)
-        return per[i], u_eq - per[i], echem[i].name
-    i = max(range(len(per)), key=per.__getitem__)
-    return per[i], per[i] - u_eq, echem[i].name
+        low = min(per)
+        i = next(k for k, v in enumerate(per) if v <= low + _TOL)
+        return low, u_eq - low, echem[i].name
+    high = max(per)
+    i = next(k for k, v in enumerate(per) if v >= high - _TOL)
+    return high, high - u_eq, echem[i].name
 
 
 def _path(

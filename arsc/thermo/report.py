@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from arsc.errors import ArscInputError
 from arsc.thermo.activity import SiteActivity, evaluate_site
 from arsc.thermo.che import adsorption_free_energies
 from arsc.thermo.energies import select_energies, validate_energies
 from arsc.thermo.network import ReactionNetwork, load_network
-from arsc.thermo.references import References
+from arsc.thermo.references import CHE_TEMPERATURE, References
 
 
 class ActivityReport(BaseModel):
@@ -39,7 +41,7 @@ class ActivityReport(BaseModel):
     include_inconsistent: bool = Field(description="Whether inconsistent rows were used.")
     uncorrected: list[str] = Field(
         description="Intermediates the reaction needs that the references give no "
-        "correction for (taken as 0 eV)."
+        "correction for (computed with 0 eV; only with allow_uncorrected)."
     )
     results: list[SiteActivity] = Field(description="One entry per site, sites sorted.")
 
@@ -72,6 +74,7 @@ class ActivityReport(BaseModel):
             "nan_causes": dict(sorted(causes.items(), key=lambda kv: (-kv[1], kv[0]))),
             "inconsistent_sites": sum(not r.consistent for r in self.results),
             "uncorrected": self.uncorrected,
+            "uncorrected_sites": sum(bool(r.uncorrected) for r in self.results),
             "best": [
                 {
                     "site": r.site,
@@ -109,6 +112,7 @@ def _row(r: SiteActivity) -> dict[str, Any]:
     for cname, winner in r.selectivity.items():
         row[cname] = winner
         row.update({f"{cname}_dG_{k}": v for k, v in r.selectivity_dg[cname].items()})
+    row["uncorrected"] = ", ".join(r.uncorrected)
     row["steps"] = "; ".join(f"{s.name}: {s.dg:+.3f} eV" for s in r.steps)
     return row
 
@@ -121,6 +125,7 @@ def compute_activity(
     include_inconsistent: bool = False,
     network: ReactionNetwork | None = None,
     source: str = "energies table",
+    allow_uncorrected: bool = False,
 ) -> ActivityReport:
     """Free energies and activity of one reaction for every site of an energies table.
 
@@ -141,6 +146,10 @@ def compute_activity(
         Reaction networks (default: the packaged ones).
     source
         Where the table came from, for messages.
+    allow_uncorrected
+        Compute intermediates the references give no free-energy correction
+        for with 0 eV; every such dG is listed in the ``uncorrected`` column of
+        its site and in the summary. False: such a table is refused.
 
     Returns
     -------
@@ -150,21 +159,59 @@ def compute_activity(
     Raises
     ------
     ArscInputError
-        Bad table, unknown reaction, references lacking a needed molecule.
+        Bad table, unknown reaction, references lacking a needed molecule, a
+        needed correction (unless ``allow_uncorrected``) or at another
+        temperature than the reactions (298.15 K).
     """
     net = network or load_network()
     key = reaction.strip().lower()
     net.get(key)  # unknown reaction -> ArscInputError before any work
+    needed = net.reaction_intermediates(key)
     clean = validate_energies(table, energy, source)
     selection = select_energies(clean, energy, include_inconsistent)
-    needed = net.reaction_intermediates(key)
-    free = adsorption_free_energies(selection, references, needed, net)
-    results = [evaluate_site(net, key, fe) for fe in free.values()]
+    free = adsorption_free_energies(selection, references, needed, net)  # molecules first
+    missing = check_corrections(references, needed, key, allow_uncorrected)
+    results = [_mark(evaluate_site(net, key, fe), missing) for fe in free.values()]
     return ActivityReport(
         reaction=key,
         references=references.name,
         energy=energy,
         include_inconsistent=include_inconsistent,
-        uncorrected=[x for x in needed if x not in references.corrections],
+        uncorrected=missing,
         results=results,
     )
+
+
+def check_corrections(
+    references: References, needed: Sequence[str], reaction: str, allow_uncorrected: bool
+) -> list[str]:
+    """Return the needed intermediates without a correction (empty unless allowed).
+
+    Raises
+    ------
+    ArscInputError
+        If the table is at another temperature than the reactions, or lacks a
+        correction and ``allow_uncorrected`` is False (one line naming the
+        intermediates and the table).
+    """
+    if abs(references.temperature - CHE_TEMPERATURE) > 0.01:
+        raise ArscInputError(
+            f"references {references.name!r} are at {references.temperature} K, the reaction "
+            f"free energies (reactions.yaml) at {CHE_TEMPERATURE} K; give corrections at "
+            f"{CHE_TEMPERATURE} K"
+        )
+    missing = references.missing_corrections(needed)
+    if missing and not allow_uncorrected:
+        names = ", ".join(f"*{x}" for x in missing)
+        raise ArscInputError(
+            f"references {references.name!r} have no free-energy correction for {names}, "
+            f"needed by {reaction}; add corrections.<X> (eV, Delta(ZPE - TS)) with a source, "
+            "or allow uncorrected values (--allow-uncorrected)"
+        )
+    return missing
+
+
+def _mark(result: SiteActivity, missing: Sequence[str]) -> SiteActivity:
+    """List the intermediates of the site whose dG was computed without a correction."""
+    used = [x for x in missing if x in result.dg and math.isfinite(result.dg[x])]
+    return result.model_copy(update={"uncorrected": used}) if used else result

@@ -46,6 +46,10 @@ VERBS: dict[str, tuple[str, str]] = {
         "workflows.cli.activity",
         "Free energies, limiting potential and overpotential per site (CHE).",
     ),
+    "corrections": (
+        "workflows.cli.activity",
+        "Compute Delta(ZPE - TS) corrections by harmonic vibrations into a references table.",
+    ),
     "validate": (
         "workflows.cli.validate",
         "Compare predictions with DFT values: MAE, RMSE, R², Spearman, top-k retention.",

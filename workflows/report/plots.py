@@ -19,16 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
-from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Colormap, Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 from matplotlib.ticker import NullFormatter
 
 from arsc.outputs import atomic_path
+from arsc.thermo.diagram import Diagram, write_diagrams
 from workflows.report.data import Accounting, Funnel, Objective
-from workflows.report.diagrams import U_EQUILIBRIUM, U_LIMITING, U_ZERO, Diagram
 
 DPI = 110
 #: Colour map per objective sense.
@@ -393,56 +391,11 @@ def accounting_plot(accounting: Accounting, path: str | Path) -> Path:
 # ---- free-energy diagrams ------------------------------------------------------------
 
 
-def _segments(levels: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """NaN-separated polylines: the level bars, and the dotted connectors between them."""
-    g = np.asarray(levels, dtype=float)
-    i = np.arange(len(g), dtype=float)
-    gap = np.full(len(g), np.nan)
-    bx = np.column_stack([i - 0.32, i + 0.32, gap]).ravel()
-    by = np.column_stack([g, g, gap]).ravel()
-    cx = np.column_stack([i[:-1] + 0.32, i[1:] - 0.32, gap[1:]]).ravel()
-    cy = np.column_stack([g[:-1], g[1:], gap[1:]]).ravel()
-    return bx, by, cx, cy
-
-
-#: Colour of each potential's levels in the free-energy diagrams.
-DIAGRAM_COLOURS: dict[str, str] = {
-    U_ZERO: "#000000",
-    U_EQUILIBRIUM: "#9e9e9e",
-    U_LIMITING: "#21918c",
-}
-
-
-def _draw_diagram(ax: Axes, diagram: Diagram) -> None:
-    for label, levels in diagram.levels.items():
-        colour = DIAGRAM_COLOURS[label]
-        bx, by, cx, cy = _segments(levels)
-        ax.plot(bx, by, color=colour, lw=2.4, label=label)
-        ax.plot(cx, cy, color=colour, lw=0.8, ls=":")
-    ax.set_xticks(range(len(diagram.labels)), diagram.labels, fontsize=9, rotation=20)
-    ax.set_ylabel("ΔG (eV)", fontsize=9)
-    ax.tick_params(axis="y", labelsize=8)
-    ax.axhline(0.0, color="#e0e0e0", lw=0.6, zorder=0)
-    ax.set_title(diagram.title, fontsize=9)
-
-
 def free_energy_plot(diagrams: Sequence[Diagram], path: str | Path, *, ncols: int = 4) -> Path:
-    """Step free-energy diagrams, one panel per (site, reaction).
+    """Step free-energy diagrams, one panel per (site, reaction) (:mod:`arsc.thermo.diagram`).
 
     Each panel draws the levels at U = 0, at the equilibrium potential and at
-    the limiting potential U_L (see :func:`workflows.report.diagrams.diagrams`);
-    one legend for the figure.
+    the limiting potential U_L, the limiting step marked; one legend for the figure.
     """
-    n = max(len(diagrams), 1)
-    ncols = min(ncols if n > ncols else 2, n)
-    nrows = math.ceil(n / ncols)
-    fig = _figure(3.8 * ncols, 3.0 * nrows + 0.6)
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    for ax, diagram in zip(axes.flat, diagrams, strict=False):
-        _draw_diagram(ax, diagram)
-    for ax in axes.flat[len(diagrams) :]:
-        ax.set_axis_off()
-    handles = [Line2D([], [], color=c, lw=2.4, label=k) for k, c in DIAGRAM_COLOURS.items()]
-    fig.suptitle("Free-energy diagrams of the computed sites (DFT ΔG, CHE)", fontsize=11)
-    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=10, frameon=False)
-    return _save(fig, path)
+    title = "Free-energy diagrams of the computed sites (DFT ΔG, CHE)"
+    return write_diagrams(diagrams, path, ncols=ncols, title=title)
