@@ -45,7 +45,7 @@ API: dict[str, str] = {
     "predict": "arsc.model",
     "score": "arsc.model",
     # DFT results and free energies
-    "ingest": "arsc.ingest",
+    "ingest_runs": "arsc.ingest",
     "read_energies": "arsc.thermo",
     "load_references": "arsc.thermo",
     "compute_activity": "arsc.thermo",

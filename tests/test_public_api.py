@@ -32,10 +32,18 @@ DOCTESTED = (
 
 @pytest.mark.parametrize("package", list(PACKAGES))
 def test_every_public_name_resolves_with_a_docstring(package: str) -> None:
-    """Each name of ``API`` is importable from the top and documented."""
+    """Each name of ``API`` is importable from the top, documented, and is what it says.
+
+    The object is a class or function defined in the listed module or one of
+    its submodules, never a module (a name equal to a subpackage's would
+    resolve to the subpackage once that is imported).
+    """
     module = PACKAGES[package]
-    for name in module.API:
+    for name, where in module.API.items():
+        importlib.import_module(where)  # import the listed module first, as a user may have
         obj = getattr(module, name)
+        assert callable(obj), f"{package}.{name} is {type(obj).__name__}, not a class or function"
+        assert f"{obj.__module__}.".startswith(f"{where}."), (name, obj.__module__, where)
         assert (obj.__doc__ or "").strip(), f"{package}.{name} has no docstring"
         assert name in dir(module)
     with pytest.raises(AttributeError, match="no attribute 'nosuch'"):

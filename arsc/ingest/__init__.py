@@ -32,7 +32,11 @@ from arsc.ingest.table import (
     to_frame,
     write_table,
 )
-from arsc.ingest.tree import IngestResult, ingest, ingest_gpaw, ingest_vasp
+from arsc.ingest.tree import IngestResult, ingest_gpaw, ingest_runs, ingest_vasp
+
+#: The former name of :func:`ingest_runs` (``arsc.ingest`` is this package, so the
+#: package top exports the function as ``ingest_runs``).
+ingest = ingest_runs
 
 __all__ = [
     "BARE",
@@ -47,6 +51,7 @@ __all__ = [
     "compare_settings",
     "count_causes",
     "ingest",
+    "ingest_runs",
     "ingest_gpaw",
     "ingest_vasp",
     "read_table",

@@ -128,7 +128,7 @@ class IngestResult:
         )
 
 
-def ingest(
+def ingest_runs(
     root: str | Path, engine: Engine = "vasp", pattern: str = "{site}_{adsorbate}", bare: str = BARE
 ) -> IngestResult:
     """Read every calculation under ``root`` into rows and check their consistency.
@@ -219,7 +219,7 @@ def ingest_vasp(
     root: str | Path, pattern: str = "{site}_{adsorbate}", bare: str = BARE
 ) -> IngestResult:
     """Ingest a tree of VASP folders; see :func:`ingest`."""
-    return ingest(root, "vasp", pattern, bare)
+    return ingest_runs(root, "vasp", pattern, bare)
 
 
 def ingest_gpaw(
@@ -229,4 +229,4 @@ def ingest_gpaw(
     engine: Engine = "gpaw",
 ) -> IngestResult:
     """Ingest ASE files of GPAW (or, with ``engine="mlip"``, MLIP) runs; see :func:`ingest`."""
-    return ingest(root, engine, pattern, bare)
+    return ingest_runs(root, engine, pattern, bare)

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from arsc.errors import ArscInputError
-from arsc.ingest import BARE, IngestResult, NamePattern, causes, ingest, write_table
+from arsc.ingest import BARE, IngestResult, NamePattern, causes, ingest_runs, write_table
 from arsc.ingest.table import TABLE_KIND, Engine
 from arsc.ingest.tree import check_root
 from arsc.outputs import check_output
@@ -113,7 +113,7 @@ def _run(
     names = _names(pattern, bare)
     check_root(root, engine)
     check_output(output, [root], kind=TABLE_KIND, force=force)
-    result = ingest(root, engine, pattern, bare)
+    result = ingest_runs(root, engine, pattern, bare)
     write_table(result.rows, output)
     seconds = time.perf_counter() - start
     if as_json:
