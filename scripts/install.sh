@@ -34,7 +34,7 @@ PY="$VENV/bin/python"
 pip_install() { "$PY" -m pip install -q "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
 pip_install --upgrade pip
 log "arsc-dac and its test extras"
-pip_install -e ".[test]"
+pip_install -e ".[test,docs]"
 
 if ! "$PY" -c "import gpaw, gpaw_data" 2>/dev/null; then
   log "GPAW (compiles for about 70 s)"
