@@ -127,6 +127,7 @@ def site_summary(
     states: list[Any],
     gas: dict[str, Any],
     corrections: str,
+    protocol: str | None = None,
 ) -> SiteDoc:
     """Summarise one site (the last job per site): :func:`workflows.summary.summarise_site`.
 
@@ -140,7 +141,7 @@ def site_summary(
         StateResult.from_outputs(s["adsorbate"], s["mode"], s["outputs"])
         for s in _flat_states(states)
     ]
-    return summarise_site(site_id, engine, reactions, results, gas, corrections)
+    return summarise_site(site_id, engine, reactions, results, gas, corrections, protocol)
 
 
 Makers = tuple[Maker | None, Maker, Maker]
@@ -462,13 +463,16 @@ class DacAdsorptionFlow(Maker):
         parsed = [s if isinstance(s, Site) else Site.from_id(s, self.elements) for s in items]
         makers = self.makers()
         weights = self.mlip_weights(makers)
+        protocol = self.get_protocol()
         reactions = [r.strip().lower() for r in self.reactions]
         jobs, gas = self._gas(makers)
         outputs = []
         for site in parsed:
             site_jobs, states = self._site(site, makers)
             jobs.extend(site_jobs)
-            summary = site_summary(site.id, self.engine, reactions, states, gas, self.corrections)
+            summary = site_summary(
+                site.id, self.engine, reactions, states, gas, self.corrections, protocol.name
+            )
             summary.name = f"{site.id} summary"
             summary.update_metadata({"arsc_doc": "site", "site_id": site.id})
             jobs.append(summary)
@@ -476,7 +480,7 @@ class DacAdsorptionFlow(Maker):
         flow = Flow(jobs, output=outputs, name=self.name)
         flow.update_metadata(
             {
-                "protocol": self.get_protocol().name,
+                "protocol": protocol.name,
                 "mlip_weights": weights.model_dump() if weights is not None else None,
             }
         )

@@ -159,3 +159,23 @@ def get_protocol(name: str) -> Protocol:
 def canonical_protocol(name: str) -> str:
     """Return the recorded name of a protocol (``relax-n`` -> ``relax-3``); raises if unknown."""
     return get_protocol(name).name
+
+
+def protocol_success_rate(name: str) -> float | None:
+    """Return the measured success rate of a protocol (fraction, 0..1); None: not measured.
+
+    From the protocol table (:func:`workflows.protocols.get_protocol`,
+    ``measured.success_rate``, AdsorbML's criterion against ``full``); a name
+    the table does not know (a replayed table) was not measured.
+    """
+    try:
+        return get_protocol(name).measured.success_rate
+    except ArscInputError:
+        return None
+
+
+def protocol_line(name: str, success_rate: float | None) -> str:
+    """Return ``protocol sp, success rate not measured`` or ``..., measured success 87 %``."""
+    if success_rate is None:
+        return f"protocol {name}, success rate not measured"
+    return f"protocol {name}, measured success rate {100 * success_rate:.0f} % (within 0.1 eV)"

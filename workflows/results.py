@@ -12,6 +12,7 @@ from typing import Any
 
 from jobflow import JobStore
 
+from workflows.protocols import protocol_success_rate
 from workflows.schemas import SiteDoc
 
 #: Order of the task column within a state.
@@ -90,7 +91,9 @@ def site_docs(store: JobStore) -> list[SiteDoc]:
 def site_row(doc: SiteDoc) -> dict[str, Any]:
     """Flatten a SiteDoc into a summary (JSON-ready; None for unknown numbers).
 
-    Keys: ``site``, ``consistent``, ``states_ok``, ``states``, ``problems``,
+    Keys: ``site``, ``engine``, ``protocol`` (None for documents written before
+    protocols were recorded) and its measured ``protocol_success_rate``
+    (fraction; None: not measured), ``consistent``, ``states_ok``, ``states``, ``problems``,
     ``dg`` (eV), ``activity`` (reaction -> overpotential V, U_L V vs RHE,
     limiting step), ``dband_centre`` (metal -> full-band spin-summed centre,
     eV vs E_F).
@@ -98,6 +101,10 @@ def site_row(doc: SiteDoc) -> dict[str, Any]:
     return {
         "site": doc.site_id,
         "engine": doc.engine,
+        "protocol": doc.protocol,
+        "protocol_success_rate": (
+            protocol_success_rate(doc.protocol) if doc.protocol is not None else None
+        ),
         "consistent": doc.consistent,
         "states_ok": sum(s.status == "ok" for s in doc.states),
         "states": len(doc.states),

@@ -184,6 +184,11 @@ class SiteDoc(BaseModel):
 
     site_id: str = Field(description="ARSC site id, e.g. Fe-Co_qv-n6_graphene")
     engine: str = Field(description="DFT engine of the final statics")
+    protocol: str | None = Field(
+        None,
+        description="Protocol that produced the energies (arsc/data/protocols.yaml: full, sp, "
+        "sp-tuned, relax-<n>); None: a document written before protocols were recorded",
+    )
     reactions: list[str] = Field(description="Reactions evaluated")
     references: str = Field(
         description="References: gas energies from this flow's own calculations; "

@@ -223,6 +223,7 @@ def summarise_site(
     states: Sequence[StateResult],
     gas: Mapping[str, Any],
     corrections: str = "vasp-pbe",
+    protocol: str | None = None,
 ) -> SiteDoc:
     """Build the SiteDoc of one site (consistency check first, then thermodynamics).
 
@@ -240,6 +241,8 @@ def summarise_site(
         Molecule -> final static document of its gas reference (or None).
     corrections
         Name (or file) of the references table whose Delta(ZPE - TS) corrections are used.
+    protocol
+        Name of the protocol that produced the states (recorded in the document).
     """
     bare_state = next((s for s in states if s.adsorbate == BARE), None)
     bare = bare_state.final if bare_state is not None else None
@@ -262,6 +265,7 @@ def summarise_site(
     return SiteDoc(
         site_id=site_id,
         engine=engine,
+        protocol=protocol,
         reactions=list(reactions),
         references=refs.name,
         settings_hash=bare.settings_hash if bare else None,

@@ -14,7 +14,7 @@ The CLI prints, and the report shows, three things from here:
   is claimed only for a confirmed optimum; otherwise the stop reason and
   what is unresolved, and no saving. Every computed value names the
   protocol that produced it and that protocol's measured success rate
-  (:func:`campaign_protocol`, :func:`protocol_success_rate` from the
+  (:func:`campaign_protocol`, :func:`~workflows.protocols.protocol_success_rate` from the
   protocol table of :mod:`workflows.protocols`, :func:`protocol_line`).
 """
 
@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from arsc.errors import ArscInputError
 from arsc.model import ArscModel
 from arsc.select import Objective
 from arsc.thermo.quantities import quantity_unit
 from workflows.campaign.definition import DftSpec
 from workflows.campaign.scoring import predict_candidates
 from workflows.campaign.state import Accounting, CampaignState, Predictions, RankedCandidate
+from workflows.protocols import protocol_line, protocol_success_rate
 
 if TYPE_CHECKING:  # the campaign (back-ends, jobflow) loads only where a campaign runs
     from workflows.campaign.setup import Campaign
@@ -77,28 +77,6 @@ def campaign_protocol(dft: DftSpec) -> str:
     if dft.executor == "replay":
         return REPLAY_PROTOCOL
     return dft.protocol_name
-
-
-def protocol_success_rate(name: str) -> float | None:
-    """Return the measured success rate of a protocol (fraction, 0..1); None: not measured.
-
-    From the protocol table (:func:`workflows.protocols.get_protocol`,
-    ``measured.success_rate``, AdsorbML's criterion against ``full``); a name
-    the table does not know (a replayed table) was not measured.
-    """
-    from workflows.protocols import get_protocol
-
-    try:
-        return get_protocol(name).measured.success_rate
-    except ArscInputError:
-        return None
-
-
-def protocol_line(name: str, success_rate: float | None) -> str:
-    """Return ``protocol sp, success rate not measured`` or ``..., measured success 87 %``."""
-    if success_rate is None:
-        return f"protocol {name}, success rate not measured"
-    return f"protocol {name}, measured success rate {100 * success_rate:.0f} % (within 0.1 eV)"
 
 
 def state_protocol_line(state: CampaignState) -> str:

@@ -88,9 +88,19 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None or math.isnan(value) else f"{value:.{digits}f}"
 
 
+def _protocol_cell(name: str | None, success_rate: float | None) -> str:
+    """``sp (success not measured)``, ``full (success 92 %)``, or ``-`` for older documents."""
+    if name is None:
+        return "-"
+    if success_rate is None:
+        return f"{name} (success not measured)"
+    return f"{name} (success {100 * success_rate:.0f} %)"
+
+
 def _site_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="sites")
-    for col in ("site", "reaction", "overpotential (V)", "U_L (V)", "limiting step"):
+    table.add_column("site", no_wrap=True)  # ids stay whole, to be copied
+    for col in ("protocol", "reaction", "overpotential (V)", "U_L (V)", "limiting step"):
         table.add_column(col)
     for col in ("states ok", "consistent", "d-band centre (eV)"):
         table.add_column(col)
@@ -100,6 +110,7 @@ def _site_table(rows: list[dict[str, Any]]) -> Table:
         for reaction, act in acts.items():
             table.add_row(
                 row["site"],
+                _protocol_cell(row.get("protocol"), row.get("protocol_success_rate")),
                 reaction,
                 _fmt(act.get("overpotential")),
                 _fmt(act.get("limiting_potential")),

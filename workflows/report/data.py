@@ -155,7 +155,7 @@ class Accounting:
         saving claimed"; empty: not known (then no saving is claimed).
     protocol
         The protocol that produced the computed values and its measured
-        success rate (:func:`workflows.campaign.outcome.protocol_line`);
+        success rate (:func:`workflows.protocols.protocol_line`);
         empty: not known.
     """
 

@@ -74,6 +74,20 @@ def test_run_records_the_request_and_results_lists_the_store(tmp_path, capsys) -
     assert site["consistent"]
     assert (site["states_ok"], site["states"]) == (4, 4)
     assert site["activity"]["orr"]["overpotential"] > 0
+    assert (site["protocol"], site["protocol_success_rate"]) == ("full", None)  # not measured
+
+
+def test_results_name_the_protocol_of_each_site(tmp_path, capsys, monkeypatch) -> None:
+    """The site document records the protocol; the text table shows it with its success rate."""
+    monkeypatch.setenv("COLUMNS", "250")  # rich sizes its console from it: every column in full
+    project = tmp_path / "proj"
+    assert fake_run(project, "--modes", "top1", "--protocol", "sp") == 0
+    (site,) = results_json(project, capsys)["sites"]
+    assert site["protocol"] == "sp"
+    assert main(["results", "--project", str(project)]) == 0
+    out = capsys.readouterr().out
+    assert "protocol" in out
+    assert "sp (success not measured)" in out
 
 
 def test_resume_reruns_the_request_without_recomputing(tmp_path, capsys) -> None:
