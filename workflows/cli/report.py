@@ -74,6 +74,9 @@ def report(
                 "exhaustive_core_hours": _finite(acc.exhaustive_core_hours),
                 "ratio": _finite(acc.ratio),
                 "saved_fraction": _finite(acc.saved_fraction),
+                "saving_claimed": acc.confirmed,  # ratio and fraction are claims only then
+                "claim": acc.claim,
+                "protocol": acc.protocol,
             },
             "seconds": rep.seconds,
         }

@@ -326,6 +326,11 @@ def test_cli_report_json_prints_one_object(synthetic_campaign, tmp_path, capsys)
     assert set(doc["figures"]) == set(FIGURES)
     assert doc["funnel"]["enumerated"] == len(enumerate_sites(METALS, MOTIFS))
     assert doc["accounting"]["ratio"] > 1
+    acc = doc["accounting"]
+    # the synthetic campaign stopped with sites unresolved: the ratio is arithmetic, not a claim
+    assert acc["saving_claimed"] is False
+    assert acc["claim"].endswith("no saving claimed") and "not resolved" in acc["claim"]
+    assert acc["protocol"] == "protocol full, success rate not measured"
 
 
 def test_cli_report_without_state_is_one_line_error(tmp_path, capsys):
