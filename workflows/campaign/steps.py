@@ -298,7 +298,9 @@ def _lead_confirmed(c: Campaign, rnd: Round) -> str | None:
         c.definition.model.samples,
         c.seed(rnd.index + 1, 0),
     )
-    done = c.state.computed_sites()
+    # a site whose DFT failed has no score: it stays a candidate that could still win, as in
+    # the end-of-campaign check (workflows.campaign.outcome.resolution)
+    done = {res.site for _, res in c.state.results() if res.score is not None}
     bound = _none_to_nan(pred.score) - stop.kappa * np.nan_to_num(_none_to_nan(pred.score_std))
     others = [b for s, b in zip(pred.sites, bound, strict=True) if s not in done]
     if not others or not all(np.isfinite(b) and b > best for b in others):
