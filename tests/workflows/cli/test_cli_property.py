@@ -70,6 +70,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "pred.csv").write_text(pred)
     (root / "dft.csv").write_text(pred.replace("prediction", "dG"))
     with _chdir(root):
+        assert main(["build", SITE, "-a", "OH", "--mode", "top1", "-o", "state.extxyz"]) == 0
         assert main(["fit", "train.csv", "-t", "dG", "-o", "model.json", "--variant", "base"]) == 0
     write_campaign(root / "camp")
     with _chdir(root), contextlib.redirect_stdout(io.StringIO()):
@@ -171,7 +172,7 @@ def _case(verb: str, template: list[str], values: st.SearchStrategy[str]) -> Any
 
 # ---- the verbs ----------------------------------------------------------------------
 def science_cases() -> st.SearchStrategy[tuple[str, list[str]]]:
-    """Bad input for space, build, elements, pfess, fit, predict, activity, validate."""
+    """Bad input: space, build, elements, pfess, fit, predict, activity, validate, corrections."""
     motifs = {"qv-n6", "dv-n6", "c2n-n6", "pyrrolic-n6", "qv-n4c2", "qv-n2c4"}
     num = bad_numbers
     return st.one_of(
@@ -250,6 +251,27 @@ def science_cases() -> st.SearchStrategy[tuple[str, list[str]]]:
             st.sampled_from(["pred.csv", "dft.csv", "notes.txt", "folder.csv"]),
         ),
         _case("validate", ["validate", "{}", "dft.csv"], BAD_INPUTS),
+        _case("corrections", ["corrections", "{}", "-o", "refs.yaml"], BAD_INPUTS),
+        _case(
+            "corrections",
+            ["corrections", "state.extxyz", "-o", "refs.yaml", "--engine", "{}"],
+            bad_names({"mlip", "gpaw"}),
+        ),
+        _case(
+            "corrections",
+            ["corrections", "state.extxyz", "-o", "refs.yaml", "--base", "{}"],
+            bad_names({"vasp-pbe", "gpaw-template"}),
+        ),
+        _case(
+            "corrections",
+            ["corrections", "state.extxyz", "-o", "refs.yaml", "--model", "{}"],
+            bad_names({"chgnet", "sevenn"}),
+        ),
+        _case(
+            "corrections",
+            ["corrections", "state.extxyz", "-o", "{}"],
+            st.sampled_from(["state.extxyz", "folder.csv", "notes.txt", "notes.txt/r.yaml", "."]),
+        ),
     )
 
 
@@ -347,7 +369,7 @@ SPOILT_CASES = st.sampled_from([(k, v) for k, vs in SPOILT.items() for v in vs])
 @given(case=science_cases())
 @PROFILE
 def test_science_verbs_refuse_bad_input(sandbox: Path, case: tuple[str, list[str]]) -> None:
-    """space, build, elements, pfess, fit, predict, activity, validate: exit 2, one line."""
+    """space, build, elements, pfess, fit, predict, activity, validate, corrections: exit 2."""
     assert_refused(*case, sandbox)
 
 
@@ -405,7 +427,7 @@ def test_every_verb_is_covered() -> None:
         names |= {f"{verb} {s}" for s in subs} if subs else {verb}
     science_cases(), workflow_cases()
     assert names == GENERATED, GENERATED ^ names
-    assert len(names) == 22
+    assert len(names) == 23
 
 
 @pytest.fixture(scope="module")
