@@ -1,6 +1,7 @@
-"""Fixtures shared by the FireWorks/SLURM tests.
+"""Fixtures shared by the workflow tests: the FAKE test engine, FireWorks and SLURM.
 
-No MongoDB server can run here, so the LaunchPad is FireWorks' mongomock
+The FAKE engine (tests/workflows/fake_engine.py) is an orchestration seam, not
+DFT. No MongoDB server can run here, so the LaunchPad is FireWorks' mongomock
 backend (a JSON file), as the tests' names say; SLURM is real.
 """
 
@@ -17,6 +18,31 @@ import pytest
 from workflows.executors.fireworks import open_launchpad
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def fake_engine_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Register the FAKE engine as ``fake``, with none of its test switches set."""
+    from tests.workflows import fake_engine
+
+    monkeypatch.setitem(fake_engine.base.ENGINE_MODULES, "fake", fake_engine.__name__)
+    monkeypatch.setitem(fake_engine.base._REGISTRY, "fake", fake_engine.ENGINE)
+    for name in ("FAKE_ENGINE_SLEEP", "FAKE_ENGINE_COUNTER", "FAKE_ENGINE_FAIL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def fake_cli_project(
+    fake_engine_registered: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The FAKE engine for CLI runs: no user settings, calculations counted, cwd a temp folder.
+
+    ``tmp_path/count`` lists every calculation the engine ran (one line each).
+    """
+    for name in ("ARSC_CONFIG_FILE", "ARSC_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FAKE_ENGINE_COUNTER", str(tmp_path / "count"))
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture(scope="session")

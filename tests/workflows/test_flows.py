@@ -19,7 +19,6 @@ from arsc.dband import analyse
 from arsc.errors import ArscInputError
 from arsc.space import MODES, Site
 from arsc.thermo import compute_activity, load_references
-from tests.workflows import fake_engine
 from workflows.campaign.definition import DftSpec
 from workflows.flow_options import FlowOptions
 from workflows.flows import DacAdsorptionFlow, gas_molecule, gas_references, reaction_intermediates
@@ -31,12 +30,7 @@ from workflows.summary import StateResult, summarise_site
 SITE = "Fe-Co_qv-n6_graphene"
 
 
-@pytest.fixture(autouse=True)
-def _fake(monkeypatch):
-    monkeypatch.setitem(fake_engine.base.ENGINE_MODULES, "fake", fake_engine.__name__)
-    monkeypatch.setitem(fake_engine.base._REGISTRY, "fake", fake_engine.ENGINE)
-    for name in ("FAKE_ENGINE_SLEEP", "FAKE_ENGINE_COUNTER", "FAKE_ENGINE_FAIL"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("fake_engine_registered")
 
 
 def fake_flow(**kwargs) -> DacAdsorptionFlow:

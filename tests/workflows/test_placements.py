@@ -12,7 +12,6 @@ from jobflow import run_locally
 
 from arsc.placements import PlacementGrid, placements
 from arsc.space import Site
-from tests.workflows import fake_engine
 from workflows.engines.ase_maker import build_calc_doc
 from workflows.flows import DacAdsorptionFlow
 from workflows.placements import PlacementDoc, best_placements, screen_end_points
@@ -25,12 +24,7 @@ GRID = PlacementGrid(tilts=(0.0, 30.0), rotations=(0.0, 180.0), heights=(0.0,))
 DROP = ("adsorbate_desorbed", "adsorbate_dissociated", "adsorbate_moved")
 
 
-@pytest.fixture(autouse=True)
-def _fake(monkeypatch):
-    monkeypatch.setitem(fake_engine.base.ENGINE_MODULES, "fake", fake_engine.__name__)
-    monkeypatch.setitem(fake_engine.base._REGISTRY, "fake", fake_engine.ENGINE)
-    for name in ("FAKE_ENGINE_SLEEP", "FAKE_ENGINE_COUNTER", "FAKE_ENGINE_FAIL"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("fake_engine_registered")
 
 
 def _doc(atoms, energy, anomalies=(), status="ok"):

@@ -32,14 +32,7 @@ from workflows.store import make_store
 SITE = "Fe-Co_qv-n6_graphene"
 
 
-@pytest.fixture(autouse=True)
-def _fake(monkeypatch, tmp_path):
-    monkeypatch.setitem(fake_engine.base.ENGINE_MODULES, "fake", fake_engine.__name__)
-    monkeypatch.setitem(fake_engine.base._REGISTRY, "fake", fake_engine.ENGINE)
-    for name in ("FAKE_ENGINE_SLEEP", "FAKE_ENGINE_FAIL", "ARSC_CONFIG_FILE", "ARSC_PROJECT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("FAKE_ENGINE_COUNTER", str(tmp_path / "count"))
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("fake_cli_project")
 
 
 def test_the_table_names_the_protocols_and_relax_n_takes_its_n_from_the_name() -> None:

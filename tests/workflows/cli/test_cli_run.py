@@ -6,20 +6,12 @@ import json
 
 import pytest
 
-from tests.workflows import fake_engine
 from workflows.cli.main import main
 
 SITE = "Fe-Co_qv-n6_graphene"
 
 
-@pytest.fixture(autouse=True)
-def _fake(monkeypatch, tmp_path):
-    monkeypatch.setitem(fake_engine.base.ENGINE_MODULES, "fake", fake_engine.__name__)
-    monkeypatch.setitem(fake_engine.base._REGISTRY, "fake", fake_engine.ENGINE)
-    for name in ("FAKE_ENGINE_SLEEP", "FAKE_ENGINE_FAIL", "ARSC_CONFIG_FILE", "ARSC_PROJECT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("FAKE_ENGINE_COUNTER", str(tmp_path / "count"))
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("fake_cli_project")
 
 
 def run(project, *extra: str) -> int:
