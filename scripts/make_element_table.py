@@ -52,9 +52,7 @@ METALS = [
     "Au",
     "Hg",
 ]
-# Metals outside the d block that published SAC/DAC sets use. La, Ce and Ho are left out:
-# pymatgen has no calculated (Clementi) radius for them, and R must stay on one scale;
-# a user table (arsc fit --elements FILE.csv) can add them. Pm is radioactive.
+# Metals outside the d block that published SAC/DAC sets use. Pm is radioactive.
 OTHER_METALS = [
     "Mg",
     "Ca",
@@ -79,7 +77,16 @@ OTHER_METALS = [
     "Er",
     "Tm",
     "Yb",
+    "La",
+    "Ce",
+    "Ho",
 ]
+# Clementi et al. (1967) give no calculated radius for these lanthanides (pymatgen has
+# none); R is put on the calculated scale from Slater's empirical radius (J. Chem. Phys.
+# 41, 3199 (1964); pymatgen Element.atomic_radius) times the median ratio calculated /
+# empirical over the lanthanides that have both (Pr, Nd, Sm-Dy, Er-Lu: 1.286).
+RADIUS_FROM_EMPIRICAL = ("La", "Ce", "Ho")
+LANTHANIDES_WITH_BOTH = ("Pr", "Nd", "Sm", "Eu", "Gd", "Tb", "Dy", "Er", "Tm", "Yb", "Lu")
 
 
 def d_electrons(el: Element) -> int:
@@ -88,10 +95,27 @@ def d_electrons(el: Element) -> int:
     return int(match.group(1)) if match else 0
 
 
+def calculated_over_empirical() -> float:
+    """Median ratio of Clementi's calculated to Slater's empirical radius over lanthanides."""
+    ratios = [
+        float(Element(s).atomic_radius_calculated) / float(Element(s).atomic_radius)
+        for s in LANTHANIDES_WITH_BOTH
+    ]
+    return float(pd.Series(ratios).median())
+
+
+def radius(el: Element, ratio: float) -> float:
+    """Return the calculated radius, or the empirical one on its scale (RADIUS_FROM_EMPIRICAL)."""
+    if el.symbol in RADIUS_FROM_EMPIRICAL:
+        return round(float(el.atomic_radius) * ratio, 2)
+    return float(el.atomic_radius_calculated)
+
+
 def default_table() -> pd.DataFrame:
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        ratio = calculated_over_empirical()
         for sym in METALS + OTHER_METALS:
             el = Element(sym)
             rows.append(
@@ -103,7 +127,7 @@ def default_table() -> pd.DataFrame:
                     "d": d_electrons(el),
                     "IE": round(float(el.ionization_energies[0]), 4),
                     "X": float(el.X),
-                    "R": float(el.atomic_radius_calculated),
+                    "R": radius(el, ratio),
                     "r_cov": float(covalent_radii[el.Z]),
                     "mass": round(float(atomic_masses[el.Z]), 4),
                 }

@@ -24,10 +24,14 @@ def test_default_table_holds_all_3d_4d_5d_metals_with_sources():
 def test_default_table_also_holds_main_group_and_f_block_metals_of_published_sets():
     table = load_elements("default")
     others = table.iloc[30:]
-    assert len(table) == 53
-    assert {"Mg", "Ca", "Al", "Ga", "In", "Sn", "Sb", "Bi", "Gd", "Yb"} <= set(others.index)
+    assert len(table) == 56
+    assert {"Mg", "Ca", "Al", "Ga", "In", "Sn", "Sb", "Bi", "Gd", "Yb", "La", "Ce"} <= set(
+        others.index
+    )
     assert not table[list(PRIMARY_PROPERTIES)].isna().any().any()
-    assert "La" not in table.index  # no calculated radius on the table's scale
+    # La, Ce, Ho: Slater's empirical radius put on the calculated scale (x 1.286)
+    assert table.loc["La", "R"] == pytest.approx(round(1.95 * 1.2857, 2))
+    assert table.loc["Pr", "R"] < table.loc["La", "R"] < 2.6
 
 
 def test_a_users_element_table_is_read_and_checked(tmp_path):

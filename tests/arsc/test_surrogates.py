@@ -44,8 +44,8 @@ def test_site_features_are_standardised_and_drop_repeated_metal2_columns():
 
 
 def test_site_features_reject_a_metal_outside_the_element_table():
-    table = pd.DataFrame({"metal1": ["Fe", "La"], "metal2": ["Fe", "La"], "coord_N1": [4, 4]})
-    with pytest.raises(ArscInputError, match="unknown metal 'La' in the candidate table"):
+    table = pd.DataFrame({"metal1": ["Fe", "U"], "metal2": ["Fe", "U"], "coord_N1": [4, 4]})
+    with pytest.raises(ArscInputError, match="unknown metal 'U' in the candidate table"):
         site_features(table)
 
 
