@@ -46,6 +46,8 @@ from arsc.errors import ArscInputError
 _RELAX_N = re.compile(r"^relax-(\d+)$")
 #: Largest n of ``relax-<n>`` (beyond, it is a full relaxation).
 MAX_RELAX_STEPS = 1000
+#: Success rate (AdsorbML, within 0.1 eV of full) a protocol needs to become a default (issue 19).
+SUCCESS_BAR = 0.9
 
 
 class Measured(BaseModel):
@@ -179,3 +181,37 @@ def protocol_line(name: str, success_rate: float | None) -> str:
     if success_rate is None:
         return f"protocol {name}, success rate not measured"
     return f"protocol {name}, measured success rate {100 * success_rate:.0f} % (within 0.1 eV)"
+
+
+def recommended_protocol(bar: float = SUCCESS_BAR) -> str | None:
+    """Return the cheapest protocol whose measured success rate is at least ``bar``; None if none.
+
+    Cheapest = most GPAW force calls saved against ``full`` (``measured.force_call_ratio``);
+    a protocol without measured figures never qualifies. ``full`` is the reference itself and
+    qualifies only by being measured against itself (ratio 1).
+    """
+    good = [
+        (p.measured.force_call_ratio or 1.0, p.name)
+        for name in protocol_names()
+        if (p := get_protocol(name)).measured.success_rate is not None
+        and p.measured.success_rate >= bar
+    ]
+    return max(good)[1] if good else None
+
+
+def default_statement(used: str, bar: float = SUCCESS_BAR) -> str:
+    """Say whether the protocol ``used`` is the one the benchmark supports (issue 19 item 5).
+
+    >>> default_statement("sp")[:47]
+    'no protocol has a measured success rate >= 90 %'
+    """
+    best = recommended_protocol(bar)
+    if best is None:
+        return (
+            f"no protocol has a measured success rate >= {100 * bar:.0f} % yet "
+            f"(scripts/bench_protocol.py); {used} is unvalidated"
+        )
+    if canonical_protocol(used) == best:
+        return f"{used} is the cheapest protocol measured at >= {100 * bar:.0f} % success"
+    cheapest = f"{best} is the cheapest protocol measured at >= {100 * bar:.0f} % success"
+    return f"{cheapest}; this used {used}"

@@ -18,13 +18,14 @@ from arsc.space import Site
 from arsc.structures import build
 from arsc.yamlio import validate
 from tests.workflows import fake_engine
+from workflows import protocols
 from workflows.campaign.definition import CampaignDefinition, DftSpec, parse_definition
 from workflows.chain import capped_relax
 from workflows.cli.main import main
 from workflows.fingerprint import file_sha256
 from workflows.flow_options import FlowOptions
 from workflows.flows import DacAdsorptionFlow
-from workflows.protocols import get_protocol, protocol_names
+from workflows.protocols import default_statement, get_protocol, protocol_names
 from workflows.schemas import CalcDoc, SiteDoc
 from workflows.settings import ArscSettings
 from workflows.store import make_store
@@ -228,3 +229,24 @@ def test_arsc_run_takes_protocol_and_placements_and_refuses_bad_ones(tmp_path, c
     assert "run `arsc finetune` first" in err and len(err.strip().splitlines()) == 1
     assert main(["run", "--project", str(project), "--resume", "--protocol", "sp"]) == 2
     assert "drop --protocol" in capsys.readouterr().err
+
+
+def test_the_default_rule_takes_the_cheapest_protocol_measured_at_90_percent(monkeypatch) -> None:
+    """Issue 19 item 5: nothing measured -> no recommendation, and the statement says so."""
+    assert protocols.recommended_protocol() is None
+    assert default_statement("sp") == (
+        "no protocol has a measured success rate >= 90 % yet (scripts/bench_protocol.py); "
+        "sp is unvalidated"
+    )
+    table = json.loads(json.dumps(protocols._table()))
+    figures = {"full": (1.0, 1.0), "sp": (0.85, 90.0), "relax-n": (0.95, 12.0)}
+    for name, (rate, ratio) in figures.items():
+        table["protocols"][name]["measured"] = {"success_rate": rate, "force_call_ratio": ratio}
+    monkeypatch.setattr(protocols, "_table", lambda: table)
+    # sp is cheapest but below the bar; relax-3 is the cheapest above it
+    assert protocols.recommended_protocol() == "relax-3"
+    assert protocols.recommended_protocol(bar=0.8) == "sp"
+    assert default_statement("relax-n").startswith("relax-n is the cheapest protocol measured")
+    assert default_statement("sp") == (
+        "relax-3 is the cheapest protocol measured at >= 90 % success; this used sp"
+    )
