@@ -4,8 +4,8 @@ The ARSC model needs training data before the first DAC calculation. The only
 public DFT here is sac-hoer (He, Wang, Ouyang, Chem. Mater. 2023): a single
 metal atom M in graphene with k = 0, 1, 2 first-shell N (sites kNk_M, VASP
 PBE+D2, spin polarised). Each site becomes a "homonuclear" model row:
-metal1 = metal2 = M, coord_N1 = k, coord_C1 = 3 - k (three first-shell atoms
-of a single vacancy), and one row per intermediate (OH, O, OOH from the ORR
+metal1 = metal2 = M, coord_N1 = k, coord_C1 = 4 - k (four first-shell atoms
+of a double vacancy, checked on the CONTCARs), and one row per intermediate (OH, O, OOH from the ORR
 activity, H from HER) with its CHE free energy dG (eV, vasp-pbe references).
 The model is then fitted with `arsc.model.fit_model` and written, with a
 provenance file, to arsc/data/models/.
@@ -70,7 +70,7 @@ def training_table(data: Path) -> pd.DataFrame:
                         "metal1": metal,
                         "metal2": metal,
                         "coord_N1": k,
-                        "coord_C1": 3 - k,
+                        "coord_C1": 4 - k,
                         "intermediate": z,
                         "dG": dg,
                     }
