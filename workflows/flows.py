@@ -361,6 +361,10 @@ class DacAdsorptionFlow(Maker):
 
     def _gas(self, makers: Makers) -> tuple[list[Job | Flow], dict[str, Any]]:
         _, relax, static = makers
+        if self.prerelax_weights is not None and has_knob(relax, "weights_file"):
+            # Gas molecules relax with the packaged weights: the tuned model learnt the
+            # project's sites, and references shared by every round are computed once.
+            relax = replace(relax, **{"weights_file": None})
         jobs: list[Job | Flow] = []
         outputs: dict[str, Any] = {}
         for mol in gas_references(self._intermediates()):
@@ -466,6 +470,7 @@ class DacAdsorptionFlow(Maker):
         protocol = self.get_protocol()
         reactions = [r.strip().lower() for r in self.reactions]
         jobs, gas = self._gas(makers)
+        gas_jobs = list(jobs)
         outputs = []
         for site in parsed:
             site_jobs, states = self._site(site, makers)
@@ -484,4 +489,8 @@ class DacAdsorptionFlow(Maker):
                 "mlip_weights": weights.model_dump() if weights is not None else None,
             }
         )
+        if self.prerelax_weights is not None and weights is not None:
+            packaged = weights_record(weights.model).model_dump()  # what _gas relaxes with
+            for job in gas_jobs:
+                job.update_metadata({"mlip_weights": packaged})
         return flow

@@ -74,8 +74,16 @@ def test_the_next_round_relaxes_with_the_tuned_model_and_records_it(tuned) -> No
     # the weights' SHA-256 is in the relaxation's settings, so in every geometry's key
     assert f"fine-tuned sha256:{tuned.sha256[:16]}" in relax.settings()["version"]
     flow = maker.make([SITE])
-    assert {j.metadata["mlip_weights"]["sha256"] for j in flow.jobs} == {tuned.sha256}
+    gas = [j for j in flow.jobs if j.name.startswith("gas ")]
+    site = [j for j in flow.jobs if not j.name.startswith("gas ")]
+    assert gas and site
+    assert {j.metadata["mlip_weights"]["sha256"] for j in site} == {tuned.sha256}
     assert {j.metadata["protocol"] for j in flow.jobs} == {"sp-tuned"}
+    # gas references relax with the packaged weights in every round: computed once
+    packaged = weights_record("chgnet").sha256
+    assert {j.metadata["mlip_weights"]["sha256"] for j in gas} == {packaged}
+    gas_relax = [j for j in gas if j.name.endswith("relax")]
+    assert gas_relax and all(j.maker.weights_file is None for j in gas_relax)
 
 
 def test_an_mlip_run_without_weights_installed_is_a_one_line_error(tmp_path) -> None:

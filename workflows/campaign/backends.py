@@ -9,11 +9,15 @@ One registry (:data:`BACKENDS`, keyed by the definition's
     the settings (by default the embedded sqlite store in the campaign
     folder). The gas references run first; the sites then run one flow per
     site, ``dft.workers`` side by side (separate processes, which die with
-    the campaign process).
+    the campaign process). Under a tuned protocol (``sp-tuned``) the backend
+    refits CHGNet on the campaign's DFT frames between rounds
+    (:meth:`LocalBackend.tune`) and the next batch relaxes with those weights.
 ``fireworks``
     the same flows submitted to a FireWorks LaunchPad and run by workers the
     queue (SLURM) starts, through :mod:`workflows.executors.fireworks`; the
-    backend waits until every submitted workflow has finished.
+    backend waits until every submitted workflow has finished. A tuned
+    protocol is refused (the workers' DFT frames are not where the refit
+    reads them).
 ``replay``
     answers from a table of precomputed results (one row per site with
     ``dG_<X>`` columns, eV) with :class:`arsc.replay.ReplayOracle`, for
@@ -47,7 +51,8 @@ from arsc.space import Site
 from workflows.campaign.batch import BatchBackend, BatchOutcome, ProgressFn, SiteOutcome
 from workflows.campaign.definition import CampaignDefinition, DftSpec
 from workflows.campaign.replay_backend import REPLAY_LEDGER, ReplayBackend
-from workflows.campaign.state import CalcCost
+from workflows.campaign.state import CalcCost, RoundProtocol
+from workflows.tuning import TunedWeights
 
 __all__ = [
     "BACKENDS",
@@ -61,27 +66,69 @@ __all__ = [
     "dft_steps",
     "flow_maker",
     "make_backend",
+    "round_protocol",
+    "runs_flows",
 ]
 
 # ---- the flow of the local and FireWorks backends ------------------------------------
 
 
-def flow_maker(dft: DftSpec, reaction: str) -> Any:
+def flow_maker(dft: DftSpec, reaction: str, weights: str | None = None) -> Any:
     """Return the :class:`workflows.flows.DacAdsorptionFlow` of a definition's DFT settings.
 
-    ``relax: mlip`` relaxes every state with the MLIP and runs one DFT single
-    point on it; ``relax: dft`` pre-relaxes with the MLIP, then relaxes and
-    runs a single point with the DFT engine.
+    ``relax: mlip`` relaxes every state with the MLIP (``prerelax_engine``)
+    and runs one DFT single point on it; ``relax: dft`` pre-relaxes with the
+    MLIP, then relaxes and runs a single point with the DFT engine.
+
+    Parameters
+    ----------
+    dft
+        The definition's DFT settings.
+    reaction
+        The reaction of the batch.
+    weights
+        MLIP weights tuned on the campaign's frames (:meth:`LocalBackend.tune`)
+        for a tuned protocol: the flow's ``prerelax_weights``, so they reach
+        the MLIP Maker, every geometry's fingerprint and every job's metadata.
+        None before the first refit: the protocol runs as its untuned twin.
     """
-    from workflows.engines import get_engine
     from workflows.flows import DacAdsorptionFlow
 
-    options = dft.flow_options(reaction)
-    if dft.relax == "mlip":
-        pre = get_engine(dft.prerelax_engine)
-        relax = pre.relax(pre.check_preset(None))
-        return DacAdsorptionFlow.from_options(options, relax_maker=relax)
-    return DacAdsorptionFlow.from_options(options)
+    return DacAdsorptionFlow.from_options(dft.flow_options(reaction, weights))
+
+
+def runs_flows(dft: DftSpec) -> bool:
+    """Whether the executor runs the adsorption flow (MLIP geometries, DFT), not a table."""
+    backend = BACKENDS.get(dft.executor)
+    return backend is not None and issubclass(backend, LocalBackend)
+
+
+def round_protocol(dft: DftSpec, reaction: str, tuned: TunedWeights | None) -> RoundProtocol:
+    """Return the record of what a batch runs: protocol, MLIP weights and their refit.
+
+    Parameters
+    ----------
+    dft
+        The definition's DFT settings (a flow-running executor).
+    reaction
+        The reaction of the batch.
+    tuned
+        The MLIP refit the batch relaxes with (tuned protocol), None: none yet.
+
+    Raises
+    ------
+    ArscInputError
+        The MLIP's weights are not installed, or the tuned file is missing.
+    """
+    weights = tuned.weights_file if tuned is not None else None
+    maker = flow_maker(dft, reaction, weights)
+    record = maker.mlip_weights()
+    return RoundProtocol(
+        requested=dft.protocol_name,
+        name=maker.protocol,
+        weights=record,
+        tuning=tuned,
+    )
 
 
 def dft_steps(dft: DftSpec) -> tuple[str, ...]:
@@ -264,14 +311,16 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the worker process
         ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
 
 
-def _run_site(folder: str, dft_json: str, reaction: str, site: str) -> str:
+def _run_site(
+    folder: str, dft_json: str, reaction: str, site: str, weights: str | None = None
+) -> str:
     """Worker process: run one site's flow (gas references are cache hits by now)."""
     from workflows.executors.local import run_local
     from workflows.settings import get_settings
     from workflows.store import make_store
 
     dft = DftSpec.model_validate_json(dft_json)
-    flow = flow_maker(dft, reaction).make([site])
+    flow = flow_maker(dft, reaction, weights).make([site])
     store = make_store(get_settings(project=Path(folder)))
     run_local(flow, store, progress=False, root_dir=Path(folder) / "runs")
     return site
@@ -279,21 +328,47 @@ def _run_site(folder: str, dft_json: str, reaction: str, site: str) -> str:
 
 @dataclass
 class LocalBackend:
-    """Run the flows here (see the module docstring)."""
+    """Run the flows here (see the module docstring).
+
+    Under a tuned protocol (``sp-tuned``) :meth:`tune` refits CHGNet on the
+    DFT frames the campaign's GPAW jobs left in ``runs/``
+    (:func:`workflows.tuning.tune_between_rounds`) with ``tuner`` (None:
+    :class:`workflows.engines.finetune.ChgnetFinetune` with the defaults of
+    ``workflows/data/mlip_models.yaml``), and :meth:`compute` relaxes with the
+    weights it is given.
+    """
 
     folder: Path
     definition: CampaignDefinition
     since: datetime
     show_progress: bool = True
+    tuner: Any | None = None
 
     @property
     def dft(self) -> DftSpec:
         """The definition's DFT settings."""
         return self.definition.dft
 
-    def maker(self) -> Any:
-        """Return the flow Maker."""
-        return flow_maker(self.dft, self.definition.objective.reaction)
+    def maker(self, weights: str | None = None) -> Any:
+        """Return the flow Maker (``weights``: tuned MLIP weights, see :func:`flow_maker`)."""
+        return flow_maker(self.dft, self.definition.objective.reaction, weights)
+
+    def tune(self) -> TunedWeights | None:
+        """Refit the MLIP on the campaign's DFT frames for the next round (tuned protocol).
+
+        Returns
+        -------
+        TunedWeights or None
+            The tuned model (``reused`` when the frames have not changed);
+            None when the protocol is not tuned or the campaign has fewer
+            DAC-site frames than a refit needs.
+        """
+        from workflows.protocols import get_protocol
+        from workflows.tuning import tune_between_rounds
+
+        if not get_protocol(self.dft.protocol_name).tuned:
+            return None
+        return tune_between_rounds(self.folder.resolve(), self.tuner)
 
     def plan(self, sites: Sequence[str]) -> tuple[list[int], int]:
         """Return DFT calculations per site and for the gas references, counts."""
@@ -306,31 +381,46 @@ class LocalBackend:
 
         return make_store(get_settings(project=self.folder.resolve()))
 
-    def compute(self, sites: Sequence[str], progress: ProgressFn | None = None) -> BatchOutcome:
-        """Run the gas references, then the sites (``dft.workers`` at a time)."""
+    def compute(
+        self,
+        sites: Sequence[str],
+        progress: ProgressFn | None = None,
+        weights: str | None = None,
+    ) -> BatchOutcome:
+        """Run the gas references, then the sites (``dft.workers`` at a time).
+
+        ``weights``: the tuned MLIP weights the states relax with (the
+        round's, :meth:`tune` of the round before); None: packaged weights.
+        """
         from workflows.executors.local import run_local
 
         start = time.perf_counter()
         runs = self.folder / "runs"
         runs.mkdir(parents=True, exist_ok=True)
-        maker = self.maker()
+        maker = self.maker(weights)
         per_site, gas = self.plan(sites)
         total = sum(per_site) + gas
         if self.dft.workers <= 1 or len(sites) <= 1:
             run_local(maker.make(list(sites)), self.store(), self.show_progress, root_dir=runs)
         else:
             run_local(maker.make([]), self.store(), self.show_progress, root_dir=runs)
-            self._parallel(sites, progress, total)
+            self._parallel(sites, progress, total, weights)
         return _collect(self.store(), sites, self.dft, self.since, time.perf_counter() - start)
 
-    def _parallel(self, sites: Sequence[str], progress: ProgressFn | None, total: int) -> None:
+    def _parallel(
+        self,
+        sites: Sequence[str],
+        progress: ProgressFn | None,
+        total: int,
+        weights: str | None = None,
+    ) -> None:
         ctx = get_context("spawn")
         args = (str(self.folder.resolve()), self.dft.model_dump_json())
         reaction = self.definition.objective.reaction
         with ProcessPoolExecutor(
             max_workers=self.dft.workers, mp_context=ctx, initializer=_die_with_parent
         ) as pool:
-            futures = [pool.submit(_run_site, *args, reaction, s) for s in sites]
+            futures = [pool.submit(_run_site, *args, reaction, s, weights) for s in sites]
             pending = set(futures)
             while pending:
                 done = {f for f in pending if f.done()}
@@ -348,7 +438,21 @@ class LocalBackend:
 
 @dataclass
 class FireworksBackend(LocalBackend):
-    """Submit the flows to a LaunchPad; the queue's workers run them."""
+    """Submit the flows to a LaunchPad; the queue's workers run them.
+
+    A tuned protocol is refused: the workers leave their GPAW frames in their
+    own launch folders, which the refit between rounds
+    (:func:`workflows.tuning.tune_between_rounds`, ``runs/`` of the campaign
+    folder) does not read, so every round would silently run untuned.
+    """
+
+    def __post_init__(self) -> None:
+        from workflows.campaign.checks import refuse_tuned_on_fireworks
+
+        try:
+            refuse_tuned_on_fireworks(self.definition)
+        except ArscInputError as exc:
+            raise ArscInputError(f"dft.protocol {exc}") from None
 
     def key(self, site: str) -> str:
         """Request key of a site's workflow (duplicate-free submission)."""
@@ -357,7 +461,12 @@ class FireworksBackend(LocalBackend):
         # a file without `protocol:` keeps the key it had before protocols existed
         return key if d.protocol is None else f"{key}|{d.protocol_name}"
 
-    def compute(self, sites: Sequence[str], progress: ProgressFn | None = None) -> BatchOutcome:
+    def compute(
+        self,
+        sites: Sequence[str],
+        progress: ProgressFn | None = None,
+        weights: str | None = None,
+    ) -> BatchOutcome:
         """Submit, launch workers, wait until every workflow of the batch has finished."""
         from workflows.executors.fireworks import (
             launch,
@@ -373,7 +482,7 @@ class FireworksBackend(LocalBackend):
         lp_file = Path(spec.launchpad)
         launch_dir = self.folder.resolve() / "fireworks"
         adapter = adapter_for(load_queue_settings(spec.qadapter), lp_file, launch_dir)
-        maker = self.maker()
+        maker = self.maker(weights)
         keys = [self.key(s) for s in sites]
         with open_launchpad(lp_file, write=True) as lp:
             for key, site in zip(keys, sites, strict=True):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from workflows.campaign.state import CalcCost
+
+if TYPE_CHECKING:
+    from workflows.tuning import TunedWeights
 
 #: Called with (calculations done, calculations planned) while a batch runs.
 ProgressFn = Callable[[int, int], None]
@@ -41,6 +44,23 @@ class BatchBackend(Protocol):
         """Return DFT calculations per site and for the gas references (once), counts."""
         ...
 
-    def compute(self, sites: Sequence[str], progress: ProgressFn | None = None) -> BatchOutcome:
-        """Run (or finish) the DFT of the sites; idempotent."""
+    def compute(
+        self,
+        sites: Sequence[str],
+        progress: ProgressFn | None = None,
+        weights: str | None = None,
+    ) -> BatchOutcome:
+        """Run (or finish) the DFT of the sites; idempotent.
+
+        ``weights``: tuned MLIP weights the states relax with (tuned protocol,
+        from :meth:`tune`); None: the packaged weights.
+        """
+        ...
+
+    def tune(self) -> TunedWeights | None:
+        """Refit the MLIP on the campaign's DFT frames for the next round (tuned protocol).
+
+        None: protocol not tuned, too few frames, or a backend that computes
+        no MLIP geometry.
+        """
         ...

@@ -179,7 +179,20 @@ def fireworks_problems(definition: CampaignDefinition) -> list[str]:
     if not Path(spec.launchpad).is_file():
         out.append(f"dft.fireworks.launchpad: file {spec.launchpad!r} does not exist")
     out += _catch("dft.fireworks.qadapter", lambda: load_queue_settings(spec.qadapter))
+    out += _catch("dft.protocol", lambda: refuse_tuned_on_fireworks(definition))
     return out
+
+
+def refuse_tuned_on_fireworks(definition: CampaignDefinition) -> None:
+    """Refuse a tuned protocol on FireWorks (see backends.FireworksBackend)."""
+    from workflows.protocols import get_protocol
+
+    name = definition.dft.protocol_name
+    if get_protocol(name).tuned:
+        raise ArscInputError(
+            f"{name}: the fireworks executor cannot tune the MLIP between rounds (its "
+            "workers' DFT frames stay in their launch folders); use executor local, or protocol sp"
+        )
 
 
 def replay_problems(definition: CampaignDefinition) -> list[str]:

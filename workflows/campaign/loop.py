@@ -27,7 +27,12 @@ Steps (see :mod:`workflows.campaign.state` for what each records):
     DFT free energies -> the objective quantity and score per site;
     validation of the round's predictions against them;
 ``refit``
-    the model the next round scores with (:mod:`workflows.campaign.learning`);
+    the model the next round scores with (:mod:`workflows.campaign.learning`)
+    and, under a tuned protocol (``sp-tuned``), the MLIP its states relax
+    with: CHGNet refitted on every DFT frame so far (the backend's ``tune``);
+    the next round's ``compute`` runs with those weights, or, before the
+    first refit, as the untuned protocol (``sp``), and records which
+    (``Round.protocol``);
 ``check``
     budget, round limit and the stopping rule; totals; the end of the
     campaign (ranking, accounting).

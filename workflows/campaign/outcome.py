@@ -32,7 +32,7 @@ from arsc.thermo.quantities import quantity_unit
 from workflows.campaign.definition import DftSpec
 from workflows.campaign.scoring import predict_candidates
 from workflows.campaign.state import Accounting, CampaignState, Predictions, RankedCandidate
-from workflows.protocols import protocol_line, protocol_success_rate
+from workflows.protocols import default_statement, protocol_line, protocol_success_rate
 
 if TYPE_CHECKING:  # the campaign (back-ends, jobflow) loads only where a campaign runs
     from workflows.campaign.setup import Campaign
@@ -80,9 +80,28 @@ def campaign_protocol(dft: DftSpec) -> str:
 
 
 def state_protocol_line(state: CampaignState) -> str:
-    """Return :func:`protocol_line` of a campaign's protocol."""
+    """Return :func:`protocol_line` of a campaign's protocol.
+
+    A campaign whose rounds did not all run it as given (a tuned protocol:
+    its untuned twin before the first refit, other weights every round)
+    names what each round ran (``Round.protocol``).
+    """
     name = campaign_protocol(state.definition.dft)
-    return protocol_line(name, protocol_success_rate(name))
+    line = protocol_line(name, protocol_success_rate(name))
+    ran = [(r.index, r.protocol) for r in state.rounds if r.protocol is not None]
+    if any(p.tuning is not None or p.name != p.requested for _, p in ran):
+        line += " (" + "; ".join(f"round {i}: {p.line}" for i, p in ran) + ")"
+    return line
+
+
+def state_protocol_note(state: CampaignState) -> str:
+    """Return whether the campaign's protocol is the one the benchmark supports.
+
+    :func:`workflows.protocols.default_statement` (the cheapest protocol measured at
+    >= 90 % success, issue 19); empty for values replayed from a table.
+    """
+    name = campaign_protocol(state.definition.dft)
+    return "" if name == REPLAY_PROTOCOL else default_statement(name)
 
 
 # ---- ranking ------------------------------------------------------------------------

@@ -105,8 +105,20 @@ class ReplayBackend:
             os.fsync(fh.fileno())
         return dg
 
-    def compute(self, sites: Sequence[str], progress: ProgressFn | None = None) -> BatchOutcome:
-        """Answer each site from the ledger if asked before, else from the table's oracle."""
+    def tune(self) -> None:
+        """Nothing to tune: a replayed table has no MLIP geometries."""
+        return None
+
+    def compute(
+        self,
+        sites: Sequence[str],
+        progress: ProgressFn | None = None,
+        weights: str | None = None,
+    ) -> BatchOutcome:
+        """Answer each site from the ledger if asked before, else from the table's oracle.
+
+        ``weights`` is ignored (a replayed table has no MLIP geometries).
+        """
         start = time.perf_counter()
         known = self.ledger()
         outcomes, calcs = [], []

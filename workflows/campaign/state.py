@@ -26,7 +26,10 @@ one completed. ``score`` (ARSC predictions for every candidate with the model
 of ``Round.model``), ``prune``, ``select`` (the batch), ``compute`` (DFT on
 the batch), ``ingest`` (energies rows, free energies and the objective from
 DFT; validation of this round's predictions), ``refit`` (the model the next
-round scores with), ``check`` (budget and stopping rule).
+round scores with; under a tuned protocol also the MLIP its states relax with,
+``Round.tuning``), ``check`` (budget and stopping rule). ``Round.protocol``
+records the protocol and MLIP weights (file, SHA-256) that produced the
+batch's geometries.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from arsc.errors import ArscInputError
 from arsc.jsonio import load_json, save_json
 from workflows.campaign.definition import CampaignDefinition
+from workflows.tuning import TunedWeights, WeightsRecord
 
 #: Version of the state layout; a file of another version is refused.
 STATE_SCHEMA_VERSION: Literal[1] = 1
@@ -265,6 +269,50 @@ class RefitInfo(_Doc):
     message: str = Field(default="", description="What happened, one line")
 
 
+class MlipTuning(_Doc):
+    """The MLIP refit on the campaign's DFT frames after a round's DFT (tuned protocol).
+
+    The next round relaxes with it (:class:`RoundProtocol`); None in
+    ``tuned`` when there were too few DAC-site frames for a refit.
+    """
+
+    tuned: TunedWeights | None = Field(
+        default=None,
+        description="The tuned model (weights file, SHA-256 hex, frames count, held-out "
+        "force MAE before/after in eV/A, reused when the frames were unchanged); None: no refit",
+    )
+    message: str = Field(default="", description="What happened, one line")
+
+
+class RoundProtocol(_Doc):
+    """Which protocol ran a round's batch and which MLIP weights produced its geometries."""
+
+    requested: str = Field(description="Protocol of the definition (DftSpec.protocol_name)")
+    name: str = Field(
+        description="Protocol that ran: the requested one, or a tuned protocol's untuned "
+        "twin before its first refit (sp-tuned -> sp)"
+    )
+    weights: WeightsRecord | None = Field(
+        default=None,
+        description="MLIP weights that relaxed every state of the batch (model, file, SHA-256 "
+        "hex), as in every job's metadata; None: no MLIP relaxed",
+    )
+    tuning: TunedWeights | None = Field(
+        default=None,
+        description="The refit the weights come from (previous round's MlipTuning); None: "
+        "packaged weights",
+    )
+
+    @property
+    def line(self) -> str:
+        """Return ``sp-tuned (weights 1a2b3c4d)``, ``sp (no frames yet)`` or ``sp``."""
+        if self.tuning is not None:
+            return f"{self.name} (weights {self.tuning.sha256[:8]})"
+        if self.name != self.requested:
+            return f"{self.name} (no frames yet)"
+        return self.name
+
+
 class RoundAccounting(_Doc):
     """Cost of one round."""
 
@@ -304,6 +352,15 @@ class Round(_Doc):
     refit: RefitInfo | None = Field(default=None, description="The model for the next round")
     accounting: RoundAccounting = Field(
         default_factory=lambda: RoundAccounting(), description="Cost of the round"
+    )
+    protocol: RoundProtocol | None = Field(
+        default=None,
+        description="Protocol and MLIP weights the batch ran with; None: no batch run yet, a "
+        "replayed table, or a state written before rounds recorded it",
+    )
+    tuning: MlipTuning | None = Field(
+        default=None,
+        description="MLIP refit for the next round (tuned protocol); None: protocol not tuned",
     )
     stop: str | None = Field(default=None, description="Why the campaign stopped after this round")
 

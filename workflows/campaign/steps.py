@@ -20,13 +20,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from arsc.model import save_model
 from arsc.select import MODEL_FREE, Objective, prune, select_batch
 from arsc.thermo.quantities import evaluate_quantity
-from workflows.campaign.backends import BatchOutcome
+from workflows.campaign.backends import BatchOutcome, round_protocol, runs_flows
 from workflows.campaign.learning import refit, training_table
 from workflows.campaign.outcome import totals
 from workflows.campaign.scoring import empty_predictions, predict_candidates, space_filling
 from workflows.campaign.setup import MODELS_DIR, Campaign, _none_to_nan
 from workflows.campaign.state import (
     CampaignState,
+    MlipTuning,
     Pruned,
     Round,
     RoundAccounting,
@@ -209,17 +210,37 @@ def _accounting(c: Campaign, rnd: Round, outcome: BatchOutcome) -> RoundAccounti
     )
 
 
+def _tuned_for(c: Campaign, rnd: Round) -> MlipTuning | None:
+    """Return the MLIP refit the round relaxes with: the one made after the round before."""
+    before = [r for r in c.state.rounds if r.index == rnd.index - 1]
+    return before[0].tuning if before else None
+
+
 def step_compute(c: Campaign, rnd: Round) -> None:
-    """Run the DFT of the batch with the campaign's batch backend."""
+    """Run the DFT of the batch with the campaign's batch backend.
+
+    A flow-running backend relaxes with the MLIP weights of the refit made
+    after the round before (tuned protocol; none yet: the untuned twin),
+    and the round records the protocol and weights that ran
+    (:class:`workflows.campaign.state.RoundProtocol`).
+    """
     sites = rnd.selection.sites if rnd.selection is not None else []
     if not sites:
         rnd.results, rnd.accounting = [], RoundAccounting()
         return
-    c.say(f"round {rnd.index}: DFT of {len(sites)} sites ({c.definition.dft.executor} executor)")
+    dft = c.definition.dft
+    tuning = _tuned_for(c, rnd)
+    tuned = tuning.tuned if tuning is not None else None
+    rnd.protocol = (
+        round_protocol(dft, c.definition.objective.reaction, tuned) if runs_flows(dft) else None
+    )
+    how = f", protocol {rnd.protocol.line}" if rnd.protocol is not None else ""
+    c.say(f"round {rnd.index}: DFT of {len(sites)} sites ({dft.executor} executor{how})")
     bar = _LazyBar(c.console, c.show_progress)
+    weights = tuned.weights_file if tuned is not None else None
     try:  # DFT engines' chatter (e.g. CHGNet's banner) goes to stderr: stdout is for results
         with contextlib.redirect_stdout(sys.stderr):
-            outcome = c.backend.compute(sites, bar)
+            outcome = c.backend.compute(sites, bar, weights)
     finally:
         bar.stop()
     rnd.results = [
@@ -266,8 +287,39 @@ def _dft_dg(state: CampaignState) -> dict[str, dict[str, float | None]]:
     return {res.site: res.dg for _, res in state.results() if res.dg}
 
 
+def _tune_mlip(c: Campaign, rnd: Round) -> None:
+    """Tuned protocol: refit the MLIP on every DFT frame so far; the next round relaxes with it."""
+    from workflows.protocols import get_protocol
+    from workflows.tuning import MIN_FRAMES
+
+    dft = c.definition.dft
+    if not (runs_flows(dft) and get_protocol(dft.protocol_name).tuned):
+        rnd.tuning = None
+        return
+    with contextlib.redirect_stdout(sys.stderr):
+        tuned = c.backend.tune()
+    if tuned is None:
+        message = (
+            f"fewer than {MIN_FRAMES} DFT frames of DAC sites in runs/: the next round relaxes "
+            "with the packaged weights"
+        )
+    else:
+        how = "reused (frames unchanged)" if tuned.reused else "refitted"
+        message = (
+            f"chgnet {how} on {tuned.frames} DFT frames, weights {tuned.sha256[:8]}, held-out "
+            f"force MAE {tuned.force_mae_before:.3f} -> {tuned.force_mae_after:.3f} eV/A"
+        )
+    rnd.tuning = MlipTuning(tuned=tuned, message=message)
+    c.say(f"round {rnd.index}: MLIP for the next round: {message}")
+
+
 def step_refit(c: Campaign, rnd: Round) -> None:
-    """Make the next round's model from every DFT result so far."""
+    """Make the next round's models from every DFT result so far.
+
+    The ARSC model that scores the next round, and under a tuned protocol the
+    MLIP that relaxes its states (:meth:`workflows.campaign.backends.LocalBackend.tune`).
+    """
+    _tune_mlip(c, rnd)
     table = training_table(c.candidates, _dft_dg(c.state))
     previous = c.model(rnd.model)
     learned = refit(c.definition.model, c.prior(), previous, table, c.seed(rnd.index, 2))

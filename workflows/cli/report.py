@@ -77,6 +77,7 @@ def report(
                 "saving_claimed": acc.confirmed,  # ratio and fraction are claims only then
                 "claim": acc.claim,
                 "protocol": acc.protocol,
+                "protocol_note": acc.protocol_note,
             },
             "seconds": rep.seconds,
         }

@@ -32,7 +32,12 @@ from arsc.select import Objective as Goal
 from arsc.space import Site, count_space, get_motif
 from arsc.thermo.quantities import quantity_label, quantity_unit
 from workflows.campaign.definition import ObjectiveSpec
-from workflows.campaign.outcome import resolution, state_claim, state_protocol_line
+from workflows.campaign.outcome import (
+    resolution,
+    state_claim,
+    state_protocol_line,
+    state_protocol_note,
+)
 from workflows.campaign.state import CampaignState, Predictions, load_state
 from workflows.report.data import (
     DFT_COLUMNS,
@@ -193,6 +198,7 @@ def accounting_of(state: CampaignState, sites: list[str]) -> Accounting:
         confirmed=resolution(state).confirmed,
         claim=state_claim(state),
         protocol=state_protocol_line(state),
+        protocol_note=state_protocol_note(state),
     )
 
 

@@ -157,6 +157,10 @@ class Accounting:
         The protocol that produced the computed values and its measured
         success rate (:func:`workflows.protocols.protocol_line`);
         empty: not known.
+    protocol_note
+        Whether that protocol is the cheapest one measured at >= 90 %
+        success (:func:`workflows.protocols.default_statement`); empty: not
+        known or not applicable (replayed values).
     """
 
     calculations: int
@@ -167,6 +171,7 @@ class Accounting:
     confirmed: bool = False
     claim: str = ""
     protocol: str = ""
+    protocol_note: str = ""
 
     @property
     def core_hours_per_calculation(self) -> float:

@@ -195,6 +195,8 @@ def _summary(data: ReportData) -> str:
             f"{_pm(float(top['pred_mu']), float(top['pred_sigma']), data.objective.unit)})."
         )
     lines.append(escape(accounting_line(data.accounting)))
+    if data.accounting.protocol_note:
+        lines.append("Protocol: " + escape(data.accounting.protocol_note) + ".")
     return '<div class="summary">' + "<br>".join(lines) + "</div>"
 
 

@@ -84,6 +84,19 @@ BAD_FILES = [
         "dft.fireworks.launchpad",
         "does not exist",
     ),
+    (
+        {
+            "dft": {
+                "executor": "fireworks",
+                "engine": "mlip",
+                "protocol": "sp-tuned",
+                "fireworks": {"launchpad": "no.yaml"},
+            }
+        },
+        None,
+        "dft.protocol",
+        "sp-tuned: the fireworks executor cannot tune the MLIP between rounds",
+    ),
 ]
 
 

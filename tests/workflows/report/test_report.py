@@ -331,6 +331,9 @@ def test_cli_report_json_prints_one_object(synthetic_campaign, tmp_path, capsys)
     assert acc["saving_claimed"] is False
     assert acc["claim"].endswith("no saving claimed") and "not resolved" in acc["claim"]
     assert acc["protocol"] == "protocol full, success rate not measured"
+    assert acc["protocol_note"].startswith("no protocol has a measured success rate >= 90 %")
+    page = Path(doc["report"]).read_text()
+    assert "Protocol: no protocol has a measured success rate &gt;= 90 % yet" in page
 
 
 def test_cli_report_without_state_is_one_line_error(tmp_path, capsys):
