@@ -48,6 +48,8 @@ _RELAX_N = re.compile(r"^relax-(\d+)$")
 MAX_RELAX_STEPS = 1000
 #: Success rate (AdsorbML, within 0.1 eV of full) a protocol needs to become a default (issue 19).
 SUCCESS_BAR = 0.9
+#: Fewest benchmark states behind a success rate that may make a protocol the default.
+MIN_STATES = 10
 
 
 class Measured(BaseModel):
@@ -187,14 +189,17 @@ def recommended_protocol(bar: float = SUCCESS_BAR) -> str | None:
     """Return the cheapest protocol whose measured success rate is at least ``bar``; None if none.
 
     Cheapest = most GPAW force calls saved against ``full`` (``measured.force_call_ratio``);
-    a protocol without measured figures never qualifies. ``full`` is the reference itself and
-    qualifies only by being measured against itself (ratio 1).
+    a protocol without measured figures, or measured on fewer than :data:`MIN_STATES`
+    states, never qualifies. ``full`` is the reference itself and qualifies only by being
+    measured against itself (ratio 1).
     """
+    table = [get_protocol(name) for name in protocol_names()]
     good = [
-        (p.measured.force_call_ratio or 1.0, p.name)
-        for name in protocol_names()
-        if (p := get_protocol(name)).measured.success_rate is not None
-        and p.measured.success_rate >= bar
+        (m.force_call_ratio or 1.0, p.name)
+        for p in table
+        if (m := p.measured).success_rate is not None
+        and m.success_rate >= bar
+        and (m.states or 0) >= MIN_STATES
     ]
     return max(good)[1] if good else None
 

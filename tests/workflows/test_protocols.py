@@ -242,9 +242,14 @@ def test_the_default_rule_takes_the_cheapest_protocol_measured_at_90_percent(mon
         "sp is unvalidated"
     )
     table = json.loads(json.dumps(protocols._table()))
-    figures = {"full": (1.0, 1.0), "sp": (0.85, 90.0), "relax-n": (0.95, 12.0)}
-    for name, (rate, ratio) in figures.items():
-        table["protocols"][name]["measured"] = {"success_rate": rate, "force_call_ratio": ratio}
+    figures = {"full": (1.0, 1.0, 12), "sp": (0.85, 90.0, 12), "relax-n": (0.95, 12.0, 12)}
+    figures["sp-tuned"] = (1.0, 80.0, 3)  # too few states to count
+    for name, (rate, ratio, states) in figures.items():
+        table["protocols"][name]["measured"] = {
+            "success_rate": rate,
+            "force_call_ratio": ratio,
+            "states": states,
+        }
     monkeypatch.setattr(protocols, "_table", lambda: table)
     # sp is cheapest but below the bar; relax-3 is the cheapest above it
     assert protocols.recommended_protocol() == "relax-3"
