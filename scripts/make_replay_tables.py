@@ -3,7 +3,7 @@
 1. ``sac_hoer_orr.csv``: the sac-hoer VASP set through ``arsc ingest vasp``
    and ``arsc activity -r orr --references vasp-pbe``, turned into an
    ``arsc fit`` table (one row per single-atom site with a finite ORR
-   overpotential; metals outside the default element table dropped). The
+   overpotential; metals outside the default element table, and La, dropped). The
    first shell (k N + (4 - k) C around the metal) is checked on every bare
    CONTCAR.
 2. ``synthetic_orr.csv``: dual-atom sites drawn by
@@ -37,6 +37,10 @@ ARSC = str(Path(sys.executable).with_name("arsc"))
 INTERMEDIATES = ("OH", "O", "OOH")
 #: First-shell neighbours of the metal in the sac-hoer double vacancy.
 SHELL = 4
+#: Metals left out of the sac-hoer table although the element table has them: La entered
+#: the default element table on 2026-12-02, after this table and the replay figures of
+#: docs/acquisition.md; it stays out so that the file and those figures keep agreeing.
+LEFT_OUT = ("La",)
 
 
 def run(*args: str) -> None:
@@ -81,9 +85,9 @@ def sac_hoer_table(source: Path) -> pd.DataFrame:
         if (got_n, got_c) != (n, c) or gap < 0.3:
             raise SystemExit(f"{site}: first shell N{got_n}C{got_c} (gap {gap:.2f} A)")
     print(f"first shell checked on {len(table)} bare CONTCARs: k N + {SHELL} - k C")
-    known = set(load_elements("default").index)
+    known = set(load_elements("default").index) - set(LEFT_OUT)
     dropped = table[~table["metal1"].isin(known)]
-    print(f"dropped (metal not in the default element table): {', '.join(dropped['site'])}")
+    print(f"dropped (metal not in the table's element set): {', '.join(dropped['site'])}")
     nan = table["overpotential"].isna()
     print(f"dropped (no ORR overpotential: inconsistent or missing runs): {int(nan.sum())} sites")
     return table[table["metal1"].isin(known) & ~nan].reset_index(drop=True)

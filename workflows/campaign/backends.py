@@ -436,6 +436,18 @@ class LocalBackend:
 # ---- FireWorks -------------------------------------------------------------------------
 
 
+def refuse_tuned_on_fireworks(definition: CampaignDefinition) -> None:
+    """Refuse a tuned protocol on FireWorks (see :class:`FireworksBackend`)."""
+    from workflows.protocols import get_protocol
+
+    name = definition.dft.protocol_name
+    if get_protocol(name).tuned:
+        raise ArscInputError(
+            f"{name}: the fireworks executor cannot tune the MLIP between rounds (its "
+            "workers' DFT frames stay in their launch folders); use executor local, or protocol sp"
+        )
+
+
 @dataclass
 class FireworksBackend(LocalBackend):
     """Submit the flows to a LaunchPad; the queue's workers run them.
@@ -447,8 +459,6 @@ class FireworksBackend(LocalBackend):
     """
 
     def __post_init__(self) -> None:
-        from workflows.campaign.checks import refuse_tuned_on_fireworks
-
         try:
             refuse_tuned_on_fireworks(self.definition)
         except ArscInputError as exc:

@@ -171,7 +171,8 @@ def _makers(definition: CampaignDefinition) -> None:
 
 
 def fireworks_problems(definition: CampaignDefinition) -> list[str]:
-    """Check that the LaunchPad file exists and the queue settings read."""
+    """Check the LaunchPad file, the queue settings, and that the protocol needs no tuning."""
+    from workflows.campaign.backends import refuse_tuned_on_fireworks
     from workflows.executors.queue import load_queue_settings
 
     spec = definition.dft.fireworks
@@ -181,18 +182,6 @@ def fireworks_problems(definition: CampaignDefinition) -> list[str]:
     out += _catch("dft.fireworks.qadapter", lambda: load_queue_settings(spec.qadapter))
     out += _catch("dft.protocol", lambda: refuse_tuned_on_fireworks(definition))
     return out
-
-
-def refuse_tuned_on_fireworks(definition: CampaignDefinition) -> None:
-    """Refuse a tuned protocol on FireWorks (see backends.FireworksBackend)."""
-    from workflows.protocols import get_protocol
-
-    name = definition.dft.protocol_name
-    if get_protocol(name).tuned:
-        raise ArscInputError(
-            f"{name}: the fireworks executor cannot tune the MLIP between rounds (its "
-            "workers' DFT frames stay in their launch folders); use executor local, or protocol sp"
-        )
 
 
 def replay_problems(definition: CampaignDefinition) -> list[str]:
