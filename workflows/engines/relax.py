@@ -138,6 +138,19 @@ class RelaxResult:
     params: dict[str, Any]
 
 
+def optimizer_failure(exc: Exception) -> RecoverableError | None:
+    """Return an ASE optimiser's own failure as a recoverable one (ladder ``optimizer``).
+
+    ASE's line searches give up with a RuntimeError ("Armijo linesearch failed
+    after reset of Hessian", "Wolff lineSearch failed!") when the energy
+    changes of a step fall below the SCF's noise, typically close to fmax; a
+    smaller trust radius or FIRE (no line search) goes on from there.
+    """
+    if isinstance(exc, RuntimeError) and "linesearch failed" in str(exc).lower():
+        return RecoverableError("optimizer", f"line search failed ({exc})")
+    return None
+
+
 def relax_with_ladder(
     atoms: Atoms,
     *,
@@ -157,8 +170,9 @@ def relax_with_ladder(
     the ladder's changes so far; ``optimizer`` and ``maxstep`` are read from
     them), continues from the current geometry, and appends to
     ``folder/relax.traj``. An attempt that has not reached ``fmax`` within
-    ``steps`` steps fails with kind ``optimizer``; engine errors become
-    recoverable through ``translate``. ``initial_hessian`` (3N x 3N, eV/A^2;
+    ``steps`` steps, or whose line search gave up (:func:`optimizer_failure`),
+    fails with kind ``optimizer``; engine errors become recoverable through
+    ``translate``. ``initial_hessian`` (3N x 3N, eV/A^2;
     :mod:`workflows.engines.hessian`) replaces BFGS's ``alpha * I`` start in
     the first attempt; other optimisers and later attempts ignore it.
     ``steps_before`` (the steps of an earlier, killed run of the same
@@ -191,7 +205,7 @@ def relax_with_ladder(
         try:
             converged = bool(opt.run(fmax=fmax, steps=steps))
         except Exception as exc:
-            translated = translate(exc)
+            translated = translate(exc) or optimizer_failure(exc)
             if translated is None:
                 raise
             raise translated from exc

@@ -104,6 +104,8 @@ class _ProgressHandler(logging.Handler):
         self.total = total
         self.done = 0
         self.failed = 0
+        #: One line per job that raised: its name and the exception's last line.
+        self.errors: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         msg = record.getMessage()
@@ -118,6 +120,9 @@ class _ProgressHandler(logging.Handler):
         elif " failed with exception" in msg:
             self.done += 1
             self.failed += 1
+            name, _, trace = msg.partition(" failed with exception")
+            last = [line.strip() for line in trace.splitlines() if line.strip()]
+            self.errors.append(f"job {name!r} raised {last[-1] if last else 'an exception'}")
             self._update()
 
     def _update(self, **kwargs: Any) -> None:
@@ -182,7 +187,9 @@ def run_local(
     -------
     dict
         jobflow's responses, ``{uuid: {index: Response}}``; a job that raised
-        (or was skipped because a job it needs raised) has none.
+        (or was skipped because a job it needs raised) has none, and one line
+        per job that raised (its name and the exception's last line) is
+        printed to ``console``.
     """
     total = len(flow.jobs) if isinstance(flow, Flow) else 1
     bar = _progress(console) if progress else None
@@ -199,6 +206,8 @@ def run_local(
                 if bar is not None:
                     bar.update(handler.task, description="done")  # type: ignore[arg-type]
                     bar.stop()
+    for line in handler.errors:  # jobflow only logs them; a user must see what raised
+        (console or Console(stderr=True)).print(line, markup=False, highlight=False)
     return responses
 
 
