@@ -6,13 +6,14 @@ warm-start hyperparameters) and then called with the rows computed so far and
 their values; it returns the predictive mean and standard deviation (target
 units) of the rows asked for. Registry :data:`SURROGATES`:
 
-``arsc`` (default)
+``hier`` (default)
+    The hierarchical ARSC model (the default variant of ``arsc fit`` and of
+    the campaign, :class:`HierSurrogate`), refitted with warm starts; GP std,
+    calibrated.
+``arsc``
     The power-law ARSC model (variant ``base``, :class:`ArscSurrogate`)
     fitted to the target by least squares with warm starts; linearised
     (delta-method) std, calibrated.
-``hier``
-    The hierarchical ARSC model (the campaign's default variant,
-    :class:`HierSurrogate`), refitted with warm starts; GP std, calibrated.
 ``gp``
     Gaussian process (scikit-learn) with a Matern-5/2 ARD kernel plus white
     noise on site features: per metal the ARSC A descriptor ln phi_xx and the
@@ -195,7 +196,7 @@ SurrogateFactory = Callable[[pd.DataFrame], Surrogate]
 #: Surrogates by name; each entry builds a surrogate for one candidate table.
 SURROGATES: dict[str, SurrogateFactory] = {}
 #: The surrogate used when none is named.
-DEFAULT_SURROGATE = "arsc"
+DEFAULT_SURROGATE = "hier"
 
 
 def register_surrogate(name: str) -> Callable[[SurrogateFactory], SurrogateFactory]:
@@ -382,8 +383,7 @@ class HierSurrogate:
                 )
                 self.hyper, self.n_optimised = fitted.hyper, len(train)
             else:
-                alpha, log_ev = hier.weights(self.layout, rows, y, self.hyper)
-                fitted = hier.HierFit(self.hyper, rows, y, alpha, log_ev, ())
+                fitted = hier.fitted_weights(self.layout, rows, y, self.hyper)
             if len(train) >= CALIBRATION_GROWTH * self.calibration.n:
                 at = calibration_rows(len(train), seed)
                 resid, std = self.cross_validate(fitted, train[at], y[at], seed)

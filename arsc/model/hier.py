@@ -44,11 +44,11 @@ C.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.linalg import cho_factor, cho_solve
+from scipy.linalg import cho_factor, cho_solve, solve_triangular
 from scipy.optimize import minimize
 
 from arsc.elements import d_block, load_elements
@@ -255,36 +255,31 @@ class Parts:
     ky: np.ndarray
     dy: np.ndarray
     ke: np.ndarray
-    le: np.ndarray
     dm: np.ndarray
-    gx: list[np.ndarray]
-    gy: list[np.ndarray]
+    gm: list[np.ndarray]
     ge: np.ndarray
 
 
-def parts(layout: Layout, a: Rows, b: Rows, h: Hyper, grads: bool = False) -> Parts:
-    """Return the kernel parts of :func:`covariance` (and, if asked, length-scale factors).
+def parts(layout: Layout, a: Rows, b: Rows, h: Hyper) -> Parts:
+    """Return the kernel parts of :func:`covariance` and the length-scale factors.
 
-    The metal kernel and its per-property factors are computed once on the
-    metals (a small matrix) and gathered for the rows.
+    The metal kernel and its per-property factors (``gm``, the scaled squared
+    distances that the length-scale gradients need) are computed once on the
+    metals (small matrices); only the kernel is gathered for the rows.
     """
     lengths = np.array([h.values[f"length_{p}"] for p in PROPERTIES])
     scaled = layout.props / lengths
     g_metal = [_sqdist(scaled[:, k], scaled[:, k]) for k in range(len(PROPERTIES))]
     k_metal = np.exp(-0.5 * np.sum(g_metal, axis=0))
     kx = k_metal[np.ix_(a.i1, b.i1)]
-    gx = [g[np.ix_(a.i1, b.i1)] for g in g_metal] if grads else []
     dx = (a.i1[:, None] == b.i1[None, :]).astype(float)
     fa, fb = fixed_matrix(layout, a, h.beta), fixed_matrix(layout, b, h.beta)
     ky = dy = np.zeros_like(kx)
-    gy: list[np.ndarray] = []
     if layout.hetero:
         ky = k_metal[np.ix_(a.i2, b.i2)]
-        gy = [g[np.ix_(a.i2, b.i2)] for g in g_metal] if grads else []
         dy = (a.i2[:, None] == b.i2[None, :]).astype(float)
-    ke = ge = le = np.zeros_like(kx)
+    ke = ge = np.zeros_like(kx)
     if layout.coord_elements:
-        le = a.env1 @ b.env1.T
         ell = h.values["length_coord"]
         ge = np.sum(
             [_sqdist(a.env1[:, j] / ell, b.env1[:, j] / ell) for j in range(a.env1.shape[1])],
@@ -292,7 +287,7 @@ def parts(layout: Layout, a: Rows, b: Rows, h: Hyper, grads: bool = False) -> Pa
         )
         ke = np.exp(-0.5 * ge)
     dm = (a.motif[:, None] == b.motif[None, :]).astype(float)
-    return Parts(FIXED_PRIOR_VAR * fa @ fb.T, kx, dx, ky, dy, ke, le, dm, gx, gy, ge)
+    return Parts(FIXED_PRIOR_VAR * fa @ fb.T, kx, dx, ky, dy, ke, dm, g_metal, ge)
 
 
 def blocks(layout: Layout, p: Parts, h: Hyper) -> dict[str, np.ndarray]:
@@ -336,8 +331,24 @@ TERM_OF = {
 
 
 def covariance(layout: Layout, a: Rows, b: Rows, h: Hyper) -> np.ndarray:
-    """Prior covariance of dG between two row sets (no noise), eV^2."""
-    return sum(blocks(layout, parts(layout, a, b, h), h).values())  # type: ignore[return-value]
+    """Prior covariance of dG between two row sets (no noise), eV^2.
+
+    The sum of :func:`blocks`, accumulated in place (prediction builds it for
+    every candidate and training row each round).
+    """
+    p, v = parts(layout, a, b, h), h.values
+    out = p.fixed
+    out += v["sd_smooth_A"] ** 2 * p.kx
+    out += v["sd_metal_A"] ** 2 * p.dx
+    if layout.hetero:
+        out += v["sd_smooth_S"] ** 2 * p.ky
+        out += v["sd_metal_S"] ** 2 * p.dy
+        out += v["sd_pair"] ** 2 * (p.kx * p.ky)
+    if layout.coord_elements:
+        out += p.ke * (v["sd_shell"] ** 2 + v["sd_coord"] ** 2 * p.kx)
+    if len(layout.motifs) > 1:
+        out += p.dm * (v["sd_smooth_M"] ** 2 * p.kx + v["sd_metal_M"] ** 2 * p.dx)
+    return out
 
 
 def _neg_log_evidence(
@@ -345,7 +356,7 @@ def _neg_log_evidence(
 ) -> tuple[float, np.ndarray]:
     """-log p(y) and its gradient in the log-hyperparameters."""
     h = Hyper.from_log_vector(layout, beta, x)
-    p = parts(layout, rows, rows, h, grads=True)
+    p = parts(layout, rows, rows, h)
     bl = blocks(layout, p, h)
     c: np.ndarray = np.sum(list(bl.values()), axis=0)
     n = len(y)
@@ -360,8 +371,14 @@ def _neg_log_evidence(
     grad = np.zeros_like(x)
     names = layout.hyper_names
     smooth_x = ("sd_smooth_A", "sd_pair", "sd_coord", "sd_smooth_slope", "sd_smooth_M")
-    x_parts = sum(bl[k] for k in bl if k in smooth_x)
-    y_parts = sum(bl[k] for k in bl if k in ("sd_smooth_S", "sd_pair"))
+    # d C / d ln length_k = (parts smooth in metal 1) * g_k(x, x') + (metal 2) * g_k(y, y'),
+    # g_k a function of the metals only: sum W * that over rows = sum over metal pairs of
+    # (W * parts, summed by metal pair) * g_k (one aggregation instead of a gather per k)
+    nm = len(layout.metals)
+    x_parts = _by_metal(rows.i1, nm, w * sum(bl[k] for k in bl if k in smooth_x))
+    y_parts = (
+        _by_metal(rows.i2, nm, w * (bl["sd_smooth_S"] + bl["sd_pair"])) if layout.hetero else None
+    )
     for j, name in enumerate(names):
         if name in bl:
             d = 2.0 * bl[name]
@@ -371,17 +388,30 @@ def _neg_log_evidence(
         elif name == "length_coord":
             d = (bl["sd_coord"] + bl["sd_shell"]) * p.ge
         else:
-            k = PROPERTIES.index(name.removeprefix("length_"))
-            d = x_parts * p.gx[k]
-            if layout.hetero:
-                d = d + y_parts * p.gy[k]
+            g = p.gm[PROPERTIES.index(name.removeprefix("length_"))]
+            total = float(np.sum(x_parts * g))
+            if y_parts is not None:
+                total += float(np.sum(y_parts * g))
+            grad[j] = -0.5 * total
+            continue
         grad[j] = -0.5 * float(np.sum(w * d))
     return value, grad
 
 
+def _by_metal(index: np.ndarray, n_metals: int, values: np.ndarray) -> np.ndarray:
+    """Sum a rows x rows matrix over the metal pairs of its rows: shape (metals, metals)."""
+    flat = (index[:, None] * n_metals + index[None, :]).ravel()
+    return np.bincount(flat, values.ravel(), n_metals * n_metals).reshape(n_metals, n_metals)
+
+
 @dataclass(frozen=True)
 class HierFit:
-    """A fitted hierarchical model of one intermediate: hyperparameters and the GP weights."""
+    """A fitted hierarchical model of one intermediate: hyperparameters and the GP weights.
+
+    ``chol`` is the lower Cholesky factor of the training covariance (noise
+    in) when the fit computed it; prediction reuses it instead of factorising
+    again (it is not stored in the model file).
+    """
 
     hyper: Hyper
     rows: Rows
@@ -389,6 +419,7 @@ class HierFit:
     alpha: np.ndarray
     log_evidence: float
     at_bounds: tuple[str, ...]
+    chol: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 def _bounds(name: str) -> tuple[float, float]:
@@ -418,12 +449,26 @@ def _optimise(
 
 def weights(layout: Layout, rows: Rows, y: np.ndarray, h: Hyper) -> tuple[np.ndarray, float]:
     """GP weights alpha = C^-1 y and the log marginal likelihood."""
+    alpha, log_ev, _ = solve(layout, rows, y, h)
+    return alpha, log_ev
+
+
+def solve(
+    layout: Layout, rows: Rows, y: np.ndarray, h: Hyper
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """GP weights alpha = C^-1 y, the log marginal likelihood and the lower Cholesky factor."""
     c = covariance(layout, rows, rows, h)
     c[np.diag_indices(len(y))] += h.values["noise"] ** 2 + _JITTER
     factor = cho_factor(c, lower=True)
     alpha = cho_solve(factor, y)
     log_ev = -0.5 * float(y @ alpha) - float(np.sum(np.log(np.diag(factor[0]))))
-    return alpha, log_ev - 0.5 * len(y) * np.log(2 * np.pi)
+    return alpha, log_ev - 0.5 * len(y) * np.log(2 * np.pi), np.tril(factor[0])
+
+
+def fitted_weights(layout: Layout, rows: Rows, y: np.ndarray, h: Hyper) -> HierFit:
+    """Return a :class:`HierFit` at fixed hyperparameters (only the weights solved)."""
+    alpha, log_ev, chol = solve(layout, rows, y, h)
+    return HierFit(h, rows, y, alpha, log_ev, (), chol)
 
 
 def fit(
@@ -463,14 +508,14 @@ def fit(
             trial = Hyper(beta, best.values)
             scored.append((weights(layout, hrows, hy, trial)[1], beta))
         best = Hyper(max(scored)[1], best.values)
-    alpha, log_ev = weights(layout, rows, y, best)
+    alpha, log_ev, chol = solve(layout, rows, y, best)
     at = tuple(
         n
         for n in layout.hyper_names
         if (n.startswith("length") or n == "noise")
         and min(abs(np.log(best.values[n]) - b) for b in _bounds(n)) < 1e-3
     )
-    return HierFit(best, rows, y, alpha, log_ev, at)
+    return HierFit(best, rows, y, alpha, log_ev, at, chol)
 
 
 def predict(
@@ -482,12 +527,14 @@ def predict(
     mean = cross @ fitted.alpha
     if not with_std:
         return mean, np.full(len(mean), np.nan)
-    c = covariance(layout, fitted.rows, fitted.rows, h)
-    c[np.diag_indices(len(fitted.y))] += h.values["noise"] ** 2 + _JITTER
-    factor = cho_factor(c, lower=True)
-    prior = _prior_diag(layout, rows, h)
-    v = cho_solve(factor, cross.T)
-    var = prior - np.einsum("ij,ji->i", cross, v)
+    chol = fitted.chol
+    if chol is None:
+        c = covariance(layout, fitted.rows, fitted.rows, h)
+        c[np.diag_indices(len(fitted.y))] += h.values["noise"] ** 2 + _JITTER
+        chol = np.linalg.cholesky(c)
+    # var = prior - cross C^-1 cross^T on the diagonal = prior - |L^-1 cross^T|^2 per column
+    v = solve_triangular(chol, cross.T, lower=True, check_finite=False)
+    var = _prior_diag(layout, rows, h) - np.einsum("ij,ij->j", v, v)
     return mean, np.sqrt(np.maximum(var, 0.0))
 
 

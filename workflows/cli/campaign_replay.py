@@ -33,7 +33,7 @@ DEFAULT_KAPPA = 2.0
 #: arsc.select.DEFAULT_PRUNE_RECALL.
 DEFAULT_PRUNE_RECALL = 0.95
 #: arsc.surrogates.DEFAULT_SURROGATE and the names of arsc.surrogates.SURROGATES.
-DEFAULT_SURROGATE = "arsc"
+DEFAULT_SURROGATE = "hier"
 SURROGATE_NAMES: tuple[str, ...] = ("gp", "forest", "arsc", "hier")
 
 #: Most campaigns per strategy (``--seeds``): time grows linearly with it.
