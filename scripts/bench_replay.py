@@ -158,37 +158,28 @@ def hetero_table(path: Path, seed: int = 0) -> None:
     pd.DataFrame(rows).to_csv(path, index=False)
 
 
-def time_hetero(surrogate: str, seeds: int) -> None:
-    """One replay of 5 strategies x ``seeds`` on the heteronuclear stress table."""
+def time_replay(kind: str, surrogate: str, seeds: int) -> None:
+    """One replay of 5 strategies x ``seeds`` on a generated table; print wall and CPU time.
+
+    ``kind`` is ``large`` (the 3000-row synthetic table, target overpotential)
+    or ``hetero`` (the heteronuclear stress table, target dG).
+    """
+    label, target, make = {
+        "large": (f"{LARGE_ROWS}-row synthetic table", "overpotential", large_table),
+        "hetero": ("heteronuclear stress table", "dG", hetero_table),
+    }[kind]
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "hetero.csv"
-        hetero_table(path)
+        path = Path(tmp) / f"{kind}.csv"
+        make(path)
         wall, cpu = time.perf_counter(), time.process_time()
         code = arsc(
-            ["campaign", "replay", str(path), "--target", "dG", "--objective", "min",
+            ["campaign", "replay", str(path), "--target", target, "--objective", "min",
              "--top", "10", "--init", "20", "--batch", "10", "--seeds", str(seeds),
              "--surrogate", surrogate]
         )  # fmt: skip
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    print(f"heteronuclear stress table, 5 strategies x {seeds} seeds, surrogate {surrogate}: "
-          f"exit {code}, replay wall {wall:.0f} s, CPU {cpu:.0f} s\n", flush=True)  # fmt: skip
-
-
-def time_large(surrogate: str, seeds: int) -> None:
-    """One replay of 5 strategies x ``seeds`` on the large table; print wall and CPU time."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"synthetic_{LARGE_ROWS}.csv"
-        large_table(path)
-        wall, cpu = time.perf_counter(), time.process_time()
-        code = arsc(
-            ["campaign", "replay", str(path), "--target", "overpotential", "--objective", "min",
-             "--top", "10", "--init", "20", "--batch", "10", "--seeds", str(seeds),
-             "--surrogate", surrogate]
-        )  # fmt: skip
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    print(f"{LARGE_ROWS}-row synthetic table, 5 strategies x {seeds} seeds, surrogate "
-          f"{surrogate}: exit {code}, replay wall {wall:.0f} s, CPU {cpu:.0f} s\n",
-          flush=True)  # fmt: skip
+    print(f"{label}, 5 strategies x {seeds} seeds, surrogate {surrogate}: exit {code}, "
+          f"replay wall {wall:.0f} s, CPU {cpu:.0f} s\n", flush=True)  # fmt: skip
 
 
 def main() -> None:
@@ -206,7 +197,7 @@ def main() -> None:
     seeds = 3 if args.quick else 20
     if args.large or args.hetero:
         for surrogate in args.surrogates.split(","):
-            (time_large if args.large else time_hetero)(surrogate, seeds)
+            time_replay("large" if args.large else "hetero", surrogate, seeds)
         return
     if args.calibration:
         for surrogate in args.surrogates.split(","):
