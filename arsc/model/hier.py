@@ -320,8 +320,6 @@ TERM_OF = {
     "sd_pair": "S",
     "sd_coord": "C",
     "sd_shell": "C",
-    "sd_smooth_slope": "C",
-    "sd_metal_slope": "C",
     "sd_smooth_M": "C",
     "sd_metal_M": "C",
     "a": "R",
@@ -370,7 +368,7 @@ def _neg_log_evidence(
     w = np.outer(alpha, alpha) - cho_solve(factor, np.eye(n))
     grad = np.zeros_like(x)
     names = layout.hyper_names
-    smooth_x = ("sd_smooth_A", "sd_pair", "sd_coord", "sd_smooth_slope", "sd_smooth_M")
+    smooth_x = ("sd_smooth_A", "sd_pair", "sd_coord", "sd_smooth_M")
     # d C / d ln length_k = (parts smooth in metal 1) * g_k(x, x') + (metal 2) * g_k(y, y'),
     # g_k a function of the metals only: sum W * that over rows = sum over metal pairs of
     # (W * parts, summed by metal pair) * g_k (one aggregation instead of a gather per k)
@@ -447,12 +445,6 @@ def _optimise(
     return result.x, float(result.fun)
 
 
-def weights(layout: Layout, rows: Rows, y: np.ndarray, h: Hyper) -> tuple[np.ndarray, float]:
-    """GP weights alpha = C^-1 y and the log marginal likelihood."""
-    alpha, log_ev, _ = solve(layout, rows, y, h)
-    return alpha, log_ev
-
-
 def solve(
     layout: Layout, rows: Rows, y: np.ndarray, h: Hyper
 ) -> tuple[np.ndarray, float, np.ndarray]:
@@ -506,7 +498,7 @@ def fit(
         scored = []
         for beta in BETA_GRID:
             trial = Hyper(beta, best.values)
-            scored.append((weights(layout, hrows, hy, trial)[1], beta))
+            scored.append((solve(layout, hrows, hy, trial)[1], beta))
         best = Hyper(max(scored)[1], best.values)
     alpha, log_ev, chol = solve(layout, rows, y, best)
     at = tuple(
