@@ -8,7 +8,7 @@ categorical ``motif``:
          + b T_beta(phi_xx(x)) + A(x)                        A: intrinsic prior + learned term
          + s (T_beta(phi_xx(y)) - T_beta(phi_xx(x))) + S(y) + P(x, y)     S: partner, pair
          + C(e(x)) + C(x, e(x))                              C: own first shell
-         + sum_e c2_e e(y) + m[motif] + M(x, motif)           C: partner's shell, motif
+         + sum_e c2_e e(y) + m(motif) + M(x, motif)           C: partner's shell, motif
 
 with the Box-Cox form T_beta(phi) = (phi**beta - 1) / beta of the R term,
 whose beta -> 0 limit is ln phi (finite: no cancelling huge a and b).
@@ -29,8 +29,14 @@ scale each, kernel K):
   with length ``length_coord``, at least one count). Smooth terms rather
   than fixed linear slopes in the counts: on sac-hoer, leaving one N count
   out, linear slopes extrapolated worse (MAE about 0.65 against 0.59 eV);
-- M(x, motif): (sd_smooth_M^2 K(x, x') + sd_metal_M^2 [x = x']) [motif = motif'],
-  the response of each metal to each motif (tables with a ``motif`` column).
+- m(motif), M(x, motif): sd_motif^2 [motif = motif'] + (sd_smooth_M^2 K(x, x')
+  + sd_metal_M^2 [x = x']) [motif = motif'], the motif's own offset and each
+  metal's response to it (tables with a ``motif`` column). Random effects,
+  shrunk towards zero, not fixed coefficients: a motif absent from the
+  training rows is then predicted from its first-shell counts (the C terms)
+  with an uncertainty of sd_motif, instead of taking an undetermined fixed
+  coefficient (zero, with the prior's 100 eV std); the counts, no longer
+  confounded with free motif offsets, carry the shell effect.
 
 The named fixed coefficients get a wide Gaussian prior. The model is a
 Gaussian process whose covariance is the sum of these parts; the
@@ -114,7 +120,7 @@ class Layout:
         if self.coord_elements:
             names += ["sd_shell", "sd_coord"]
         if len(self.motifs) > 1:
-            names += ["sd_smooth_M", "sd_metal_M"]
+            names += ["sd_motif", "sd_smooth_M", "sd_metal_M"]
         return tuple(names)
 
     @property
@@ -131,7 +137,6 @@ class Layout:
             names.append("s")
         if self.hetero:
             names += [f"c2_{e}" for e in self.coord_elements]
-        names += [f"m_{m}" for m in self.motifs[1:]]
         return names
 
 
@@ -193,7 +198,6 @@ def fixed_matrix(layout: Layout, rows: Rows, beta: float) -> np.ndarray:
         cols.append(t2 - t1)
     if layout.hetero:
         cols += list(rows.env2.T)
-    cols += [(rows.motif == k).astype(float) for k in range(1, len(layout.motifs))]
     return np.column_stack(cols)
 
 
@@ -306,6 +310,7 @@ def blocks(layout: Layout, p: Parts, h: Hyper) -> dict[str, np.ndarray]:
         out["sd_shell"] = v["sd_shell"] ** 2 * p.ke
         out["sd_coord"] = v["sd_coord"] ** 2 * p.kx * p.ke
     if len(layout.motifs) > 1:
+        out["sd_motif"] = v["sd_motif"] ** 2 * p.dm
         out["sd_smooth_M"] = v["sd_smooth_M"] ** 2 * p.kx * p.dm
         out["sd_metal_M"] = v["sd_metal_M"] ** 2 * p.dx * p.dm
     return out
@@ -320,6 +325,7 @@ TERM_OF = {
     "sd_pair": "S",
     "sd_coord": "C",
     "sd_shell": "C",
+    "sd_motif": "C",
     "sd_smooth_M": "C",
     "sd_metal_M": "C",
     "a": "R",
@@ -345,7 +351,9 @@ def covariance(layout: Layout, a: Rows, b: Rows, h: Hyper) -> np.ndarray:
     if layout.coord_elements:
         out += p.ke * (v["sd_shell"] ** 2 + v["sd_coord"] ** 2 * p.kx)
     if len(layout.motifs) > 1:
-        out += p.dm * (v["sd_smooth_M"] ** 2 * p.kx + v["sd_metal_M"] ** 2 * p.dx)
+        out += p.dm * (
+            v["sd_motif"] ** 2 + v["sd_smooth_M"] ** 2 * p.kx + v["sd_metal_M"] ** 2 * p.dx
+        )
     return out
 
 
@@ -568,6 +576,19 @@ def fixed_coefficients(layout: Layout, fitted: HierFit) -> np.ndarray:
     """Posterior mean of the fixed coefficients (order of :meth:`Layout.fixed_names`)."""
     f = fixed_matrix(layout, fitted.rows, fitted.hyper.beta)
     return FIXED_PRIOR_VAR * f.T @ fitted.alpha
+
+
+def motif_effects(layout: Layout, fitted: HierFit) -> dict[str, float]:
+    """Posterior mean of each training motif's own offset m(motif), eV (empty without motifs).
+
+    The offsets are random effects centred on zero; only their differences
+    are determined by the data (a common shift is the intercept's).
+    """
+    if len(layout.motifs) <= 1:
+        return {}
+    var = fitted.hyper.values["sd_motif"] ** 2
+    sums = np.bincount(fitted.rows.motif, fitted.alpha, len(layout.motifs))
+    return {m: float(var * sums[k]) for k, m in enumerate(layout.motifs)}
 
 
 def contributions(layout: Layout, fitted: HierFit, rows: Rows) -> dict[str, np.ndarray]:

@@ -38,7 +38,7 @@ _SHIFT = 1.0
 
 
 def motifs_of(table: pd.DataFrame) -> tuple[str, ...]:
-    """Motif categories of a table, most common first (the reference); empty without a column."""
+    """Motif categories of a table, most common first; empty without a column."""
     if MOTIF_COLUMN not in table.columns:
         return ()
     counts = table[MOTIF_COLUMN].astype(str).value_counts(sort=False)
@@ -118,8 +118,11 @@ def rows_of(layout: hier.Layout, table: pd.DataFrame, where: str = "table") -> h
     c1, c2 = coord_counts(table, layout.coord_elements)
     ref = layout.reference[None, :]
     if MOTIF_COLUMN in table.columns and layout.motifs:
+        # a motif the model has not seen gets a code of its own: it shares no motif
+        # term with any training row (predicted from its counts, with sd_motif)
         code = {m: i for i, m in enumerate(layout.motifs)}
-        motif = np.array([code.get(str(m), 0) for m in table[MOTIF_COLUMN]], dtype=np.intp)
+        unseen = len(layout.motifs)
+        motif = np.array([code.get(str(m), unseen) for m in table[MOTIF_COLUMN]], dtype=np.intp)
     else:
         motif = np.zeros(len(table), dtype=np.intp)
     return hier.Rows(idx[0], idx[1], c1 - ref, c2 - ref, motif)
@@ -158,6 +161,12 @@ def fitted_of(layout: hier.Layout, state: HierState) -> hier.HierFit:
         np.array(state.motif, dtype=np.intp),
     )
     values = {k: v for k, v in state.hyper.items() if k != "beta"}
+    missing = [n for n in layout.hyper_names if n not in values]
+    if missing:
+        raise ArscInputError(
+            f"model file lacks hyperparameter {missing[0]!r} (fitted by an earlier version "
+            "of the hierarchical variant); refit it with arsc fit"
+        )
     return hier.HierFit(
         hier.Hyper(state.hyper["beta"], values),
         rows,
@@ -221,6 +230,7 @@ def fit_intermediate(
     params = {
         n: float(v) for n, v in zip(names, hier.fixed_coefficients(layout, fitted), strict=True)
     }
+    params.update({f"m_{m}": v for m, v in hier.motif_effects(layout, fitted).items()})
     params.update(fitted.hyper.to_dict())
     train_pred, _ = _predictive(layout, rows, fitted)
     cv: Metrics | None = None
