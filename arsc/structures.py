@@ -271,16 +271,19 @@ def coordination(motif_name: str, support_name: str) -> dict[str, int]:
     dict
         ``coord_<El><k>``: number of first-shell atoms of element El bound to
         metal k (1 or 2), for every El in :data:`SHELL_ELEMENTS`; shared
-        atoms count for both metals. For example ``qv-n6`` gives
-        ``coord_N1 = coord_N2 = 4``.
+        atoms count for both metals. ``coord_<El>_shared``: how many of them are
+        shared (bound to both metals), the site-resolved part of the shell.
+        For example ``qv-n6`` gives ``coord_N1 = coord_N2 = 4`` and
+        ``coord_N_shared = 2``.
     """
     motif = get_motif(motif_name)
     tpl = template(motif_name, support_name)
     role_of = {i: role for role, idx in tpl.shell.items() for i in idx}
-    out = {f"coord_{el}{k}": 0 for k in (1, 2) for el in SHELL_ELEMENTS}
+    out = {f"coord_{el}{k}": 0 for k in ("1", "2", "_shared") for el in SHELL_ELEMENTS}
     for k, shell in enumerate(tpl.metal_shell, start=1):
         for i in shell:
             out[f"coord_{motif.shell_element(role_of[i])}{k}"] += 1
+    out[f"coord_{motif.shell_element('shared')}_shared"] += len(tpl.shell["shared"])
     return out
 
 

@@ -33,7 +33,13 @@ from threadpoolctl import threadpool_limits
 from arsc.errors import ArscInputError, unknown
 from arsc.model.ideal import ideal_dg, reactions
 from arsc.model.io import ArscModel, IntermediateFit
-from arsc.model.table import INTERMEDIATE_COLUMN, coord_columns, coord_counts, read_table
+from arsc.model.table import (
+    INTERMEDIATE_COLUMN,
+    SHARED,
+    coord_columns,
+    coord_counts,
+    read_table,
+)
 from arsc.model.terms import (
     Design,
     basis,
@@ -353,8 +359,8 @@ def phi_opts(
 def _ignored(model: ArscModel, table: pd.DataFrame) -> tuple[str, ...]:
     out = []
     for el, cols in coord_columns(table).items():
-        if el in model.coord_elements:
-            continue
+        if el in model.coord_elements or el.endswith(SHARED):
+            continue  # a shared count is already in both metals' counts
         for col in cols:
             if col and (pd.to_numeric(table[col], errors="coerce").fillna(0) != 0).any():
                 out.append(col)

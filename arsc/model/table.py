@@ -2,12 +2,17 @@
 
 A table is plain CSV (or a DataFrame) with ``metal1`` (the binding metal),
 ``metal2`` (its partner; equal for homonuclear sites), any numeric
-first-shell counts ``coord_<El><k>`` (element El bound to metal k = 1 or 2),
-an optional ``intermediate`` and, for fitting, a numeric target column (eV).
-Other columns (``id``, ``motif``, ``support``, ...) are carried along.
+first-shell counts ``coord_<El><k>`` (element El bound to metal k = 1 or 2;
+an atom bound to both metals counts for both), optional shared counts
+``coord_<El>_shared`` (atoms of El bound to both metals: the shared positions of
+the project's motifs), an optional ``intermediate`` and, for fitting, a
+numeric target column (eV). Other columns (``id``, ``motif``, ``support``,
+...) are carried along.
 
 A table that gives only ``coord_<El>1`` for an element takes metal 2's count
 of that element equal to metal 1's (single-atom and homonuclear data).
+Internally a shared count is the first-shell key ``<El>_shared`` (both
+metals' value the same column), beside the per-metal key ``<El>``.
 """
 
 from __future__ import annotations
@@ -25,7 +30,14 @@ from arsc.io import input_file, plain
 
 METAL_COLUMNS: tuple[str, str] = ("metal1", "metal2")
 INTERMEDIATE_COLUMN = "intermediate"
-_COORD = re.compile(r"^coord_([A-Z][a-z]?)([12])$")
+_COORD = re.compile(r"^coord_([A-Z][a-z]?)(1|2|_shared)$")
+#: Suffix of a shared count's column and first-shell key (``coord_N_shared`` -> ``N_shared``).
+SHARED = "_shared"
+
+
+def coord_column(key: str) -> str:
+    """Return the column of a first-shell key: ``N`` -> ``coord_N1``, ``N_shared`` -> itself."""
+    return f"coord_{key}" if key.endswith(SHARED) else f"coord_{key}1"
 
 
 def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
@@ -70,7 +82,11 @@ def _normalise(column: pd.Series, fn: Callable[[str], str]) -> np.ndarray:
 
 
 def coord_columns(table: pd.DataFrame) -> dict[str, tuple[str, str | None]]:
-    """Map each first-shell element to its ``(metal 1 column, metal 2 column or None)``."""
+    """Map each first-shell key to its ``(metal 1 column, metal 2 column or None)``.
+
+    A shared count ``coord_<El>_shared`` is the key ``<El>_shared``, the
+    same column for both metals.
+    """
     found: dict[str, dict[str, str]] = {}
     for col in table.columns:
         match = _COORD.match(str(col))
@@ -80,10 +96,13 @@ def coord_columns(table: pd.DataFrame) -> dict[str, tuple[str, str | None]]:
     for el in sorted(found):
         cols = found[el]
         if "1" not in cols:
+            given = cols.get("2", cols.get(SHARED))
             raise ArscInputError(
-                f"table has {cols['2']!r} but no coord_{el}1; give metal 1's count too"
+                f"table has {given!r} but no coord_{el}1; give metal 1's count too"
             )
         out[el] = (cols["1"], cols.get("2"))
+        if SHARED in cols:
+            out[el + SHARED] = (cols[SHARED], cols[SHARED])
     return out
 
 
@@ -106,14 +125,33 @@ def coord_counts(table: pd.DataFrame, elements: tuple[str, ...]) -> tuple[np.nda
     c2 = np.zeros((n, len(elements)))
     for j, el in enumerate(elements):
         if el not in cols:
+            present = sorted({c for pair in cols.values() for c in pair if c})
             raise ArscInputError(
-                f"table lacks column coord_{el}1, which the model was fitted with; "
-                f"present: {', '.join(c for pair in cols.values() for c in pair if c) or 'none'}"
+                f"table lacks column {coord_column(el)}, which the model was fitted with; "
+                f"present: {', '.join(present) or 'none'}"
             )
         first, second = cols[el]
         c1[:, j] = _numeric(table, first)
         c2[:, j] = c1[:, j] if second is None else _numeric(table, second)
+    for key in (k for k in cols if k.endswith(SHARED)):
+        _check_shared(table, key, cols)
     return c1, c2
+
+
+def _check_shared(table: pd.DataFrame, key: str, cols: dict[str, tuple[str, str | None]]) -> None:
+    """Refuse a shared count above either metal's count of that element."""
+    shared = _numeric(table, cols[key][0])
+    for col in cols[key.removesuffix(SHARED)]:
+        if col is None:
+            continue
+        own = _numeric(table, col)
+        bad = shared > own
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ArscInputError(
+                f"row {i + 1}: {cols[key][0]} = {shared[i]:g} exceeds {col} = {own[i]:g}; "
+                "shared first-shell atoms are bound to both metals and count in each"
+            )
 
 
 def _numeric(table: pd.DataFrame, col: str) -> np.ndarray:

@@ -104,6 +104,49 @@ def test_a_motif_absent_from_training_is_predicted_from_its_first_shell_counts()
     assert np.all(s.std[:, 0] < 0.5)
 
 
+#: (own N count, shared N count) of each motif of the shared-position table.
+SHARED_MOTIFS = {"a": (4, 2), "b": (4, 0), "c": (3, 1), "d": (2, 2), "e": (2, 0), "f": (3, 2)}
+
+
+def _shared_table(seed: int) -> pd.DataFrame:
+    """dG = 0.5 + 0.7 ln phi_xx(x) - 0.2 N(own) + 0.3 N(shared) + noise 0.03 eV."""
+    rng = np.random.default_rng(seed)
+    lphi = _log_phi()
+    rows = [
+        {"metal1": x, "metal2": x, "motif": m, "coord_N1": n, "coord_C1": 4 - n,
+         "coord_N_shared": sh,
+         "dG": 0.5 + 0.7 * lphi[x] - 0.2 * n + 0.3 * sh + rng.normal(0, 0.03)}
+        for x in AUTHORS_METALS for m, (n, sh) in SHARED_MOTIFS.items()
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_a_position_dependent_shell_effect_is_recovered_from_shared_counts():
+    """Same own N count, different shared N count: only coord_N_shared tells them apart."""
+    table = _shared_table(18)
+    held = table[table.motif == "f"]  # 3 own N, 2 of them shared: a combination not trained
+    train = table[table.motif != "f"]
+    with_shared = fit_model(train, "dG", ensemble=0, cv_folds=0)
+    assert "N_shared" in with_shared.coord_elements
+    err = np.abs(score(with_shared, held.drop(columns="dG")).dg[:, 0] - held["dG"])
+    counts_only = fit_model(train.drop(columns="coord_N_shared"), "dG", ensemble=0, cv_folds=0)
+    err_counts = np.abs(score(counts_only, held.drop(columns="dG")).dg[:, 0] - held["dG"])
+    assert np.mean(err) < 0.1
+    assert np.mean(err_counts) > 2 * np.mean(err)
+    # the two shells differ by 0.6 eV at equal own counts, and the model sees it
+    b = held.assign(motif="b", coord_N1=4, coord_C1=0, coord_N_shared=0).drop(columns="dG")
+    a = b.assign(motif="a", coord_N_shared=2)
+    diff = score(with_shared, a).dg[:, 0] - score(with_shared, b).dg[:, 0]
+    assert np.mean(diff) == pytest.approx(0.6, abs=0.1)
+
+
+def test_a_shared_count_above_a_metals_own_count_is_a_one_line_error():
+    table = _shared_table(19)
+    table.loc[4, "coord_N_shared"] = 5
+    with pytest.raises(ArscInputError, match=r"row 5: coord_N_shared = 5 exceeds coord_N1"):
+        fit_model(table, "dG", ensemble=0, cv_folds=0)
+
+
 def test_a_model_file_of_the_fixed_motif_version_is_refused_with_a_one_line_error():
     model = fit_model(_table(16, 0.05), "dG", ensemble=0, cv_folds=0)
     del model.intermediates["dG"].hier.hyper["sd_motif"]
