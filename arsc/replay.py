@@ -24,11 +24,15 @@ See ``docs/acquisition.md`` for the protocol and measured results.
 from __future__ import annotations
 
 import math
+import os
 import time
 import zlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -350,7 +354,7 @@ class StrategyResult:
     traces
         The campaigns.
     seconds
-        Wall time of all its campaigns, s.
+        Time of its campaigns, summed, s (with parallel workers more than the wall time).
     """
 
     strategy: str
@@ -426,6 +430,7 @@ def benchmark(
     settings: ReplaySettings | None = None,
     seeds: int = 20,
     progress: Callable[[str, int], None] | None = None,
+    workers: int | None = None,
 ) -> Benchmark:
     """Replay each strategy and ``random`` over ``seeds`` seeds on one table.
 
@@ -446,7 +451,11 @@ def benchmark(
     seeds
         Campaigns per strategy (seeds 0 .. seeds - 1).
     progress
-        Called with (strategy, seed) before each campaign.
+        Called with (strategy, seed) as each campaign finishes.
+    workers
+        Campaigns run at once, in separate processes (default
+        :func:`default_workers`; 1: one after the other in this process). The
+        campaigns are independent and seeded, so the figures do not depend on it.
 
     Returns
     -------
@@ -458,26 +467,42 @@ def benchmark(
     settings = settings or ReplaySettings()
     if seeds < 1:
         raise ArscInputError(f"--seeds {seeds} must be >= 1")
+    if workers is not None and workers < 1:
+        raise ArscInputError(f"--workers {workers} must be >= 1")
     names = list(dict.fromkeys([*strategies, BASELINE]))
     for name in names:
         get_strategy(name)
     data = ReplayOracle(table, target).table
     settings.check(len(data))
     make_surrogate(surrogate, data)  # fail early on an unknown name or table
-    results = {}
-    for name in names:
-        t0 = time.perf_counter()
-        traces = []
-        for seed in range(seeds):
+    # model strategies first: they are the long campaigns, so the workers finish together
+    jobs = [(n, s) for n in sorted(names, key=lambda n: n in MODEL_FREE) for s in range(seeds)]
+    args = (obj, surrogate, settings)
+    done: dict[tuple[str, int], tuple[Trace, float]] = {}
+    n_workers = min(workers or default_workers(), len(jobs))
+    if n_workers <= 1:
+        for name, seed in jobs:
+            done[name, seed] = _campaign(data, target, name, seed, *args)
             if progress:
                 progress(name, seed)
-            model = make_surrogate(surrogate, data)  # one per campaign: it may keep state
-            traces.append(replay(ReplayOracle(data, target), obj, name, model, settings, seed))
+    else:
+        with ProcessPoolExecutor(
+            n_workers, mp_context=get_context("spawn"), initializer=_set_table, initargs=(data,)
+        ) as pool:
+            futures = {pool.submit(_worker_campaign, target, n, s, *args): (n, s) for n, s in jobs}
+            for future in as_completed(futures):
+                done[futures[future]] = future.result()
+                if progress:
+                    progress(*futures[future])
+    results = {}
+    for name in names:
+        traces = [done[name, seed][0] for seed in range(seeds)]
         per_seed: dict[str, list[float]] = {k: [] for k in metric_names(settings)}
         for t in traces:
             for k, v in trace_metrics(t, settings, len(data)).items():
                 per_seed[k].append(v)
-        results[name] = StrategyResult(name, per_seed, traces, time.perf_counter() - t0)
+        seconds = sum(done[name, seed][1] for seed in range(seeds))
+        results[name] = StrategyResult(name, per_seed, traces, seconds)
     return Benchmark(
         target,
         str(obj),
@@ -488,3 +513,38 @@ def benchmark(
         results,
         time.perf_counter() - start,
     )
+
+
+def default_workers() -> int:
+    """Return the processes of a parallel benchmark: the CPU cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _campaign(
+    data: pd.DataFrame,
+    target: str,
+    name: str,
+    seed: int,
+    objective: Objective,
+    surrogate: str,
+    settings: ReplaySettings,
+) -> tuple[Trace, float]:
+    """One campaign on a fresh oracle and surrogate, and its time (s)."""
+    t0 = time.perf_counter()
+    model = make_surrogate(surrogate, data)  # one per campaign: it may keep state
+    trace = replay(ReplayOracle(data, target), objective, name, model, settings, seed)
+    return trace, time.perf_counter() - t0
+
+
+#: The table of a benchmark worker process (set once by its initializer).
+_TABLE: dict[str, Any] = {}
+
+
+def _set_table(data: pd.DataFrame) -> None:  # pragma: no cover - runs in the workers
+    _TABLE["data"] = data
+
+
+def _worker_campaign(
+    target: str, name: str, seed: int, *args: Any
+) -> tuple[Trace, float]:  # pragma: no cover - runs in the workers
+    return _campaign(_TABLE["data"], target, name, seed, *args)

@@ -68,6 +68,10 @@ GP_REOPTIMISE = 1.25
 #: The ``hier`` surrogate re-optimises its hyperparameters when the training set has grown
 #: by this factor (warm-started, at most 50 iterations); in between only the weights.
 HIER_REOPTIMISE = 2.0
+#: Most training rows the ``hier`` surrogate's hyperparameter search sees (a random subset
+#: of larger sets; the posterior uses every row): a search costs O(rows^3) per step, and by
+#: a few hundred rows the hyperparameters have settled.
+HIER_HYPER_ROWS = 320
 #: L-BFGS-B iterations of each fold's warm-started hyperparameter refit when ``hier``
 #: calibrates its std.
 HIER_CV_MAXITER = 30
@@ -340,8 +344,11 @@ class HierSurrogate:
     The table is turned into model inputs once. Hyperparameters are chosen
     by maximum likelihood on the first fit and again, warm-started from the
     last optimum, whenever the training set has grown by
-    :data:`HIER_REOPTIMISE`; in between only the exact GP weights are
-    recomputed (one Cholesky factorisation), so a refit costs milliseconds.
+    :data:`HIER_REOPTIMISE`. In between the hyperparameters are held and the
+    posterior of every candidate is extended by the new rows only
+    (:class:`arsc.model.hierpost.TablePosterior`: the Cholesky factor and the
+    solved cross covariance grow by the batch, O(batch x rows x candidates)),
+    so a refit costs milliseconds and equals a full one to rounding.
     The predictive std (GP std and noise in quadrature) is calibrated
     (:func:`calibrate`) on a grouped K-fold cross-validation that refits the
     hyperparameters per fold (:meth:`cross_validate`), recomputed whenever the
@@ -366,6 +373,7 @@ class HierSurrogate:
         self.pairs = groups(sites, "pair")  # held out together when calibrating the std
         self.hyper: Any = None
         self.n_optimised = 0
+        self.posterior: Any = None
         self.calibration = Calibration()
 
     def __call__(
@@ -373,31 +381,41 @@ class HierSurrogate:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Fit on the ``train`` rows, return mean and std of the ``test`` rows."""
         from arsc.model import hier
+        from arsc.model.hierpost import TablePosterior
 
-        rows = self.rows.take(train)
         with _one_thread():
             if self.hyper is None or len(train) >= HIER_REOPTIMISE * self.n_optimised:
                 warm = self.hyper is not None
                 fitted = hier.fit(
-                    self.layout, rows, y, start=self.hyper, seed=seed, maxiter=50 if warm else 150
+                    self.layout,
+                    self.rows.take(train),
+                    y,
+                    start=self.hyper,
+                    seed=seed,
+                    maxiter=50 if warm else 150,
+                    max_rows=HIER_HYPER_ROWS,
                 )
                 self.hyper, self.n_optimised = fitted.hyper, len(train)
+                self.posterior = TablePosterior.start(
+                    self.layout, fitted.hyper, self.rows, train, fitted.chol
+                )
             else:
-                fitted = hier.fitted_weights(self.layout, rows, y, self.hyper)
+                assert self.posterior is not None
+                self.posterior = self.posterior.extend(train)
             if len(train) >= CALIBRATION_GROWTH * self.calibration.n:
                 at = calibration_rows(len(train), seed)
-                resid, std = self.cross_validate(fitted, train[at], y[at], seed)
+                resid, std = self.cross_validate(self.hyper, train[at], y[at], seed)
                 self.calibration = replace(calibrate(resid, std, y[at]), n=len(train))
-            mu, sd = hier.predict(self.layout, fitted, self.rows.take(test))
-        return mu, _floor(self.calibration.apply(np.hypot(sd, fitted.hyper.values["noise"])), y)
+            mu, sd = self.posterior.predict(y, test)
+        return mu, _floor(self.calibration.apply(np.hypot(sd, self.hyper.values["noise"])), y)
 
     def cross_validate(
-        self, fitted: Any, train: np.ndarray, y: np.ndarray, seed: int
+        self, hyper: Any, train: np.ndarray, y: np.ndarray, seed: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """Held-out residuals and std (noise in) of the training rows by grouped K-fold.
 
         Whole metal pairs are held out (:data:`CALIBRATION_FOLDS` folds) and each
-        fold re-optimises the hyperparameters, warm-started from ``fitted``
+        fold re-optimises the hyperparameters, warm-started from ``hyper``
         (:data:`HIER_CV_MAXITER` iterations): the closed-form leave-one-pair-out
         of the same hyperparameters was measured too optimistic (first prune
         kept 0.79 of the sac-hoer top-10), since they had seen the held-out rows.
@@ -416,7 +434,7 @@ class HierSurrogate:
                 self.layout,
                 self.rows.take(train[fit_rows]),
                 y[fit_rows],
-                start=fitted.hyper,
+                start=hyper,
                 seed=seed,
                 maxiter=HIER_CV_MAXITER,
             )

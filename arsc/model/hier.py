@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.linalg import cho_factor, cho_solve, solve_triangular
+from scipy.linalg import cho_factor, cho_solve, lapack, solve_triangular
 from scipy.optimize import minimize
 
 from arsc.elements import d_block, load_elements
@@ -76,7 +76,8 @@ LOG_COORD_LENGTH_BOUNDS = (np.log(1.0), np.log(30.0))
 LOG_NOISE_BOUNDS = (np.log(0.01), np.log(30.0))
 #: Rows used to choose the hyperparameters of a large table (the posterior uses every row).
 MAX_HYPER_ROWS = 800
-_JITTER = 1e-8
+#: Added to the diagonal of every training covariance (eV^2), for a stable factorisation.
+JITTER = 1e-8
 #: Relative change of the negative log-likelihood at which the hyperparameter search stops.
 FTOL = 1e-6
 
@@ -264,34 +265,55 @@ class Parts:
     ge: np.ndarray
 
 
-def parts(layout: Layout, a: Rows, b: Rows, h: Hyper) -> Parts:
+@dataclass(frozen=True)
+class Static:
+    """The covariance parts between two row sets that only beta changes (one beta).
+
+    A hyperparameter search evaluates the likelihood many times on the same
+    rows and beta; these are computed once per search.
+    """
+
+    fixed: np.ndarray
+    dx: np.ndarray
+    dy: np.ndarray
+    dm: np.ndarray
+    env_sq: np.ndarray
+
+
+def static_parts(layout: Layout, a: Rows, b: Rows, beta: float) -> Static:
+    """Return the fixed part, same-metal and same-motif indicators, squared shell distances."""
+    fa, fb = fixed_matrix(layout, a, beta), fixed_matrix(layout, b, beta)
+    dx = (a.i1[:, None] == b.i1[None, :]).astype(float)
+    dy = (a.i2[:, None] == b.i2[None, :]).astype(float) if layout.hetero else np.zeros_like(dx)
+    env_sq = np.zeros_like(dx)
+    for j in range(a.env1.shape[1] if layout.coord_elements else 0):
+        env_sq += _sqdist(a.env1[:, j], b.env1[:, j])
+    dm = (a.motif[:, None] == b.motif[None, :]).astype(float)
+    return Static(FIXED_PRIOR_VAR * fa @ fb.T, dx, dy, dm, env_sq)
+
+
+def parts(layout: Layout, a: Rows, b: Rows, h: Hyper, static: Static | None = None) -> Parts:
     """Return the kernel parts of :func:`covariance` and the length-scale factors.
 
     The metal kernel and its per-property factors (``gm``, the scaled squared
     distances that the length-scale gradients need) are computed once on the
     metals (small matrices); only the kernel is gathered for the rows.
+    ``static`` (:func:`static_parts` of the same rows and beta) saves
+    recomputing what no other hyperparameter changes.
     """
+    st = static or static_parts(layout, a, b, h.beta)
     lengths = np.array([h.values[f"length_{p}"] for p in PROPERTIES])
     scaled = layout.props / lengths
     g_metal = [_sqdist(scaled[:, k], scaled[:, k]) for k in range(len(PROPERTIES))]
     k_metal = np.exp(-0.5 * np.sum(g_metal, axis=0))
     kx = k_metal[np.ix_(a.i1, b.i1)]
-    dx = (a.i1[:, None] == b.i1[None, :]).astype(float)
-    fa, fb = fixed_matrix(layout, a, h.beta), fixed_matrix(layout, b, h.beta)
-    ky = dy = np.zeros_like(kx)
-    if layout.hetero:
-        ky = k_metal[np.ix_(a.i2, b.i2)]
-        dy = (a.i2[:, None] == b.i2[None, :]).astype(float)
+    ky = k_metal[np.ix_(a.i2, b.i2)] if layout.hetero else np.zeros_like(kx)
     ke = ge = np.zeros_like(kx)
     if layout.coord_elements:
-        ell = h.values["length_coord"]
-        ge = np.sum(
-            [_sqdist(a.env1[:, j] / ell, b.env1[:, j] / ell) for j in range(a.env1.shape[1])],
-            axis=0,
-        )
+        ge = st.env_sq / h.values["length_coord"] ** 2
         ke = np.exp(-0.5 * ge)
-    dm = (a.motif[:, None] == b.motif[None, :]).astype(float)
-    return Parts(FIXED_PRIOR_VAR * fa @ fb.T, kx, dx, ky, dy, ke, dm, g_metal, ge)
+    fixed = st.fixed if static is None else st.fixed.copy()  # covariance() adds into it
+    return Parts(fixed, kx, st.dx, ky, st.dy, ke, st.dm, g_metal, ge)
 
 
 def blocks(layout: Layout, p: Parts, h: Hyper) -> dict[str, np.ndarray]:
@@ -358,22 +380,22 @@ def covariance(layout: Layout, a: Rows, b: Rows, h: Hyper) -> np.ndarray:
 
 
 def _neg_log_evidence(
-    x: np.ndarray, layout: Layout, rows: Rows, y: np.ndarray, beta: float
+    x: np.ndarray, layout: Layout, rows: Rows, y: np.ndarray, beta: float, static: Static
 ) -> tuple[float, np.ndarray]:
     """-log p(y) and its gradient in the log-hyperparameters."""
     h = Hyper.from_log_vector(layout, beta, x)
-    p = parts(layout, rows, rows, h)
+    p = parts(layout, rows, rows, h, static)
     bl = blocks(layout, p, h)
     c: np.ndarray = np.sum(list(bl.values()), axis=0)
     n = len(y)
-    c[np.diag_indices(n)] += h.values["noise"] ** 2 + _JITTER
+    c[np.diag_indices(n)] += h.values["noise"] ** 2 + JITTER
     try:
         factor = cho_factor(c, lower=True)
     except np.linalg.LinAlgError:
         return 1e10, np.zeros_like(x)
     alpha = cho_solve(factor, y)
     value = 0.5 * float(y @ alpha) + float(np.sum(np.log(np.diag(factor[0]))))
-    w = np.outer(alpha, alpha) - cho_solve(factor, np.eye(n))
+    w = np.outer(alpha, alpha) - _inverse(factor[0])
     grad = np.zeros_like(x)
     names = layout.hyper_names
     smooth_x = ("sd_smooth_A", "sd_pair", "sd_coord", "sd_smooth_M")
@@ -395,13 +417,21 @@ def _neg_log_evidence(
             d = (bl["sd_coord"] + bl["sd_shell"]) * p.ge
         else:
             g = p.gm[PROPERTIES.index(name.removeprefix("length_"))]
-            total = float(np.sum(x_parts * g))
+            total = float(np.vdot(x_parts, g))
             if y_parts is not None:
-                total += float(np.sum(y_parts * g))
+                total += float(np.vdot(y_parts, g))
             grad[j] = -0.5 * total
             continue
-        grad[j] = -0.5 * float(np.sum(w * d))
+        grad[j] = -0.5 * float(np.vdot(w, d))
     return value, grad
+
+
+def _inverse(lower: np.ndarray) -> np.ndarray:
+    """Inverse of L L' from its lower Cholesky factor L (LAPACK potri: a third of two solves)."""
+    inv, info = lapack.dpotri(lower, lower=1)
+    if info:
+        raise np.linalg.LinAlgError(f"potri failed (info {info})")
+    return np.tril(inv) + np.tril(inv, -1).T
 
 
 def _by_metal(index: np.ndarray, n_metals: int, values: np.ndarray) -> np.ndarray:
@@ -444,7 +474,7 @@ def _optimise(
     result = minimize(
         _neg_log_evidence,
         np.clip(x0, lo, hi),
-        args=(layout, rows, y, beta),
+        args=(layout, rows, y, beta, static_parts(layout, rows, rows, beta)),
         jac=True,
         method="L-BFGS-B",
         bounds=bounds,
@@ -458,7 +488,7 @@ def solve(
 ) -> tuple[np.ndarray, float, np.ndarray]:
     """GP weights alpha = C^-1 y, the log marginal likelihood and the lower Cholesky factor."""
     c = covariance(layout, rows, rows, h)
-    c[np.diag_indices(len(y))] += h.values["noise"] ** 2 + _JITTER
+    c[np.diag_indices(len(y))] += h.values["noise"] ** 2 + JITTER
     factor = cho_factor(c, lower=True)
     alpha = cho_solve(factor, y)
     log_ev = -0.5 * float(y @ alpha) - float(np.sum(np.log(np.diag(factor[0]))))
@@ -478,6 +508,7 @@ def fit(
     start: Hyper | None = None,
     maxiter: int = 150,
     seed: int = 0,
+    max_rows: int = MAX_HYPER_ROWS,
 ) -> HierFit:
     """Type-II maximum likelihood of the hyperparameters, then the GP weights on every row.
 
@@ -493,10 +524,13 @@ def fit(
         Iterations of L-BFGS-B.
     seed
         Seed of the row subsample used for the hyperparameters of a large table.
+    max_rows
+        Most rows the hyperparameter search sees (a random subsample of larger
+        tables); the GP weights use every row.
     """
     sub = np.arange(len(y))
-    if len(y) > MAX_HYPER_ROWS:
-        sub = np.sort(np.random.default_rng(seed).choice(len(y), MAX_HYPER_ROWS, replace=False))
+    if len(y) > max_rows:
+        sub = np.sort(np.random.default_rng(seed).choice(len(y), max_rows, replace=False))
     hrows, hy = rows.take(sub), y[sub]
     starts = [start] if start is not None else starting_points(layout, y)
     runs = [_optimise(layout, hrows, hy, h.beta, h.log_vector(layout), maxiter) for h in starts]
@@ -530,15 +564,15 @@ def predict(
     chol = fitted.chol
     if chol is None:
         c = covariance(layout, fitted.rows, fitted.rows, h)
-        c[np.diag_indices(len(fitted.y))] += h.values["noise"] ** 2 + _JITTER
+        c[np.diag_indices(len(fitted.y))] += h.values["noise"] ** 2 + JITTER
         chol = np.linalg.cholesky(c)
     # var = prior - cross C^-1 cross^T on the diagonal = prior - |L^-1 cross^T|^2 per column
     v = solve_triangular(chol, cross.T, lower=True, check_finite=False)
-    var = _prior_diag(layout, rows, h) - np.einsum("ij,ij->j", v, v)
+    var = prior_diag(layout, rows, h) - np.einsum("ij,ij->j", v, v)
     return mean, np.sqrt(np.maximum(var, 0.0))
 
 
-def _prior_diag(layout: Layout, rows: Rows, h: Hyper) -> np.ndarray:
+def prior_diag(layout: Layout, rows: Rows, h: Hyper) -> np.ndarray:
     """Prior variance of each row (the covariance diagonal), in closed form.
 
     On the diagonal every kernel factor is 1 except the linear ones: the
@@ -559,7 +593,7 @@ def loo_z(layout: Layout, fitted: HierFit, groups: np.ndarray | None = None) -> 
     """
     h = fitted.hyper
     c = covariance(layout, fitted.rows, fitted.rows, h)
-    c[np.diag_indices(len(fitted.y))] += h.values["noise"] ** 2 + _JITTER
+    c[np.diag_indices(len(fitted.y))] += h.values["noise"] ** 2 + JITTER
     inv = cho_solve(cho_factor(c, lower=True), np.eye(len(fitted.y)))
     if groups is None:
         return fitted.alpha / np.sqrt(np.diag(inv))

@@ -298,3 +298,21 @@ SHARED_SAC = SAC_HOER
 )
 def test_stored_sac_hoer_table_is_what_ingest_and_activity_give_on_the_full_data():
     _same(_builder().sac_hoer_table(SHARED_SAC), SAC)
+
+
+def test_parallel_workers_give_the_figures_of_one_process():
+    """Two worker processes and one process run the same seeded campaigns: equal figures."""
+    settings = ReplaySettings(top=10, init=20, batch=10)
+    one, two = (
+        benchmark(SAC, "overpotential", "min", ["greedy"], "hier", settings, seeds=2, workers=w)
+        for w in (1, 2)
+    )
+    for name in ("greedy", "random"):
+        assert one.results[name].per_seed == two.results[name].per_seed
+        for a, b in zip(one.results[name].traces, two.results[name].traces, strict=True):
+            assert np.array_equal(a.order, b.order)
+
+
+def test_benchmark_refuses_zero_workers():
+    with pytest.raises(ArscInputError, match="--workers 0 must be >= 1"):
+        benchmark(SAC, "overpotential", seeds=1, workers=0)

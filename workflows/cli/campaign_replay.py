@@ -178,6 +178,15 @@ def replay_cmd(
             "0.5..0.9999.",
         ),
     ] = DEFAULT_PRUNE_RECALL,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            callback=bounded(1, 1024),
+            help="Campaigns run at once in separate processes (default: the CPU cores; "
+            "1: one process). The figures do not depend on it.",
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Replay campaigns on precomputed DFT: calls to find the top-N, per strategy vs random."""
@@ -194,7 +203,9 @@ def replay_cmd(
         def step(strategy: str, seed: int) -> None:
             bar.update(task, advance=1, description=f"{strategy} seed {seed}")
 
-        bench = benchmark(table, target, objective, names, surrogate, settings, seeds, step)
+        bench = benchmark(
+            table, target, objective, names, surrogate, settings, seeds, step, workers
+        )
     if json_out:
         payload = bench.to_json()
         typer.echo(json.dumps(payload, allow_nan=False))
