@@ -401,7 +401,7 @@ class HierSurrogate:
                 )
             else:
                 assert self.posterior is not None
-                self.posterior = self.posterior.extend(train)
+                self.posterior.extend(train)
             if len(train) >= CALIBRATION_GROWTH * self.calibration.n:
                 at = calibration_rows(len(train), seed)
                 resid, std = self.cross_validate(self.hyper, train[at], y[at], seed)

@@ -246,6 +246,11 @@ def starting_points(layout: Layout, y: np.ndarray) -> list[Hyper]:
     return [first, Hyper(first.beta, long)]
 
 
+def _gather(k: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Return k[rows][:, cols] (two takes: several times faster than ``np.ix_``)."""
+    return np.take(np.take(k, rows, axis=0), cols, axis=1)
+
+
 def _sqdist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a[:, None] - b[None, :]) ** 2
 
@@ -299,21 +304,21 @@ def parts(layout: Layout, a: Rows, b: Rows, h: Hyper, static: Static | None = No
     distances that the length-scale gradients need) are computed once on the
     metals (small matrices); only the kernel is gathered for the rows.
     ``static`` (:func:`static_parts` of the same rows and beta) saves
-    recomputing what no other hyperparameter changes.
+    recomputing what no other hyperparameter changes; its arrays are shared
+    with the returned parts, not copied.
     """
     st = static or static_parts(layout, a, b, h.beta)
     lengths = np.array([h.values[f"length_{p}"] for p in PROPERTIES])
     scaled = layout.props / lengths
     g_metal = [_sqdist(scaled[:, k], scaled[:, k]) for k in range(len(PROPERTIES))]
     k_metal = np.exp(-0.5 * np.sum(g_metal, axis=0))
-    kx = k_metal[np.ix_(a.i1, b.i1)]
-    ky = k_metal[np.ix_(a.i2, b.i2)] if layout.hetero else np.zeros_like(kx)
+    kx = _gather(k_metal, a.i1, b.i1)
+    ky = _gather(k_metal, a.i2, b.i2) if layout.hetero else np.zeros_like(kx)
     ke = ge = np.zeros_like(kx)
     if layout.coord_elements:
         ge = st.env_sq / h.values["length_coord"] ** 2
         ke = np.exp(-0.5 * ge)
-    fixed = st.fixed if static is None else st.fixed.copy()  # covariance() adds into it
-    return Parts(fixed, kx, st.dx, ky, st.dy, ke, st.dm, g_metal, ge)
+    return Parts(st.fixed, kx, st.dx, ky, st.dy, ke, st.dm, g_metal, ge)
 
 
 def blocks(layout: Layout, p: Parts, h: Hyper) -> dict[str, np.ndarray]:

@@ -53,10 +53,11 @@ class TablePosterior:
         Table positions of the training rows, in the order they were added.
     chol
         Lower Cholesky factor of the training covariance (noise in), eV.
-    v
-        L^-1 C(train, table), shape (len(train), len(table)), eV.
+    buffer
+        Holds V = L^-1 C(train, table) in its first len(train) rows (:attr:`v`);
+        spare rows let a batch be appended without copying V, eV.
     explained
-        Column sums of v^2: the prior variance the training rows explain, eV^2.
+        Column sums of V^2: the prior variance the training rows explain, eV^2.
     prior
         Prior variance of every candidate (no noise), eV^2.
     """
@@ -66,9 +67,14 @@ class TablePosterior:
     table: hier.Rows
     train: np.ndarray
     chol: np.ndarray
-    v: np.ndarray
+    buffer: np.ndarray
     explained: np.ndarray
     prior: np.ndarray
+
+    @property
+    def v(self) -> np.ndarray:
+        """L^-1 C(train, table), shape (len(train), len(table)), eV."""
+        return self.buffer[: len(self.train)]
 
     @classmethod
     def start(
@@ -86,21 +92,25 @@ class TablePosterior:
             chol = np.tril(cho_factor(_noisy(layout, rows, hyper), lower=True)[0])
         cross = hier.covariance(layout, rows, table, hyper)
         v = solve_triangular(chol, cross, lower=True, check_finite=False)
+        buffer = np.empty((2 * len(train), len(table)))
+        buffer[: len(train)] = v
         prior = hier.prior_diag(layout, table, hyper)
-        return cls(layout, hyper, table, train, chol, v, np.einsum("ij,ij->j", v, v), prior)
+        return cls(layout, hyper, table, train, chol, buffer, np.einsum("ij,ij->j", v, v), prior)
 
-    def extend(self, train: np.ndarray) -> TablePosterior:
-        """Return the posterior for ``train``, which must start with the current training rows.
+    def extend(self, train: np.ndarray) -> None:
+        """Move to the training rows ``train``, in place.
 
-        Only the new rows are factorised and solved for; a ``train`` that does
-        not extend the current one starts again (:meth:`start`).
+        When ``train`` starts with the current training rows only the new
+        ones are factorised and solved for; otherwise everything is
+        recomputed (:meth:`start`).
         """
         train = np.asarray(train, dtype=int)
         n = len(self.train)
         if len(train) < n or not np.array_equal(train[:n], self.train):
-            return self.start(self.layout, self.hyper, self.table, train)
+            self._restart(train)
+            return
         if len(train) == n:
-            return self
+            return
         new = train[n:]
         a, b = self.table.take(self.train), self.table.take(new)
         c_ab = hier.covariance(self.layout, a, b, self.hyper)
@@ -108,22 +118,25 @@ class TablePosterior:
         try:
             l_bb = np.linalg.cholesky(_noisy(self.layout, b, self.hyper) - r @ r.T)
         except np.linalg.LinAlgError:  # lost positive definiteness to rounding: start again
-            return self.start(self.layout, self.hyper, self.table, train)
+            self._restart(train)
+            return
         cross_b = hier.covariance(self.layout, b, self.table, self.hyper)
         v_b = solve_triangular(l_bb, cross_b - r @ self.v, lower=True, check_finite=False)
         m = len(new)
         chol = np.zeros((n + m, n + m))
         chol[:n, :n], chol[n:, :n], chol[n:, n:] = self.chol, r, l_bb
-        return TablePosterior(
-            self.layout,
-            self.hyper,
-            self.table,
-            train,
-            chol,
-            np.vstack([self.v, v_b]),
-            self.explained + np.einsum("ij,ij->j", v_b, v_b),
-            self.prior,
-        )
+        if len(self.buffer) < n + m:
+            grown = np.empty((max(2 * len(self.buffer), n + m), len(self.table)))
+            grown[:n] = self.v
+            self.buffer = grown
+        self.buffer[n : n + m] = v_b
+        self.train, self.chol = train, chol
+        self.explained = self.explained + np.einsum("ij,ij->j", v_b, v_b)
+
+    def _restart(self, train: np.ndarray) -> None:
+        fresh = self.start(self.layout, self.hyper, self.table, train)
+        self.train, self.chol, self.buffer = fresh.train, fresh.chol, fresh.buffer
+        self.explained = fresh.explained
 
     def predict(self, y: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean (eV) and std of the mean without the noise (eV) of table ``rows``.
