@@ -39,6 +39,14 @@ def _noisy(layout: hier.Layout, a: hier.Rows, h: hier.Hyper) -> np.ndarray:
     return c
 
 
+def _capacity(wanted: int, needed: int, candidates: int) -> int:
+    """Rows of V's buffer: ``wanted``, but at least ``needed`` and at most the candidates.
+
+    Training rows are distinct candidates, so V never has more rows than the table.
+    """
+    return max(needed, min(wanted, candidates))
+
+
 @dataclass
 class TablePosterior:
     """GP posterior of every candidate row of one table, for a growing training set.
@@ -92,7 +100,7 @@ class TablePosterior:
             chol = np.tril(cho_factor(_noisy(layout, rows, hyper), lower=True)[0])
         cross = hier.covariance(layout, rows, table, hyper)
         v = solve_triangular(chol, cross, lower=True, check_finite=False)
-        buffer = np.empty((2 * len(train), len(table)))
+        buffer = np.empty((_capacity(2 * len(train), len(train), len(table)), len(table)))
         buffer[: len(train)] = v
         prior = hier.prior_diag(layout, table, hyper)
         return cls(layout, hyper, table, train, chol, buffer, np.einsum("ij,ij->j", v, v), prior)
@@ -126,7 +134,8 @@ class TablePosterior:
         chol = np.zeros((n + m, n + m))
         chol[:n, :n], chol[n:, :n], chol[n:, n:] = self.chol, r, l_bb
         if len(self.buffer) < n + m:
-            grown = np.empty((max(2 * len(self.buffer), n + m), len(self.table)))
+            rows = _capacity(2 * len(self.buffer), n + m, len(self.table))
+            grown = np.empty((rows, len(self.table)))
             grown[:n] = self.v
             self.buffer = grown
         self.buffer[n : n + m] = v_b

@@ -39,6 +39,8 @@ def test_extending_by_batches_gives_the_posterior_of_a_full_refit(problem):
         mean0, sd0 = _direct(layout, rows, y, order[:n], order[n:], hyper)
         np.testing.assert_allclose(mean, mean0, atol=1e-6)
         np.testing.assert_allclose(sd, sd0, atol=1e-6)
+    post.extend(order)  # every candidate computed: V is square, its buffer no larger
+    assert post.v.shape == (len(rows), len(rows)) and len(post.buffer) == len(rows)
 
 
 def test_a_training_set_that_does_not_extend_the_last_one_starts_again(problem):
