@@ -384,6 +384,13 @@ def covariance(layout: Layout, a: Rows, b: Rows, h: Hyper) -> np.ndarray:
     return out
 
 
+def training_covariance(layout: Layout, rows: Rows, h: Hyper) -> np.ndarray:
+    """Prior covariance of the rows with the noise variance and JITTER on its diagonal, eV^2."""
+    c = covariance(layout, rows, rows, h)
+    c[np.diag_indices(len(rows))] += h.values["noise"] ** 2 + JITTER
+    return c
+
+
 def _neg_log_evidence(
     x: np.ndarray, layout: Layout, rows: Rows, y: np.ndarray, beta: float, static: Static
 ) -> tuple[float, np.ndarray]:
@@ -492,9 +499,7 @@ def solve(
     layout: Layout, rows: Rows, y: np.ndarray, h: Hyper
 ) -> tuple[np.ndarray, float, np.ndarray]:
     """GP weights alpha = C^-1 y, the log marginal likelihood and the lower Cholesky factor."""
-    c = covariance(layout, rows, rows, h)
-    c[np.diag_indices(len(y))] += h.values["noise"] ** 2 + JITTER
-    factor = cho_factor(c, lower=True)
+    factor = cho_factor(training_covariance(layout, rows, h), lower=True)
     alpha = cho_solve(factor, y)
     log_ev = -0.5 * float(y @ alpha) - float(np.sum(np.log(np.diag(factor[0]))))
     return alpha, log_ev - 0.5 * len(y) * np.log(2 * np.pi), np.tril(factor[0])
@@ -568,9 +573,7 @@ def predict(
         return mean, np.full(len(mean), np.nan)
     chol = fitted.chol
     if chol is None:
-        c = covariance(layout, fitted.rows, fitted.rows, h)
-        c[np.diag_indices(len(fitted.y))] += h.values["noise"] ** 2 + JITTER
-        chol = np.linalg.cholesky(c)
+        chol = np.linalg.cholesky(training_covariance(layout, fitted.rows, h))
     # var = prior - cross C^-1 cross^T on the diagonal = prior - |L^-1 cross^T|^2 per column
     v = solve_triangular(chol, cross.T, lower=True, check_finite=False)
     var = prior_diag(layout, rows, h) - np.einsum("ij,ij->j", v, v)
@@ -597,8 +600,7 @@ def loo_z(layout: Layout, fitted: HierFit, groups: np.ndarray | None = None) -> 
     row) leaves out whole groups, e.g. every row of a metal pair; default: rows.
     """
     h = fitted.hyper
-    c = covariance(layout, fitted.rows, fitted.rows, h)
-    c[np.diag_indices(len(fitted.y))] += h.values["noise"] ** 2 + JITTER
+    c = training_covariance(layout, fitted.rows, h)
     inv = cho_solve(cho_factor(c, lower=True), np.eye(len(fitted.y)))
     if groups is None:
         return fitted.alpha / np.sqrt(np.diag(inv))

@@ -32,13 +32,6 @@ from scipy.linalg import cho_factor, solve_triangular
 from arsc.model import hier
 
 
-def _noisy(layout: hier.Layout, a: hier.Rows, h: hier.Hyper) -> np.ndarray:
-    """Training covariance of the rows ``a`` with noise and jitter on the diagonal, eV^2."""
-    c = hier.covariance(layout, a, a, h)
-    c[np.diag_indices(len(a))] += h.values["noise"] ** 2 + hier.JITTER
-    return c
-
-
 def _capacity(wanted: int, needed: int, candidates: int) -> int:
     """Rows of V's buffer: ``wanted``, but at least ``needed`` and at most the candidates.
 
@@ -97,7 +90,7 @@ class TablePosterior:
         train = np.asarray(train, dtype=int)
         rows = table.take(train)
         if chol is None:
-            chol = np.tril(cho_factor(_noisy(layout, rows, hyper), lower=True)[0])
+            chol = np.tril(cho_factor(hier.training_covariance(layout, rows, hyper), lower=True)[0])
         cross = hier.covariance(layout, rows, table, hyper)
         v = solve_triangular(chol, cross, lower=True, check_finite=False)
         buffer = np.empty((_capacity(2 * len(train), len(train), len(table)), len(table)))
@@ -123,8 +116,9 @@ class TablePosterior:
         a, b = self.table.take(self.train), self.table.take(new)
         c_ab = hier.covariance(self.layout, a, b, self.hyper)
         r = solve_triangular(self.chol, c_ab, lower=True, check_finite=False).T
+        c_bb = hier.training_covariance(self.layout, b, self.hyper)
         try:
-            l_bb = np.linalg.cholesky(_noisy(self.layout, b, self.hyper) - r @ r.T)
+            l_bb = np.linalg.cholesky(c_bb - r @ r.T)
         except np.linalg.LinAlgError:  # lost positive definiteness to rounding: start again
             self._restart(train)
             return
