@@ -159,12 +159,19 @@ def _coverage(name, table, y, n_train, splits):
 
 @pytest.mark.parametrize("name", ["arsc", "hier"])
 @pytest.mark.parametrize("n_train", [20, 40])
-def test_calibrated_std_covers_held_out_synthetic_rows_at_the_nominal_rate(name, n_train):
-    """Small training sets: 95 % intervals cover 90-100 %, the pruning bound fails <= 10 %."""
+def test_calibrated_std_covers_at_least_90_percent_of_held_out_rows_in_its_95_interval(
+    name, n_train
+):
+    """Small training sets: 95 % intervals cover 90-100 %, the pruning bound fails <= 10 %.
+
+    Not an upper bound: the calibration is conservative by design (with 20
+    rows its 95 % quantile is the largest held-out z, and hier's tail folds
+    widen it for the extremes a prune decides about).
+    """
     table = pd.read_csv(SYNTHETIC)
     y = table["overpotential"].to_numpy()
     inside, below = _coverage(name, table, y, n_train, splits=6)
-    assert 0.90 <= inside <= 1.0  # hier's tail folds make it conservative: 0.99-1.00 here
+    assert inside >= 0.90  # hier: 0.99-1.00 here
     assert below <= 0.05 + 0.05
 
 
