@@ -270,13 +270,18 @@ def test_surrogate_registry_lists_gp_forest_arsc():
     assert {"gp", "forest", "arsc"} <= set(SURROGATES)
 
 
-def _builder():
-    """scripts/make_replay_tables.py as a module (it writes the stored tables)."""
-    path = Path(__file__).parents[2] / "scripts" / "make_replay_tables.py"
-    spec = importlib.util.spec_from_file_location("make_replay_tables", path)
+def _script(name):
+    """scripts/<name>.py as a module (they build the stored and the benchmark tables)."""
+    path = Path(__file__).parents[2] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _builder():
+    """scripts/make_replay_tables.py, which writes the stored tables."""
+    return _script("make_replay_tables")
 
 
 def _same(built: pd.DataFrame, stored: Path) -> None:
@@ -318,15 +323,6 @@ def test_benchmark_refuses_zero_workers():
         benchmark(SAC, "overpotential", seeds=1, workers=0)
 
 
-def _bench_replay():
-    """scripts/bench_replay.py as a module (it builds the heteronuclear stress table)."""
-    path = Path(__file__).parents[2] / "scripts" / "bench_replay.py"
-    spec = importlib.util.spec_from_file_location("bench_replay", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_first_prune_keeps_the_stated_recall_on_the_heteronuclear_stress_table(tmp_path):
     """hier's first prune (init 20, recall 0.95) keeps >= 95 % of the true top-10 (20 seeds).
 
@@ -336,7 +332,7 @@ def test_first_prune_keeps_the_stated_recall_on_the_heteronuclear_stress_table(t
     0.915 here. The prune must still remove a fifth of the table.
     """
     path = tmp_path / "hetero.csv"
-    _bench_replay().hetero_table(path)
+    _script("bench_replay").hetero_table(path)
     table = pd.read_csv(path)
     y = table["dG"].to_numpy(float)
     top = set(true_top(y, Objective.parse("min"), 10).tolist())
