@@ -24,7 +24,6 @@ See ``docs/acquisition.md`` for the protocol and measured results.
 from __future__ import annotations
 
 import math
-import os
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -40,6 +39,7 @@ from scipy.stats import wilcoxon
 
 from arsc.errors import ArscInputError
 from arsc.model.table import read_table, target_values
+from arsc.parallel import default_workers
 from arsc.select import (
     DEFAULT_KAPPA,
     DEFAULT_PRUNE_RECALL,
@@ -513,11 +513,6 @@ def benchmark(
         results,
         time.perf_counter() - start,
     )
-
-
-def default_workers() -> int:
-    """Return the processes of a parallel benchmark: the CPU cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _campaign(

@@ -46,7 +46,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import ThreadpoolController
 
 if TYPE_CHECKING:
     from sklearn.gaussian_process.kernels import Kernel
@@ -55,6 +54,7 @@ from arsc.elements import load_elements
 from arsc.errors import unknown
 from arsc.model.table import coord_columns, coord_counts, groups, read_table
 from arsc.model.terms import DEFAULT_FORMULA, Descriptor
+from arsc.parallel import one_thread
 
 #: Element properties used as surrogate features (see arsc/data/elements.yaml for units).
 PROPERTIES: tuple[str, ...] = ("n", "S", "d", "IE", "X", "R")
@@ -347,16 +347,6 @@ def site_features(
     return (x - x.mean(axis=0)) / x.std(axis=0)
 
 
-_CONTROLLER: list[ThreadpoolController] = []
-
-
-def _one_thread() -> Any:
-    """Limit BLAS to one thread (the controller is built once: building it scans libraries)."""
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0].limit(limits=1)
-
-
 def _floor(std: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.maximum(std, STD_FLOOR * max(float(np.std(y)), 1e-12))
 
@@ -402,7 +392,7 @@ class GaussianProcess:
             n_restarts_optimizer=1,
             random_state=seed,
         )
-        with _one_thread(), warnings.catch_warnings():
+        with one_thread(), warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # a length scale at its bound
             gp.fit(self.x[train], y)
             mu, std = gp.predict(self.x[test], return_std=True)
@@ -480,7 +470,7 @@ class HierSurrogate:
         from arsc.model import hier
         from arsc.model.hierpost import TablePosterior
 
-        with _one_thread():
+        with one_thread():
             if self.hyper is None or len(train) >= HIER_REOPTIMISE * self.n_optimised:
                 warm = self.hyper is not None
                 fitted = hier.fit(
@@ -656,7 +646,7 @@ class ArscSurrogate:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Fit on the ``train`` rows, return mean and calibrated std of the ``test`` rows."""
         train, y = np.asarray(train), np.asarray(y, dtype=float)
-        with _one_thread():
+        with one_thread():
             n = len(train)
             mode = "linear"
             if self.params is None or n >= ARSC_REOPTIMISE * self.n_optimised:

@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 
 from arsc.elements import load_elements
-from arsc.replay import ReplayOracle, default_workers
+from arsc.parallel import default_workers
+from arsc.replay import ReplayOracle
 from arsc.surrogates import make_surrogate
 from workflows.cli.main import main as arsc
 

@@ -265,6 +265,7 @@ def fit_model(
     intermediate: str | None = None,
     progress: Callable[[str], None] | None = None,
     references: bool = True,
+    workers: int | None = None,
 ) -> ArscModel:
     """Fit the ARSC model, one independent parameter set per intermediate.
 
@@ -300,6 +301,11 @@ def fit_model(
     references
         Also score the reference models (mean, ridge, gradient boosting) on
         the same CV folds (:mod:`arsc.model.reference`); needs ``cv_folds`` >= 2.
+    workers
+        Processes for the hierarchical variant's fit and CV folds of an
+        intermediate (default: every core from
+        :data:`arsc.model.hierfit.PARALLEL_ROWS` rows, else 1); the result
+        does not depend on it.
 
     Returns
     -------
@@ -312,6 +318,8 @@ def fit_model(
         For a bad table (see :func:`prepare`), or an intermediate with too few
         rows for the variant (see :func:`check_rows`); checked before fitting.
     """
+    if workers is not None and workers < 1:
+        raise ArscInputError(f"--workers {workers} must be >= 1")
     prep = prepare(table, target, elements, formula, intermediate)
     check_rows(prep, list(VARIANTS) if variant == "auto" else [variant])
     scores: list[VariantScore] = []
@@ -335,6 +343,7 @@ def fit_model(
                 prep.y[rows],
                 labels_all[rows],
                 cv_folds,
+                workers,
             )
             fits[name] = _with_phi_opt(name, record)
         else:

@@ -28,11 +28,15 @@ from arsc.model.io import (
 )
 from arsc.model.table import coord_counts
 from arsc.model.terms import Descriptor
+from arsc.parallel import default_workers, process_map
 
 #: Optional categorical column naming the site's motif (first-shell arrangement).
 MOTIF_COLUMN = "motif"
 #: Nominal coverages of the calibrated intervals (keys of Interval.scale).
 LEVELS: tuple[str, ...] = ("0.68", "0.90", "0.95")
+#: Rows per intermediate from which its fit and CV folds run in parallel processes by
+#: default (below, starting a process, about 2 s, costs more than the fits).
+PARALLEL_ROWS = 400
 #: ln phi_xx shift used when the A formula is <= 0 for some metal (phi_xx in [1, 2]).
 _SHIFT = 1.0
 
@@ -195,26 +199,71 @@ def calibrate(residual: np.ndarray, std: np.ndarray, labels: np.ndarray) -> Inte
     return Interval(scale=scale, group_coverage=by_group, per_group=per_group, n=n)
 
 
+def _splits(labels: np.ndarray, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Return grouped K-fold (train, test) positions; none for < 2 folds or groups."""
+    n_groups = len(np.unique(labels))
+    if folds < 2 or n_groups < 2:
+        return []
+    return list(GroupKFold(n_splits=min(folds, n_groups)).split(labels, groups=labels))
+
+
+def _fit_job(layout: hier.Layout, rows: hier.Rows, y: np.ndarray) -> hier.HierFit:
+    """One fit from scratch (module level: it runs in worker processes)."""
+    return hier.fit(layout, rows, y)
+
+
+def _fits(
+    layout: hier.Layout, jobs: list[tuple[hier.Rows, np.ndarray]], workers: int | None
+) -> list[hier.HierFit]:
+    """Fit every (rows, y) from scratch, in processes when worth it (:func:`workers_for`)."""
+    n = workers_for(max((len(y) for _, y in jobs), default=0), workers)
+    return process_map(_fit_job, [(layout, r, y) for r, y in jobs], n)
+
+
+def workers_for(n_rows: int, workers: int | None) -> int:
+    """Return the processes for fits of ``n_rows`` rows.
+
+    ``workers`` when given; by default every core from :data:`PARALLEL_ROWS`
+    rows, and one below (where starting a process costs more than the fits).
+    """
+    if workers is not None:
+        return workers
+    return default_workers() if n_rows >= PARALLEL_ROWS else 1
+
+
+def _held_out(
+    layout: hier.Layout,
+    rows: hier.Rows,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    fits: list[hier.HierFit],
+    n: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    pred, std = np.empty(n), np.empty(n)
+    for (_, test), fitted in zip(splits, fits, strict=True):
+        pred[test], std[test] = _predictive(layout, rows.take(test), fitted)
+    return pred, std
+
+
 def cross_validate(
     layout: hier.Layout,
     rows: hier.Rows,
     y: np.ndarray,
     labels: np.ndarray,
     folds: int,
+    workers: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Return grouped K-fold held-out predictions and predictive std.
 
     Every fold refits from scratch (hyperparameters included) on its training
-    rows alone, so nothing of the held-out groups enters its prediction.
+    rows alone, so nothing of the held-out groups enters its prediction. The
+    folds run in ``workers`` processes (default :func:`workers_for`); the
+    result does not depend on it.
     """
-    n_groups = len(np.unique(labels))
-    if folds < 2 or n_groups < 2:
+    splits = _splits(labels, folds)
+    if not splits:
         return None
-    pred, std = np.empty(len(y)), np.empty(len(y))
-    for train, test in GroupKFold(n_splits=min(folds, n_groups)).split(y, groups=labels):
-        fitted = hier.fit(layout, rows.take(train), y[train])
-        pred[test], std[test] = _predictive(layout, rows.take(test), fitted)
-    return pred, std
+    fits = _fits(layout, [(rows.take(train), y[train]) for train, _ in splits], workers)
+    return _held_out(layout, rows, splits, fits, len(y))
 
 
 def fit_intermediate(
@@ -223,9 +272,16 @@ def fit_intermediate(
     y: np.ndarray,
     labels: np.ndarray,
     folds: int,
+    workers: int | None = None,
 ) -> IntermediateFit:
-    """Fit one intermediate (grouped CV and interval calibration when ``folds`` >= 2)."""
-    fitted = hier.fit(layout, rows, y)
+    """Fit one intermediate (grouped CV and interval calibration when ``folds`` >= 2).
+
+    The fit and the CV folds are independent fits from scratch; they run in
+    ``workers`` processes (default :func:`workers_for`), with the same result.
+    """
+    splits = _splits(labels, folds)
+    jobs = [(rows, y)] + [(rows.take(train), y[train]) for train, _ in splits]
+    fitted, *fold_fits = _fits(layout, jobs, workers)
     names = layout.fixed_names()
     params = {
         n: float(v) for n, v in zip(names, hier.fixed_coefficients(layout, fitted), strict=True)
@@ -235,9 +291,8 @@ def fit_intermediate(
     train_pred, _ = _predictive(layout, rows, fitted)
     cv: Metrics | None = None
     interval = None
-    held = cross_validate(layout, rows, y, labels, folds)
-    if held is not None:
-        cv_pred, cv_std = held
+    if splits:
+        cv_pred, cv_std = _held_out(layout, rows, splits, fold_fits, len(y))
         interval = calibrate(cv_pred - y, cv_std, labels)
         cv = metrics(y, cv_pred, cv_std)
     hyper = fitted.hyper.to_dict()

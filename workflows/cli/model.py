@@ -23,6 +23,7 @@ from arsc.model import (
     predict,
     save_model,
 )
+from arsc.model.hierfit import PARALLEL_ROWS
 from arsc.model.io import Metrics
 from arsc.outputs import OutputKind, check_output, json_with, write_text_atomic
 from workflows.cli.options import ForceOpt, bounded, console, split_list
@@ -242,6 +243,15 @@ def fit_cmd(
         str | None,
         typer.Option("--intermediate", help="Intermediate name if the table has no such column."),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            callback=bounded(1, 1024),
+            help="Processes for the hier fit and its CV folds (default: the CPU cores from "
+            f"{PARALLEL_ROWS} rows per intermediate, else 1). The model does not depend on it.",
+        ),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     force: ForceOpt = False,
 ) -> None:
@@ -264,6 +274,7 @@ def fit_cmd(
         cv_folds=folds,
         seed=seed,
         intermediate=intermediate,
+        workers=workers,
     )
     save_model(model, output)
     seconds = time.perf_counter() - start

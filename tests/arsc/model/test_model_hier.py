@@ -259,3 +259,19 @@ def test_predicting_a_filtered_dataframe_keeps_row_order_whatever_its_index():
     want = predict(model, subset.reset_index(drop=True)).table["prediction"].to_numpy()
     assert np.isfinite(got).all()
     assert np.allclose(got, want)
+
+
+def test_fit_and_cv_folds_in_two_processes_equal_the_serial_fit():
+    """workers=2 runs the fit and its folds in spawned processes: the same model to the bit."""
+    table = _table(3, 0.05, n=120)
+    serial = fit_model(table, "dG", ensemble=0, cv_folds=3, references=False, workers=1)
+    parallel = fit_model(table, "dG", ensemble=0, cv_folds=3, references=False, workers=2)
+    one, two = serial.intermediates["dG"], parallel.intermediates["dG"]
+    assert one.params == two.params
+    assert one.cv == two.cv and one.interval == two.interval
+    assert one.cv is not None and one.cv.n == 120
+
+
+def test_fit_refuses_zero_workers():
+    with pytest.raises(ArscInputError, match="--workers 0 must be >= 1"):
+        fit_model(_table(0, 0.05, n=30), "dG", ensemble=0, cv_folds=0, workers=0)
