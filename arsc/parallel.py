@@ -15,14 +15,21 @@ independent of where it runs, so the parallel result equals the serial one.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from typing import Any, TypeVar
 
 from threadpoolctl import ThreadpoolController
 
 T = TypeVar("T")
+#: Warning when the worker processes could not start.
+NO_WORKERS = (
+    "worker processes could not start (run from a script without "
+    "'if __name__ == \"__main__\":'?); running the jobs in this process"
+)
 
 _CONTROLLER: list[ThreadpoolController] = []
 
@@ -49,10 +56,16 @@ def process_map(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]], workers: 
 
     ``fn`` must be a module-level function (it is pickled to the workers). One
     worker, or one job, runs in this process. Each call runs with one BLAS
-    thread.
+    thread. When the workers cannot start (a spawned worker re-imports the
+    main module: a script that calls this at import time, without
+    ``if __name__ == "__main__":``, breaks them) the jobs run here, with a
+    warning.
     """
     n = min(workers, len(jobs))
-    if n <= 1:
-        return [_one_thread_call(fn, args) for args in jobs]
-    with ProcessPoolExecutor(n, mp_context=get_context("spawn")) as pool:
-        return list(pool.map(_one_thread_call, [fn] * len(jobs), jobs))
+    if n > 1:
+        try:
+            with ProcessPoolExecutor(n, mp_context=get_context("spawn")) as pool:
+                return list(pool.map(_one_thread_call, [fn] * len(jobs), jobs))
+        except BrokenProcessPool:
+            warnings.warn(NO_WORKERS, RuntimeWarning, stacklevel=2)
+    return [_one_thread_call(fn, args) for args in jobs]
