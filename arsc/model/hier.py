@@ -25,10 +25,18 @@ scale each, kernel K):
 - P(x, y): sd_pair^2 K(x, x') K(y, y'), a smooth pair interaction;
 - C(e), C(x, e): sd_shell^2 k(e, e') + sd_coord^2 K(x, x') k(e, e'), the
   first-shell effect common to all metals and the part that depends on the
-  metal, both smooth in the first-shell counts (k: squared exponential
-  with length ``length_coord``, at least one count). Smooth terms rather
-  than fixed linear slopes in the counts: on sac-hoer, leaving one N count
-  out, linear slopes extrapolated worse (MAE about 0.65 against 0.59 eV);
+  metal, both smooth in the first-shell counts (k: exponential,
+  exp(-|e - e'| / l), Euclidean distance of the count vectors, with l the
+  largest distance two first shells of the table's size can have,
+  :func:`shell_length`; fixed, not fitted). Smooth terms rather than fixed
+  linear slopes in the counts: on sac-hoer, leaving one N count out, linear
+  slopes extrapolated worse (MAE about 0.65 against 0.59 eV). The
+  exponential kernel with a length as long as the count range behaves like
+  a random walk in the counts (Rue & Held, Gaussian Markov Random Fields,
+  2005, the RW1 prior of ordinal covariates): between two known shells it
+  interpolates, beyond the last one it stays at its level with a growing
+  uncertainty, instead of reverting to the prior mean as the squared
+  exponential does (docs/model.md: the measured choice);
 - m(motif), M(x, motif): sd_motif^2 [motif = motif'] + (sd_smooth_M^2 K(x, x')
   + sd_metal_M^2 [x = x']) [motif = motif'], the motif's own offset and each
   metal's response to it (tables with a ``motif`` column). Random effects,
@@ -69,9 +77,6 @@ BETA_GRID: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0)
 #: Bounds of the log standard deviations (ln eV) and of the log length scales.
 LOG_SCALE_BOUNDS = (np.log(1e-3), np.log(30.0))
 LOG_LENGTH_BOUNDS = (np.log(0.3), np.log(30.0))
-#: Bounds of ln length_coord: at least one count, so that neighbouring first shells correlate
-#: (shorter lengths make every shell its own category, which cannot generalise).
-LOG_COORD_LENGTH_BOUNDS = (np.log(1.0), np.log(30.0))
 #: Bounds of ln noise (eV): DFT adsorption energies are not reproducible below about 0.01 eV.
 LOG_NOISE_BOUNDS = (np.log(0.01), np.log(30.0))
 #: Rows used to choose the hyperparameters of a large table (the posterior uses every row).
@@ -102,6 +107,8 @@ class Layout:
         Motif categories of the training table (the first is the reference; empty: no motif).
     hetero
         Whether the partner terms are on: some training row has metal1 != metal2.
+    shell_length
+        Length of the first-shell kernel, counts (:func:`shell_length`).
     """
 
     metals: tuple[str, ...]
@@ -111,6 +118,7 @@ class Layout:
     reference: np.ndarray
     motifs: tuple[str, ...]
     hetero: bool
+    shell_length: float = 1.0
 
     @property
     def scales(self) -> tuple[str, ...]:
@@ -128,8 +136,7 @@ class Layout:
     def hyper_names(self) -> tuple[str, ...]:
         """Every log-hyperparameter name, in optimisation order."""
         lengths = [f"length_{p}" for p in PROPERTIES]
-        coord = ["length_coord"] if self.coord_elements else []
-        return (*self.scales, *lengths, *coord, "noise")
+        return (*self.scales, *lengths, "noise")
 
     def fixed_names(self) -> list[str]:
         """Names of the fixed coefficients, in column order."""
@@ -169,8 +176,13 @@ def make_layout(
     reference: np.ndarray,
     motifs: Sequence[str],
     hetero: bool,
+    shell_size: float = 1.0,
 ) -> Layout:
-    """Build the layout from the A descriptor, the element table and the training table's shape."""
+    """Build the layout from the A descriptor, the element table and the training table's shape.
+
+    ``shell_size`` is the number of first-shell positions (the largest total
+    count of a row), which sets :func:`shell_length`.
+    """
     table = load_elements(elements) if isinstance(elements, str) else elements
     keep = [i for i, s in enumerate(descriptor_symbols) if np.isfinite(log_phi[i])]
     metals = tuple(descriptor_symbols[i] for i in keep)
@@ -187,7 +199,20 @@ def make_layout(
         np.asarray(reference, dtype=float),
         tuple(motifs),
         hetero,
+        shell_length(shell_size),
     )
+
+
+def shell_length(positions: float) -> float:
+    """Return the first-shell kernel length (counts): sqrt(2) x the first-shell positions.
+
+    The largest distance between two first shells of ``positions`` atoms (all
+    of one element against all of another), so that any two shells correlate
+    by at least exp(-1): the shell effect varies over the whole range like a
+    random walk, and an unseen shell is predicted near its nearest seen one.
+    At least one count.
+    """
+    return float(np.sqrt(2.0) * max(float(positions), 1.0 / np.sqrt(2.0)))
 
 
 def fixed_matrix(layout: Layout, rows: Rows, beta: float) -> np.ndarray:
@@ -228,8 +253,6 @@ def default_hyper(layout: Layout, y: np.ndarray) -> Hyper:
     spread = float(np.std(y)) or 1.0
     values = {n: (0.5 if "smooth" in n else 0.2) * spread for n in layout.scales}
     values.update({f"length_{p}": 2.0 for p in PROPERTIES})
-    if layout.coord_elements:
-        values["length_coord"] = 2.0
     values["noise"] = 0.2 * spread
     return Hyper(0.0, values)
 
@@ -267,7 +290,6 @@ class Parts:
     ke: np.ndarray
     dm: np.ndarray
     gm: list[np.ndarray]
-    ge: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -314,11 +336,10 @@ def parts(layout: Layout, a: Rows, b: Rows, h: Hyper, static: Static | None = No
     k_metal = np.exp(-0.5 * np.sum(g_metal, axis=0))
     kx = _gather(k_metal, a.i1, b.i1)
     ky = _gather(k_metal, a.i2, b.i2) if layout.hetero else np.zeros_like(kx)
-    ke = ge = np.zeros_like(kx)
+    ke = np.zeros_like(kx)
     if layout.coord_elements:
-        ge = st.env_sq / h.values["length_coord"] ** 2
-        ke = np.exp(-0.5 * ge)
-    return Parts(st.fixed, kx, st.dx, ky, st.dy, ke, st.dm, g_metal, ge)
+        ke = np.exp(-np.sqrt(st.env_sq) / layout.shell_length)
+    return Parts(st.fixed, kx, st.dx, ky, st.dy, ke, st.dm, g_metal)
 
 
 def blocks(layout: Layout, p: Parts, h: Hyper) -> dict[str, np.ndarray]:
@@ -425,8 +446,6 @@ def _neg_log_evidence(
         elif name == "noise":
             grad[j] = -0.5 * 2.0 * h.values["noise"] ** 2 * float(np.trace(w))
             continue
-        elif name == "length_coord":
-            d = (bl["sd_coord"] + bl["sd_shell"]) * p.ge
         else:
             g = p.gm[PROPERTIES.index(name.removeprefix("length_"))]
             total = float(np.vdot(x_parts, g))
@@ -471,8 +490,6 @@ class HierFit:
 
 
 def _bounds(name: str) -> tuple[float, float]:
-    if name == "length_coord":
-        return LOG_COORD_LENGTH_BOUNDS
     if name == "noise":
         return LOG_NOISE_BOUNDS
     return LOG_LENGTH_BOUNDS if name.startswith("length") else LOG_SCALE_BOUNDS

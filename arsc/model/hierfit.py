@@ -26,7 +26,7 @@ from arsc.model.io import (
     Metrics,
     metrics,
 )
-from arsc.model.table import coord_counts
+from arsc.model.table import coord_columns, coord_counts
 from arsc.model.terms import Descriptor
 from arsc.parallel import default_workers, process_map
 
@@ -56,9 +56,16 @@ def make_layout(
     reference: np.ndarray,
     table: pd.DataFrame,
 ) -> hier.Layout:
-    """Layout of a training table (S block on when some row is heteronuclear)."""
+    """Layout of a training table (S block on when some row is heteronuclear).
+
+    The first-shell size (the shell kernel's length, :func:`hier.shell_length`)
+    is the largest total first-shell count of metal 1 over the table's
+    ``coord_*`` columns.
+    """
     log_phi = descriptor.log_phi_xx(np.array([_SHIFT]))[:, 0]
     hetero = bool(np.any(table["metal1"].to_numpy(str) != table["metal2"].to_numpy(str)))
+    every = tuple(coord_columns(table))
+    own, _ = coord_counts(table, every)
     return hier.make_layout(
         descriptor.symbols,
         log_phi,
@@ -67,6 +74,7 @@ def make_layout(
         reference,
         motifs_of(table),
         hetero,
+        float(own.sum(axis=1).max()) if every and len(table) else 1.0,
     )
 
 
@@ -78,6 +86,7 @@ def layout_doc(layout: hier.Layout) -> HierLayoutDoc:
         props=[[float(v) for v in row] for row in layout.props],
         motifs=list(layout.motifs),
         hetero=layout.hetero,
+        shell_length=layout.shell_length,
     )
 
 
@@ -86,6 +95,11 @@ def layout_of(model: ArscModel) -> hier.Layout:
     doc = model.layout
     if doc is None:
         raise ArscInputError("model file has variant 'hier' but no layout; refit it")
+    if model.coord_elements and doc.shell_length is None:
+        raise ArscInputError(
+            "model file was fitted with the squared-exponential first-shell kernel of "
+            "versions before 2026-12-03 (no layout.shell_length); refit it with arsc fit"
+        )
     return hier.Layout(
         tuple(doc.metals),
         np.array(doc.log_phi),
@@ -94,6 +108,7 @@ def layout_of(model: ArscModel) -> hier.Layout:
         np.array([model.coord_reference[e] for e in model.coord_elements]),
         tuple(doc.motifs),
         doc.hetero,
+        doc.shell_length or 1.0,
     )
 
 

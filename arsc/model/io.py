@@ -81,7 +81,7 @@ class HierState(BaseModel):
 
     hyper: dict[str, float] = Field(
         description="hyperparameters: beta (dimensionless), noise and sd_* part scales (eV), "
-        "length_<property> and length_coord kernel length scales (standardised units, counts)"
+        "length_<property> kernel length scales (standardised units)"
     )
     i1: list[int] = Field(description="training rows: binding metal, index into layout.metals")
     i2: list[int] = Field(description="training rows: partner metal, index into layout.metals")
@@ -175,6 +175,11 @@ class HierLayoutDoc(BaseModel):
     )
     motifs: list[str] = Field(description="motif categories of the training table (first: ref)")
     hetero: bool = Field(description="whether the partner (S) block is on")
+    shell_length: float | None = Field(
+        None,
+        description="length of the exponential first-shell kernel, counts (None: a file "
+        "written before 2026-12-03, squared-exponential kernel; refused if it has C terms)",
+    )
 
 
 class ReferenceScore(BaseModel):
