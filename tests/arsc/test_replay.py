@@ -263,7 +263,9 @@ def test_first_prune_at_recall_095_keeps_the_true_top10_on_the_synthetic_table()
     bench = benchmark(SYNTHETIC, "overpotential", "min", ["greedy"], settings=settings, seeds=10)
     summary = bench.results["greedy"].summary
     assert summary["first_prune_top"].mean >= 0.95
-    assert summary["first_prune_removed"].mean > 0.25  # and it still prunes
+    # and it still prunes > 15 % of the table (0.22 here; 0.31 with the squared-exponential
+    # shell kernel before 2026-12-03, whose narrower extrapolation pruned more)
+    assert summary["first_prune_removed"].mean > 0.15
 
 
 def test_surrogate_registry_lists_gp_forest_arsc():
