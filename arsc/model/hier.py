@@ -294,7 +294,7 @@ class Parts:
 
 @dataclass(frozen=True)
 class Static:
-    """The covariance parts between two row sets that only beta changes (one beta).
+    """The covariance parts between two row sets that no fitted hyperparameter but beta changes.
 
     A hyperparameter search evaluates the likelihood many times on the same
     rows and beta; these are computed once per search.
@@ -304,19 +304,21 @@ class Static:
     dx: np.ndarray
     dy: np.ndarray
     dm: np.ndarray
-    env_sq: np.ndarray
+    ke: np.ndarray
 
 
 def static_parts(layout: Layout, a: Rows, b: Rows, beta: float) -> Static:
-    """Return the fixed part, same-metal and same-motif indicators, squared shell distances."""
+    """Return the fixed part, same-metal and same-motif indicators, the shell kernel."""
     fa, fb = fixed_matrix(layout, a, beta), fixed_matrix(layout, b, beta)
     dx = (a.i1[:, None] == b.i1[None, :]).astype(float)
     dy = (a.i2[:, None] == b.i2[None, :]).astype(float) if layout.hetero else np.zeros_like(dx)
-    env_sq = np.zeros_like(dx)
-    for j in range(a.env1.shape[1] if layout.coord_elements else 0):
-        env_sq += _sqdist(a.env1[:, j], b.env1[:, j])
+    ke = np.zeros_like(dx)
+    if layout.coord_elements:  # exp(-|e - e'| / l), l fixed (shell_length): no fitted parameter
+        for j in range(a.env1.shape[1]):
+            ke += _sqdist(a.env1[:, j], b.env1[:, j])
+        ke = np.exp(-np.sqrt(ke) / layout.shell_length)
     dm = (a.motif[:, None] == b.motif[None, :]).astype(float)
-    return Static(FIXED_PRIOR_VAR * fa @ fb.T, dx, dy, dm, env_sq)
+    return Static(FIXED_PRIOR_VAR * fa @ fb.T, dx, dy, dm, ke)
 
 
 def parts(layout: Layout, a: Rows, b: Rows, h: Hyper, static: Static | None = None) -> Parts:
@@ -336,10 +338,7 @@ def parts(layout: Layout, a: Rows, b: Rows, h: Hyper, static: Static | None = No
     k_metal = np.exp(-0.5 * np.sum(g_metal, axis=0))
     kx = _gather(k_metal, a.i1, b.i1)
     ky = _gather(k_metal, a.i2, b.i2) if layout.hetero else np.zeros_like(kx)
-    ke = np.zeros_like(kx)
-    if layout.coord_elements:
-        ke = np.exp(-np.sqrt(st.env_sq) / layout.shell_length)
-    return Parts(st.fixed, kx, st.dx, ky, st.dy, ke, st.dm, g_metal)
+    return Parts(st.fixed, kx, st.dx, ky, st.dy, st.ke, st.dm, g_metal)
 
 
 def blocks(layout: Layout, p: Parts, h: Hyper) -> dict[str, np.ndarray]:
