@@ -26,7 +26,7 @@ from arsc.model.io import (
     Metrics,
     metrics,
 )
-from arsc.model.table import coord_columns, coord_counts
+from arsc.model.table import SHARED, coord_columns, coord_counts
 from arsc.model.terms import Descriptor
 from arsc.parallel import default_workers, process_map
 
@@ -60,11 +60,12 @@ def make_layout(
 
     The first-shell size (the shell kernel's length, :func:`hier.shell_length`)
     is the largest total first-shell count of metal 1 over the table's
-    ``coord_*`` columns.
+    ``coord_<El>1`` columns (shared counts are a subset of those, not more
+    positions).
     """
     log_phi = descriptor.log_phi_xx(np.array([_SHIFT]))[:, 0]
     hetero = bool(np.any(table["metal1"].to_numpy(str) != table["metal2"].to_numpy(str)))
-    every = tuple(coord_columns(table))
+    every = tuple(k for k in coord_columns(table) if not k.endswith(SHARED))
     own, _ = coord_counts(table, every)
     return hier.make_layout(
         descriptor.symbols,

@@ -154,6 +154,17 @@ def test_a_model_file_of_the_fixed_motif_version_is_refused_with_a_one_line_erro
         score(model, _table(17, 0.05, n=3))
 
 
+def test_a_model_file_of_the_squared_exponential_shell_kernel_is_refused_with_a_one_line_error():
+    """Files written before 2026-12-03 have no layout.shell_length; with C terms: refit."""
+    table = _shared_table(19)
+    model = fit_model(table, "dG", ensemble=0, cv_folds=0)
+    assert model.coord_elements and model.layout.shell_length == pytest.approx(4 * np.sqrt(2))
+    layout = model.layout.model_copy(update={"shell_length": None})
+    old = model.model_copy(update={"layout": layout})
+    with pytest.raises(ArscInputError, match=r"squared-exponential first-shell kernel.*refit"):
+        score(old, table.head(3))
+
+
 def test_calibrated_interval_covers_held_out_synthetic_data_at_its_nominal_rate():
     noise = 0.1
     # 600 calibration rows: the 90 % quantile of 300 scatters by about 3 points of coverage
