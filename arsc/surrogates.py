@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -146,7 +146,7 @@ def calibration_folds(y: np.ndarray, labels: np.ndarray, tails: bool = True) -> 
     predictions extrapolate; random folds hold out such a row only by
     chance (measured on the heteronuclear stress table, init 20: without the
     tail folds the first prune kept 0.91 of the true top-10 at a stated
-    0.95, with them 0.99; docs/acquisition.md).
+    0.95, with them 0.98; docs/acquisition.md).
     """
     from sklearn.model_selection import GroupKFold
 
@@ -271,16 +271,11 @@ def calibrate(
         lo, hi = np.quantile(yv[folds], [0.25, 0.75])
         subsets.append(folds & ((yv <= lo) | (yv >= hi)))
     scale, floor = 1.0, 0.0
-    for rows in _sized(subsets):
+    for rows in (m for m in subsets if np.count_nonzero(m) >= 2):
         z = r[rows] / sd[rows]
         scale = max(scale, *(conformal_quantile(z, q) / w for q, w in CALIBRATION_LEVELS))
         floor = max(floor, min(conformal_quantile(r[rows], q) / w for q, w in CALIBRATION_LEVELS))
     return Calibration(scale, floor, r.size)
-
-
-def _sized(subsets: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Keep the row masks that hold at least two rows."""
-    return [rows for rows in subsets if np.count_nonzero(rows) >= 2]
 
 
 class Surrogate(Protocol):
