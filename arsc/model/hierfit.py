@@ -318,7 +318,7 @@ def fit_intermediate(
         params=params,
         fitted=names + list(hyper),
         stages=[
-            f"type-II maximum likelihood of {len(hyper) - 1} hyperparameters on "
+            f"MAP-II (marginal likelihood x noise prior) of {len(hyper) - 1} hyperparameters on "
             f"{min(len(y), hier.MAX_HYPER_ROWS)} rows, beta from {list(hier.BETA_GRID)}; "
             f"GP posterior on {len(y)} rows"
         ],

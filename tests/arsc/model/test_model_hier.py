@@ -286,3 +286,52 @@ def test_fit_and_cv_folds_in_two_processes_equal_the_serial_fit():
 def test_fit_refuses_zero_workers():
     with pytest.raises(ArscInputError, match="--workers 0 must be >= 1"):
         fit_model(_table(0, 0.05, n=30), "dG", ensemble=0, cv_folds=0, workers=0)
+
+
+def _objective_inputs(table: pd.DataFrame):
+    from arsc.model import hier, hierfit
+    from arsc.model.fit import prepare
+
+    prep = prepare(table, "dG")
+    layout = prep.layout()
+    rows = hierfit.rows_of(layout, prep.table)
+    return hier, layout, rows, prep.y
+
+
+def test_the_hyperparameter_objective_gradient_matches_finite_differences():
+    """The analytic gradient (every block, length scale, noise and its hyperprior) is exact.
+
+    A heteronuclear table with first shells and motifs turns every block on.
+    """
+    from scipy.optimize import check_grad
+
+    table = _table(4, 0.05, n=60).assign(
+        coord_N1=lambda t: np.arange(len(t)) % 5, coord_C1=lambda t: 4 - t.coord_N1
+    )
+    hier, layout, rows, y = _objective_inputs(table)
+    assert {"sd_pair", "sd_coord", "sd_metal_M"} <= set(layout.scales)
+    static = hier.static_parts(layout, rows, rows, 0.5)
+    x0 = np.random.default_rng(0).normal(-1.0, 0.5, len(layout.hyper_names))
+    value = lambda x: hier._neg_log_evidence(x, layout, rows, y, 0.5, static)[0]  # noqa: E731
+    grad = lambda x: hier._neg_log_evidence(x, layout, rows, y, 0.5, static)[1]  # noqa: E731
+    scale = float(np.linalg.norm(grad(x0)))
+    assert check_grad(value, grad, x0, epsilon=1e-6) < 1e-4 * max(scale, 1.0)
+
+
+def test_the_noise_hyperprior_decides_where_the_likelihood_is_flat(monkeypatch):
+    """*OOH of sac-hoer: maximum likelihood alone interpolates (noise at its 0.01 eV floor).
+
+    Its likelihood is almost flat along the noise there: the MAP-II fit keeps
+    the noise near the prior's 0.1 eV at a log marginal likelihood within one
+    unit of the interpolating one.
+    """
+    from tests.paths import ROOT
+
+    table = pd.read_csv(ROOT / "arsc/data/models/prior-sac-hoer.csv")
+    hier, layout, rows, y = _objective_inputs(table[table.intermediate == "OOH"])
+    with_prior = hier.fit(layout, rows, y)
+    monkeypatch.setattr(hier, "NOISE_PRIOR_SD", 1e6)  # a flat prior: type-II maximum likelihood
+    likelihood_only = hier.fit(layout, rows, y)
+    assert likelihood_only.hyper.values["noise"] < 0.011
+    assert 0.05 < with_prior.hyper.values["noise"] < 0.15
+    assert with_prior.log_evidence > likelihood_only.log_evidence - 1.0
