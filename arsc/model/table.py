@@ -10,7 +10,9 @@ numeric target column (eV). Other columns (``id``, ``motif``, ``support``,
 ...) are carried along.
 
 A table that gives only ``coord_<El>1`` for an element takes metal 2's count
-of that element equal to metal 1's (single-atom and homonuclear data).
+of that element equal to metal 1's (single-atom and homonuclear data). A
+single-atom table may name its metal ``metal`` (read as ``metal1``) and
+leave out ``metal2`` (read as equal to ``metal1``).
 Internally a shared count is the first-shell key ``<El>_shared`` (both
 metals' value the same column), beside the per-metal key ``<El>``.
 """
@@ -46,7 +48,7 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
     Raises
     ------
     ArscInputError
-        If the file is missing or not CSV, or lacks ``metal1``/``metal2``.
+        If the file is missing or not CSV, or lacks ``metal1`` (or ``metal``).
     """
     if isinstance(source, pd.DataFrame):
         table = source.copy()
@@ -58,11 +60,13 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             msg = " ".join(str(exc).split())
             raise ArscInputError(f"table {name!r} is not a readable CSV file: {msg}") from None
+    table = _single_atom_columns(table)
     missing = [c for c in METAL_COLUMNS if c not in table.columns]
     if missing:
         raise ArscInputError(
             f"table {name!r} lacks column {missing[0]!r}; a model table needs metal1, metal2, "
-            "optional coord_<El><1|2> counts, optional intermediate and the target"
+            "optional coord_<El><1|2> counts, optional intermediate and the target "
+            "(a single-atom table: metal or metal1 alone)"
         )
     for col in METAL_COLUMNS:
         if table[col].isna().any():
@@ -72,6 +76,21 @@ def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
         table[INTERMEDIATE_COLUMN] = _normalise(
             table[INTERMEDIATE_COLUMN], lambda s: s.strip().lstrip("*")
         )
+    return table
+
+
+def _single_atom_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """Read a single-atom table: ``metal`` is ``metal1``; no ``metal2`` means ``metal2 = metal1``.
+
+    A single-atom site has no partner; the model reads it as a homonuclear
+    row (the partner terms are off unless some row is heteronuclear). A
+    table with partner counts (``coord_<El>2``) keeps needing ``metal2``.
+    """
+    if "metal1" not in table.columns and "metal" in table.columns and "metal2" not in table.columns:
+        table = table.rename(columns={"metal": "metal1"})
+    partner = [c for c in table.columns if re.fullmatch(r"coord_[A-Z][a-z]?2", str(c))]
+    if "metal1" in table.columns and "metal2" not in table.columns and not partner:
+        table = table.assign(metal2=table["metal1"])
     return table
 
 

@@ -198,7 +198,10 @@ def _print_fit(model: ArscModel, path: Path, seconds: float) -> None:
 
 def fit_cmd(
     data: Annotated[
-        Path, typer.Argument(help="Training table (CSV): metal1, metal2, coord_*, ...")
+        Path,
+        typer.Argument(
+            help="Training table (CSV): metal1, metal2 (single atoms: metal alone), coord_*, ..."
+        ),
     ],
     target: Annotated[str, typer.Option("--target", "-t", help="Target column (dG, eV).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Model file to write (JSON).")],

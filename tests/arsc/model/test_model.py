@@ -275,7 +275,8 @@ def test_nonpositive_formula_gets_a_fitted_shift_and_positive_phi(synthetic):
         (lambda t: t.assign(dG=["x"] * len(t)), "target column 'dG' holds 'x'"),
         (lambda t: t.assign(metal1=["Xx"] * len(t)), "unknown metal 'Xx'"),
         (lambda t: t.assign(coord_N1=-1), "coord_N1"),
-        (lambda t: t.drop(columns="metal2"), "lacks column 'metal2'"),
+        (lambda t: t.drop(columns=["metal1", "metal2"]), "lacks column 'metal1'"),
+        (lambda t: t.drop(columns="metal2").assign(coord_N2=4), "lacks column 'metal2'"),
     ],
 )
 def test_bad_training_tables_give_one_line_errors(synthetic, change, match):

@@ -335,3 +335,16 @@ def test_the_noise_hyperprior_decides_where_the_likelihood_is_flat(monkeypatch):
     assert likelihood_only.hyper.values["noise"] < 0.011
     assert 0.05 < with_prior.hyper.values["noise"] < 0.15
     assert with_prior.log_evidence > likelihood_only.log_evidence - 1.0
+
+
+def test_a_single_atom_table_may_name_one_metal():
+    """``metal`` (or ``metal1`` alone) reads as a homonuclear row: the same fit and predictions."""
+    table = _motif_table(21).drop(columns="motif")
+    full = fit_model(table, "dG", ensemble=0, cv_folds=3, references=False)
+    one = table.drop(columns="metal2").rename(columns={"metal1": "metal"})
+    single = fit_model(one, "dG", ensemble=0, cv_folds=3, references=False)
+    assert single.intermediates["dG"].params == full.intermediates["dG"].params
+    got = predict(single, one.drop(columns="dG")).table
+    want = predict(full, table.drop(columns="dG")).table
+    assert np.allclose(got["prediction"], want["prediction"])
+    assert (got["metal2"] == got["metal1"]).all()
