@@ -88,7 +88,7 @@ def _single_atom_columns(table: pd.DataFrame) -> pd.DataFrame:
     """
     if "metal1" not in table.columns and "metal" in table.columns and "metal2" not in table.columns:
         table = table.rename(columns={"metal": "metal1"})
-    partner = [c for c in table.columns if re.fullmatch(r"coord_[A-Z][a-z]?2", str(c))]
+    partner = [c for c in table.columns if (m := _COORD.match(str(c))) and m.group(2) == "2"]
     if "metal1" in table.columns and "metal2" not in table.columns and not partner:
         table = table.assign(metal2=table["metal1"])
     return table
