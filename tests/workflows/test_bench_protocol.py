@@ -41,7 +41,10 @@ def _bench(capsys, project, *extra: str) -> tuple[int, dict]:
 
 
 def test_the_dry_run_prints_the_plan_and_its_estimated_cost(capsys, tmp_path) -> None:
-    code = bench.main(["--project", str(tmp_path / "p"), "--dry-run", "--json", "--sites", "2"])
+    project = str(tmp_path / "p")
+    code = bench.main(
+        ["--project", project, "--dry-run", "--json", "--sites", "2", "--placements", "3"]
+    )
     assert code == 0
     plan = json.loads(capsys.readouterr().out)["plan"]
     states = plan["states"]
@@ -58,6 +61,14 @@ def test_the_dry_run_prints_the_plan_and_its_estimated_cost(capsys, tmp_path) ->
     assert rows["sp"]["force_calls"] == 2 + sum(s["k"] for s in states) + 2
     assert rows["full"]["core_hours"] > rows["relax-3"]["core_hours"] > rows["sp"]["core_hours"]
     assert not (tmp_path / "p").exists()  # nothing ran, nothing was written
+
+
+def test_by_default_it_continues_the_benchmark_stored_in_the_repository() -> None:
+    """A bare run reprints (and resumes) the stored benchmark: its folder, k = 1, its budget."""
+    config, _ = bench.parse([])
+    assert config.project == ROOT / "benchmarks" / "protocol"
+    assert (config.placements, config.budget_core_hours) == (1, 9.0)
+    assert config.sites == bench.SITES and config.rows() == ["full", "sp", "sp-tuned", "relax-3"]
 
 
 @pytest.fixture(scope="module")
