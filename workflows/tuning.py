@@ -187,9 +187,12 @@ def tune_on_frames(
     digest = frames_digest(files)
     folder = Path(out_root) / f"chgnet-{digest[:16]}"
     record = folder / TUNING_RECORD
-    if record.is_file() and (folder / WEIGHTS_NAME).is_file():
+    weights_here = (folder / WEIGHTS_NAME).absolute()
+    if record.is_file() and weights_here.is_file():
         done = TunedWeights.model_validate_json(record.read_text())
-        return done.model_copy(update={"reused": True})
+        if file_sha256(weights_here, "tuned weights") == done.sha256:
+            # the weights where they are now: a project moved or cloned elsewhere keeps its model
+            return done.model_copy(update={"reused": True, "weights_file": str(weights_here)})
     frames = site_frames(read_frames(files))
     if len(frames) < max(min_frames, MIN_FRAMES):
         return None

@@ -61,6 +61,18 @@ def test_between_rounds_chgnet_is_refitted_on_the_projects_frames_once(project, 
     assert (again.weights_file, again.sha256) == (tuned.weights_file, tuned.sha256)
 
 
+def test_a_project_moved_elsewhere_reuses_its_tuned_model_where_it_now_lies(
+    project, tuned, tmp_path
+) -> None:
+    """A cloned project (the committed protocol benchmark) finds its model, not the old path."""
+    moved = tmp_path / "clone"
+    shutil.copytree(project, moved)
+    again = tune_between_rounds(moved)
+    assert again is not None and again.reused and again.sha256 == tuned.sha256
+    assert Path(again.weights_file).is_relative_to(moved / TUNED_FOLDER)
+    assert file_sha256(again.weights_file) == tuned.sha256
+
+
 def test_a_project_without_frames_keeps_the_packaged_weights(tmp_path) -> None:
     assert tune_between_rounds(tmp_path) is None
     assert DftSpec(protocol="sp-tuned").flow_options("orr").protocol == "sp"
