@@ -24,6 +24,7 @@ Jobs that use it must expose the store: ``@job(config=JobConfig(expose_store=Tru
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -37,6 +38,9 @@ LOG = logging.getLogger(__name__)
 
 #: Job configuration every engine job uses so that it can see its store.
 EXPOSE_STORE = JobConfig(expose_store=True)
+
+#: How long a process that waited for another one's claim polls for its document, s.
+WAIT_SECONDS = 30.0
 
 _RETRY_FAILED: ContextVar[bool] = ContextVar("arsc_retry_failed", default=False)
 
@@ -107,6 +111,25 @@ def find_calc(
     if found is None and include_failed:
         found = _lookup(store, fingerprint, "failed")
     return found
+
+
+def wait_for_calc(
+    fingerprint: str, seconds: float = WAIT_SECONDS, interval: float = 0.5
+) -> CalcDoc | None:
+    """Poll the running job's store for a fingerprint another process has just finished.
+
+    Used after waiting for another process's claim on the calculation's
+    folder (:mod:`workflows.engines.claim`): its job stores the document
+    moments after it releases the folder. Returns None when none arrives
+    within ``seconds`` (that process died or failed to store; the caller
+    computes) or when there is no store.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        found = find_calc(fingerprint, include_failed=not retry_failed_enabled())
+        if found is not None or _current_store() is None or time.monotonic() >= deadline:
+            return found
+        time.sleep(interval)
 
 
 def cached_calc(fingerprint: str, compute: Callable[[], CalcDoc]) -> CalcDoc:

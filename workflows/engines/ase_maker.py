@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from ase import Atoms
 from jobflow import Job, Maker, job
 from pymatgen.io.ase import MSONAtoms
 
-from workflows.cache import EXPOSE_STORE, cached_calc
+from workflows.cache import EXPOSE_STORE, cached_calc, wait_for_calc
 from workflows.engines.atoms import as_atoms
-from workflows.engines.relax import RelaxResult
+from workflows.engines.claim import claim
+from workflows.engines.relax import RelaxResult, work_dir
 from workflows.fingerprint import calc_fingerprint, settings_hash
 from workflows.schemas import CalcDoc, Convergence
 
@@ -62,6 +63,9 @@ def build_calc_doc(
         settings_hash=settings_hash(settings),
         **fields,
     )
+
+
+_NO_FOLDER = object()  # a Maker without ``scratch_dir`` writes no calculation folder
 
 
 class AseCalcMaker(Maker):
@@ -127,7 +131,23 @@ class AseCalcMaker(Maker):
         """Run (or look up) the calculation in this process, outside jobflow."""
         atoms = as_atoms(structure)
         fp = self.fingerprint(atoms)
-        return cached_calc(fp, lambda: self.compute(atoms, fp))
+        return cached_calc(fp, lambda: self.compute_claimed(atoms, fp))
+
+    def compute_claimed(self, atoms: Atoms, fingerprint: str) -> CalcDoc:
+        """:meth:`compute`, holding the calculation's folder (Makers with a ``scratch_dir``).
+
+        A process that had to wait for another one computing the same
+        calculation first looks for that one's document (it reaches the store
+        moments after the folder is released) and computes only if none
+        comes: a relaxation then resumes from the finished trajectory.
+        """
+        scratch = getattr(self, "scratch_dir", _NO_FOLDER)
+        if scratch is _NO_FOLDER:  # no folder: nothing to collide in
+            return self.compute(atoms, fingerprint)
+        folder = work_dir(cast("str | None", scratch), self.engine, self.task, fingerprint)
+        with claim(folder) as waited:
+            found = wait_for_calc(fingerprint) if waited else None
+            return found if found is not None else self.compute(atoms, fingerprint)
 
     def make(self, structure: Any) -> Job:
         """Return a Job computing this calculation on ``structure``.
