@@ -152,7 +152,8 @@ def _calls_per_state(protocol: str, kind: str, cost: dict[str, Any]) -> int:
 def plan(config: Config) -> dict[str, Any]:
     """Return the states (starts, k), each row's estimated DFT force calls and core-hours."""
     cost = _cost_table()
-    states, gas = [], set()
+    states: list[dict[str, Any]] = []
+    gas: set[str] = set()
     for site_id in config.sites:
         site = Site.from_id(site_id)
         natoms = len(build(site, None, min_image=config.min_image))
@@ -186,6 +187,30 @@ def plan(config: Config) -> dict[str, Any]:
         calls, seconds = calls + n, seconds + n * float(cost["seconds_per_gas_force_call"])
         rows[row] = {"protocol": protocol, "force_calls": calls, "core_hours": seconds / 3600}
     return {"states": states, "gas": sorted(gas), "rows": rows}
+
+
+def progress(config: Config) -> dict[str, Any] | None:
+    """Return what the store of ``--project`` holds: finished states per row, DFT spent.
+
+    None when the project has no store yet (nothing is created).
+    """
+    if not (config.project / "store.sqlite").is_file():
+        return None
+    store = _store(config)
+    store.connect()
+    try:
+        rows = {}
+        for row in config.rows():
+            done = sum(
+                _energies(_site_doc(store, config, row, site, ads), ads) is not None
+                for site in config.sites
+                for ads in config.adsorbates
+            )
+            rows[row] = {"done": done, "of": len(config.sites) * len(config.adsorbates)}
+        spent = spent_core_hours(store, config)
+    finally:
+        store.close()
+    return {"rows": rows, "spent_core_hours": spent}
 
 
 # ---- running ---------------------------------------------------------------------------
@@ -440,8 +465,8 @@ def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def print_plan(config: Config, planned: dict[str, Any]) -> None:
-    """Print the states, the rows and the estimated cost."""
+def print_plan(config: Config, planned: dict[str, Any], done: dict[str, Any] | None = None) -> None:
+    """Print the states, the rows and the estimated cost (and what the store holds)."""
     where = f"{config.engine} {config.preset}, min_image {config.min_image:g} A"
     print(f"benchmark {config.key()} in {config.project} ({where})")
     for s in planned["states"]:
@@ -460,6 +485,14 @@ def print_plan(config: Config, planned: dict[str, Any]) -> None:
     print(
         f"estimated total {total:.2f} core-hours (budget {config.budget_core_hours:g}); "
         "MLIP screening not counted"
+    )
+    if done is None:
+        print("the store is empty: a run starts from the beginning")
+        return
+    finished = ", ".join(f"{row} {r['done']}/{r['of']}" for row, r in done["rows"].items())
+    print(
+        f"in the store: states finished {finished}; DFT so far "
+        f"{done['spent_core_hours']:.2f} core-hours (a run continues from there)"
     )
 
 
@@ -605,10 +638,11 @@ def main(argv: list[str] | None = None) -> int:
         check(config)
         planned = plan(config)
         if args.dry_run:
+            done = progress(config)
             if args.json:
-                print(json.dumps({"plan": planned, "key": config.key()}))
+                print(json.dumps({"plan": planned, "key": config.key(), "progress": done}))
             else:
-                print_plan(config, planned)
+                print_plan(config, planned, done)
             return 0
         result = run(config)
     except ArscInputError as exc:

@@ -46,7 +46,8 @@ def test_the_dry_run_prints_the_plan_and_its_estimated_cost(capsys, tmp_path) ->
         ["--project", project, "--dry-run", "--json", "--sites", "2", "--placements", "3"]
     )
     assert code == 0
-    plan = json.loads(capsys.readouterr().out)["plan"]
+    out = capsys.readouterr().out
+    plan = json.loads(out)["plan"]
     states = plan["states"]
     assert [(s["site"], s["adsorbate"]) for s in states][:3] == [
         ("Fe-Co_qv-n6_graphene", "OH"),
@@ -60,6 +61,7 @@ def test_the_dry_run_prints_the_plan_and_its_estimated_cost(capsys, tmp_path) ->
     # one DFT single point per state (and per gas molecule) for sp: 2 bare + 18 placements + 2 gas
     assert rows["sp"]["force_calls"] == 2 + sum(s["k"] for s in states) + 2
     assert rows["full"]["core_hours"] > rows["relax-3"]["core_hours"] > rows["sp"]["core_hours"]
+    assert json.loads(out)["progress"] is None  # no store yet
     assert not (tmp_path / "p").exists()  # nothing ran, nothing was written
 
 
@@ -99,6 +101,15 @@ def test_a_rerun_recomputes_nothing_and_reports_the_same_table(first, capsys) ->
     assert code == 0
     assert again["new_calculations"] == 0
     assert again["rows"] == result["rows"]
+
+
+def test_the_dry_run_says_what_the_store_holds_already(first, capsys) -> None:
+    project, _ = first
+    code = bench.main(["--project", str(project), *TINY, "--dry-run"])
+    assert code == 0
+    done = json.loads(capsys.readouterr().out)["progress"]
+    assert done["rows"] == {"full": {"done": 1, "of": 1}, "sp": {"done": 1, "of": 1}}
+    assert done["spent_core_hours"] > 0
 
 
 def test_the_budget_stops_new_flows_and_says_how_to_go_on(first, capsys) -> None:
