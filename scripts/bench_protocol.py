@@ -527,6 +527,7 @@ def print_result(config: Config, result: dict[str, Any]) -> None:
         )
         name = f"{row}{mark}" if row == REFERENCE else row
         print(f"{name:12s}" + "".join(f" {c:>13s}" for c in cells))
+    print_states(result["rows"])
     for site, note in result["tuning"].items():
         print(f"sp-tuned at {site}: {note}")
     if mark:
@@ -537,6 +538,35 @@ def print_result(config: Config, result: dict[str, Any]) -> None:
         f"this run computed {result['new_calculations']} new calculations; "
         f"DFT so far {result['spent_core_hours']:.3f} core-hours"
     )
+
+
+def state_table(rows: dict[str, Any]) -> dict[tuple[str, str], dict[str, float]]:
+    """Adsorption energy per state (site, adsorbate) and row, eV, from the evaluated rows.
+
+    The reference's value is under ``REFERENCE``; a row appears for a state
+    only where it and the reference both finished.
+    """
+    table: dict[tuple[str, str], dict[str, float]] = {}
+    for row, r in rows.items():
+        for st in r["per_state"]:
+            key = (st["site"], st["adsorbate"])
+            table.setdefault(key, {REFERENCE: st["reference"]})[row] = st["protocol"]
+    return table
+
+
+def print_states(rows: dict[str, Any]) -> None:
+    """Print each finished state's adsorption energies: the reference, each row's error."""
+    table = state_table(rows)
+    if not table:
+        return
+    others = [r for r in rows if r != REFERENCE]
+    print("adsorption energies, eV (reference; each protocol's error against it, + is above)")
+    print(f"{'state':28s} {REFERENCE:>9s}" + "".join(f" {r:>9s}" for r in others))
+    for (site, ads), values in table.items():
+        ref = values[REFERENCE]
+        cells = [_fmt(values[r] - ref if r in values else None, "+.3f") for r in others]
+        name = f"{site.split('_')[0]} *{ads}"
+        print(f"{name:28s} {ref:9.3f}" + "".join(f" {c:>9s}" for c in cells))
 
 
 def _list(text: str | None) -> tuple[str, ...] | None:

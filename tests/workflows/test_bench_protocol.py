@@ -107,6 +107,20 @@ def test_a_rerun_recomputes_nothing_and_reports_the_same_table(first, capsys) ->
     assert again["rows"] == result["rows"]
 
 
+def test_each_state_is_printed_with_every_protocol_s_error(first, capsys) -> None:
+    _, result = first
+    table = bench.state_table(result["rows"])
+    ref = result["rows"]["full"]["per_state"][0]["reference"]
+    sp = result["rows"]["sp"]["per_state"][0]["protocol"]
+    assert table == {("Fe-Co_qv-n6_graphene", "OH"): {"full": ref, "sp": sp}}
+    capsys.readouterr()
+    bench.print_states(result["rows"])
+    line = capsys.readouterr().out.splitlines()[-1].split()
+    assert line[:2] == ["Fe-Co", "*OH"]
+    assert float(line[2]) == pytest.approx(ref, abs=1e-3)
+    assert float(line[3]) == pytest.approx(sp - ref, abs=1e-3)
+
+
 def test_the_dry_run_says_what_the_store_holds_already(first, capsys) -> None:
     project, _ = first
     code = bench.main(["--project", str(project), *TINY, "--dry-run"])
