@@ -81,6 +81,8 @@ PROTOCOLS = ("full", "sp", "sp-tuned", "relax-3")
 #: AdsorbML's success threshold, eV (Lan et al. 2023).
 SUCCESS_EV = 0.1
 REFERENCE = "full"
+#: DFT steps after which the reference's relaxations are read as relax-n (step_curve).
+CURVE_STEPS = (0, 1, 2, 3, 5, 8, 12, 20)
 #: Default project: the benchmark's store kept in the repository, so that a
 #: re-run on a fresh machine continues it (benchmarks/protocol/README.md).
 PROJECT = Path(__file__).resolve().parents[1] / "benchmarks" / "protocol"
@@ -252,6 +254,9 @@ def _dft_docs(store: Any, config: Config, **meta: Any) -> dict[str, dict[str, An
         "output.wall_time",
         "output.convergence",
         "output.site_id",
+        "output.adsorbate",
+        "output.status",
+        "output.error",
     ]
     return {d["output"]["fingerprint"]: d["output"] for d in store.query(query, properties=props)}
 
@@ -424,6 +429,83 @@ def evaluate(store: Any, config: Config) -> dict[str, Any]:
     return table
 
 
+def _usable(doc: dict[str, Any]) -> bool:
+    """Say whether a relaxation finished, or only ran out of steps (a relax-N smoke reference)."""
+    from workflows.chain import NOT_CONVERGED
+
+    return doc.get("status") == "ok" or (doc.get("error") or "").startswith(NOT_CONVERGED)
+
+
+def _accepted_energies(path: Path) -> list[float]:
+    """Energies of the frames of a relaxation trajectory that moved the atoms, eV."""
+    import numpy as np
+    from ase.io import Trajectory
+
+    if not path.is_file():
+        return []
+    with Trajectory(str(path)) as traj:
+        frames = [traj[i] for i in range(len(traj))]
+    kept = [
+        f
+        for i, f in enumerate(frames)
+        if i == 0 or not np.allclose(f.positions, frames[i - 1].positions)
+    ]
+    return [float(f.get_potential_energy()) for f in kept]
+
+
+def step_curve(store: Any, config: Config, steps: tuple[int, ...] = CURVE_STEPS) -> dict[str, Any]:
+    """Read the reference's own DFT relaxations after n steps: ``relax-n`` without new DFT.
+
+    Every ``full`` relaxation of an adsorbed state starts at the CHGNet end
+    point that ``sp`` and ``relax-n`` start from, with the same optimiser, so
+    its frame n is the end point a ``relax-n`` run would reach (before its
+    closing single point; a run whose SCF ladder changed the smearing has
+    its later frames at the changed settings). Per n: the states, the
+    success rate at :data:`SUCCESS_EV` and the MAE of the adsorption
+    energies against the reference (its bare site and gas energies), and the
+    reference's accepted steps per state, for scale.
+    """
+    runs = config.project / "runs"
+    curves: list[tuple[float, list[float]]] = []  # reference E_ads, E_ads after each frame
+    full_steps = []
+    for site in config.sites:
+        for ads in config.adsorbates:
+            ref = _energies(_site_doc(store, config, REFERENCE, site, ads), ads)
+            if ref is None:
+                continue
+            docs = _dft_docs(
+                store, config, bench_protocol=REFERENCE, bench_site=site, bench_adsorbate=ads
+            )
+            paths = [
+                runs / f"{d['engine']}-relax-{d['fingerprint'][:12]}" / "relax.traj"
+                for d in docs.values()
+                if d["task"] == "relax" and d.get("adsorbate") == ads and _usable(d)
+            ]
+            per_start = [e for e in (_accepted_energies(p) for p in paths) if e]
+            if not per_start:
+                continue
+            full_steps.append(max(len(e) - 1 for e in per_start))
+            e_ref = _adsorption(ref["state"], ref["bare"], ref["gas"], ads)
+            longest = max(len(e) for e in per_start)
+            best = [min(e[min(n, len(e) - 1)] for e in per_start) for n in range(longest)]
+            curves.append((e_ref, [_adsorption(x, ref["bare"], ref["gas"], ads) for x in best]))
+    points = []
+    for n in steps:
+        errors = [c[min(n, len(c) - 1)] - e_ref for e_ref, c in curves]
+        points.append(
+            {
+                "steps": n,
+                "states": len(errors),
+                "success_rate": (
+                    sum(e <= SUCCESS_EV for e in errors) / len(errors) if errors else None
+                ),
+                "mae_ev": sum(abs(e) for e in errors) / len(errors) if errors else None,
+            }
+        )
+    mean_steps = sum(full_steps) / len(full_steps) if full_steps else None
+    return {"points": points, "full_mean_steps": mean_steps}
+
+
 def run(config: Config) -> dict[str, Any]:
     """Run what is not finished yet (within the budget) and evaluate everything there is."""
     store = _store(config)
@@ -451,6 +533,7 @@ def run(config: Config) -> dict[str, Any]:
             if stopped:
                 break
         table = evaluate(store, config)
+        curve = step_curve(store, config)
         new = len(_fingerprints(store) - before)
         spent = spent_core_hours(store, config)
     finally:
@@ -464,6 +547,7 @@ def run(config: Config) -> dict[str, Any]:
         "stopped": stopped,
         "new_calculations": new,
         "spent_core_hours": spent,
+        "step_curve": curve,
     }
 
 
@@ -528,6 +612,7 @@ def print_result(config: Config, result: dict[str, Any]) -> None:
         name = f"{row}{mark}" if row == REFERENCE else row
         print(f"{name:12s}" + "".join(f" {c:>13s}" for c in cells))
     print_states(result["rows"])
+    print_curve(result["step_curve"])
     for site, note in result["tuning"].items():
         print(f"sp-tuned at {site}: {note}")
     if mark:
@@ -567,6 +652,22 @@ def print_states(rows: dict[str, Any]) -> None:
         cells = [_fmt(values[r] - ref if r in values else None, "+.3f") for r in others]
         name = f"{site.split('_')[0]} *{ads}"
         print(f"{name:28s} {ref:9.3f}" + "".join(f" {c:>9s}" for c in cells))
+
+
+def print_curve(curve: dict[str, Any]) -> None:
+    """Print the success rate and MAE of the reference's relaxations read after n steps."""
+    points = [p for p in curve["points"] if p["states"]]
+    if not points:
+        return
+    mean = curve["full_mean_steps"]
+    print(
+        "the reference's relaxations read after n DFT steps (relax-n without new DFT; "
+        f"full took {mean:.0f} steps per state on average):"
+    )
+    print("  n steps " + "".join(f" {p['steps']:>6d}" for p in points))
+    rates = [_fmt(100 * p["success_rate"], ".0f") + "%" for p in points]
+    print("  success " + "".join(f" {r:>6s}" for r in rates))
+    print("  MAE eV  " + "".join(f" {_fmt(p['mae_ev'], '.3f'):>6s}" for p in points))
 
 
 def _list(text: str | None) -> tuple[str, ...] | None:

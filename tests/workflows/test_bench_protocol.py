@@ -121,6 +121,18 @@ def test_each_state_is_printed_with_every_protocol_s_error(first, capsys) -> Non
     assert float(line[3]) == pytest.approx(sp - ref, abs=1e-3)
 
 
+def test_the_reference_relaxation_read_after_n_steps_is_relax_n(first) -> None:
+    """Frame 0 of the reference's relaxation is sp's geometry; its last frame is the reference."""
+    _, result = first
+    curve = result["step_curve"]
+    zero, *_, last = curve["points"]
+    assert zero["steps"] == 0 and zero["states"] == 1
+    assert zero["mae_ev"] == pytest.approx(result["rows"]["sp"]["mae_ev"], abs=1e-6)
+    assert last["mae_ev"] == pytest.approx(0.0, abs=1e-6) and last["success_rate"] == 1.0
+    # the smoke reference is relax-1, whose step cap each retry of the MLIP's ladder gets anew
+    assert curve["full_mean_steps"] >= 1
+
+
 def test_the_dry_run_says_what_the_store_holds_already(first, capsys) -> None:
     project, _ = first
     code = bench.main(["--project", str(project), *TINY, "--dry-run"])
