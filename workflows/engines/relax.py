@@ -22,7 +22,7 @@ from workflows.engines.atoms import max_force
 from workflows.engines.base import load_data
 from workflows.engines.optimizers import get_optimizer
 from workflows.engines.recovery import Ladder, RecoverableError, run_ladder
-from workflows.engines.trajectory import Resumed
+from workflows.engines.trajectory import FrameWriter, Resumed
 from workflows.schemas import Convergence
 
 #: Attach a calculator built from an attempt's parameters to the atoms.
@@ -195,10 +195,9 @@ def relax_with_ladder(
         opt = get_optimizer(p["optimizer"])(
             atoms,
             logfile=str(folder / "opt.log"),
-            trajectory=str(folder / "relax.traj"),
-            append_trajectory=True,
             maxstep=p["maxstep"],
         )
+        opt.attach(FrameWriter(atoms, folder / "relax.traj"))
         if initial_hessian is not None and isinstance(opt, BFGS) and total == 0:
             opt.H0 = np.array(initial_hessian, dtype=float)
         opt.attach(lambda: energies.append(float(atoms.get_potential_energy())))

@@ -88,6 +88,36 @@ def resume_from_trajectory(atoms: Atoms, path: Path, fmax: float | None = None) 
     return Resumed(steps=steps, finished=True, fmax=last_fmax, last_energy_change=de)
 
 
+class FrameWriter:
+    """Optimiser observer that appends every evaluated frame to a trajectory file.
+
+    ASE's optimisers skip their first frame when the trajectory they append
+    to is not empty (a restart would repeat its last frame). A ladder retry,
+    though, starts where the failed attempt stopped, often a line-search trial
+    point that was never written, and its first frame, a full DFT evaluation,
+    was lost: a kill then resumed from an older frame. This writer is
+    attached as a plain observer (ASE calls it at the start of every run) and
+    skips only a frame at the positions of the file's last one. Each frame is
+    written by opening and closing the file, so a kill loses at most the frame
+    being written.
+    """
+
+    def __init__(self, atoms: Atoms, path: Path) -> None:
+        self.atoms = atoms
+        self.path = path
+        frames = _frames(path)
+        self.last = frames[-1].positions.copy() if frames else None
+
+    def __call__(self) -> None:
+        """Append the current frame unless it repeats the last one written."""
+        pos = self.atoms.positions
+        if self.last is not None and self.last.shape == pos.shape and np.allclose(self.last, pos):
+            return
+        with Trajectory(str(self.path), "a") as traj:
+            traj.write(self.atoms)
+        self.last = pos.copy()
+
+
 #: File name of a single point's frame (structure, energy, forces) in its folder.
 STATIC_FRAME = "static.traj"
 
