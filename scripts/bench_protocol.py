@@ -411,7 +411,11 @@ def evaluate(store: Any, config: Config) -> dict[str, Any]:
                         "own": e_own,
                     }
                 )
-        docs = _dft_docs(store, config, bench_protocol=row)
+        docs = {  # the selected sites' calculations only (a shared gas reference once)
+            fp: d
+            for site in config.sites
+            for fp, d in _dft_docs(store, config, bench_protocol=row, bench_site=site).items()
+        }
         calls = sum(_force_calls(d, runs) for d in docs.values())
         hours = sum(float(d.get("wall_time") or 0.0) for d in docs.values()) / 3600
         table[row] = {
