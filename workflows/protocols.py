@@ -178,11 +178,23 @@ def protocol_success_rate(name: str) -> float | None:
         return None
 
 
-def protocol_line(name: str, success_rate: float | None) -> str:
-    """Return ``protocol sp, success rate not measured`` or ``..., measured success 87 %``."""
+def protocol_states(name: str) -> int | None:
+    """Return the number of benchmark states behind a protocol's success rate (None: unknown)."""
+    try:
+        return get_protocol(name).measured.states
+    except ArscInputError:
+        return None
+
+
+def protocol_line(name: str, success_rate: float | None, states: int | None = None) -> str:
+    """Return ``protocol sp, success rate not measured`` or ``..., measured success 87 %``.
+
+    With ``states``, the number of benchmark states behind the rate is said too.
+    """
     if success_rate is None:
         return f"protocol {name}, success rate not measured"
-    return f"protocol {name}, measured success rate {100 * success_rate:.0f} % (within 0.1 eV)"
+    on = f", {states} states" if states else ""
+    return f"protocol {name}, measured success rate {100 * success_rate:.0f} % (within 0.1 eV{on})"
 
 
 def recommended_protocol(bar: float = SUCCESS_BAR) -> str | None:

@@ -32,7 +32,12 @@ from arsc.thermo.quantities import quantity_unit
 from workflows.campaign.definition import DftSpec
 from workflows.campaign.scoring import predict_candidates
 from workflows.campaign.state import Accounting, CampaignState, Predictions, RankedCandidate
-from workflows.protocols import default_statement, protocol_line, protocol_success_rate
+from workflows.protocols import (
+    default_statement,
+    protocol_line,
+    protocol_states,
+    protocol_success_rate,
+)
 
 if TYPE_CHECKING:  # the campaign (back-ends, jobflow) loads only where a campaign runs
     from workflows.campaign.setup import Campaign
@@ -87,7 +92,7 @@ def state_protocol_line(state: CampaignState) -> str:
     names what each round ran (``Round.protocol``).
     """
     name = campaign_protocol(state.definition.dft)
-    line = protocol_line(name, protocol_success_rate(name))
+    line = protocol_line(name, protocol_success_rate(name), protocol_states(name))
     ran = [(r.index, r.protocol) for r in state.rounds if r.protocol is not None]
     if any(p.tuning is not None or p.name != p.requested for _, p in ran):
         line += " (" + "; ".join(f"round {i}: {p.line}" for i, p in ran) + ")"

@@ -23,6 +23,7 @@ from workflows.campaign.outcome import (
 )
 from workflows.campaign.state import CampaignState
 from workflows.cli.campaign import accounting_line
+from workflows.protocols import protocol_states
 from workflows.report.adapter import report_data
 from workflows.report.html import accounting_line as report_line
 from workflows.report.html import render_page
@@ -99,13 +100,16 @@ def test_every_line_names_the_protocol_and_its_success_rate():
     assert campaign_protocol(state.definition.dft) == "full"  # relax: dft, the definition default
     state.definition.dft.relax = "mlip"
     assert campaign_protocol(state.definition.dft) == "sp"  # arsc screen's flow today
-    assert accounting_line(state).endswith(protocol_line("sp", protocol_success_rate("sp")))
+    assert accounting_line(state).endswith(
+        protocol_line("sp", protocol_success_rate("sp"), protocol_states("sp"))
+    )
     assert "protocol sp, success rate" in ranking_note(state)
     state.definition.dft.executor = "replay"
     assert campaign_protocol(state.definition.dft) == REPLAY_PROTOCOL
     assert describe(state)["protocol"]["name"] == REPLAY_PROTOCOL
     assert protocol_line("sp", None) == "protocol sp, success rate not measured"
     assert protocol_line("full", 0.87).startswith("protocol full, measured success rate 87 %")
+    assert protocol_line("sp", 0.25, 12).endswith("25 % (within 0.1 eV, 12 states)")
 
 
 def test_the_success_rate_is_the_protocol_tables_measured_one():
