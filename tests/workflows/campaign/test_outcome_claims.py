@@ -103,7 +103,9 @@ def test_every_line_names_the_protocol_and_its_success_rate():
     assert accounting_line(state).endswith(
         protocol_line("sp", protocol_success_rate("sp"), protocol_states("sp"))
     )
-    assert "protocol sp, success rate" in ranking_note(state)
+    assert protocol_line("sp", protocol_success_rate("sp"), protocol_states("sp")) in ranking_note(
+        state
+    )
     state.definition.dft.executor = "replay"
     assert campaign_protocol(state.definition.dft) == REPLAY_PROTOCOL
     assert describe(state)["protocol"]["name"] == REPLAY_PROTOCOL
