@@ -443,12 +443,10 @@ def _usable(doc: dict[str, Any]) -> bool:
 def _accepted_energies(path: Path) -> list[float]:
     """Energies of the frames of a relaxation trajectory that moved the atoms, eV."""
     import numpy as np
-    from ase.io import Trajectory
 
-    if not path.is_file():
-        return []
-    with Trajectory(str(path)) as traj:
-        frames = [traj[i] for i in range(len(traj))]
+    from workflows.engines.trajectory import trajectory_frames
+
+    frames = trajectory_frames(path)
     kept = [
         f
         for i, f in enumerate(frames)

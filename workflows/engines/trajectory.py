@@ -41,7 +41,8 @@ class Resumed:
     last_energy_change: float | None = None
 
 
-def _frames(path: Path) -> list[Atoms]:
+def trajectory_frames(path: Path) -> list[Atoms]:
+    """Return the frames of a trajectory file; [] when missing, empty or cut by a kill."""
     if not path.exists() or path.stat().st_size == 0:
         return []
     try:
@@ -68,7 +69,7 @@ def resume_from_trajectory(atoms: Atoms, path: Path, fmax: float | None = None) 
         Steps found and whether the relaxation had finished (``Resumed()``
         when there is no usable trajectory).
     """
-    frames = _frames(path)
+    frames = trajectory_frames(path)
     if not frames or list(frames[-1].numbers) != list(atoms.numbers):
         return Resumed()
     last = frames[-1]
@@ -105,7 +106,7 @@ class FrameWriter:
     def __init__(self, atoms: Atoms, path: Path) -> None:
         self.atoms = atoms
         self.path = path
-        frames = _frames(path)
+        frames = trajectory_frames(path)
         self.last = frames[-1].positions.copy() if frames else None
 
     def __call__(self) -> None:
