@@ -442,17 +442,9 @@ def _usable(doc: dict[str, Any]) -> bool:
 
 def _accepted_energies(path: Path) -> list[float]:
     """Energies of the frames of a relaxation trajectory that moved the atoms, eV."""
-    import numpy as np
+    from workflows.engines.trajectory import moved_frames, trajectory_frames
 
-    from workflows.engines.trajectory import trajectory_frames
-
-    frames = trajectory_frames(path)
-    kept = [
-        f
-        for i, f in enumerate(frames)
-        if i == 0 or not np.allclose(f.positions, frames[i - 1].positions)
-    ]
-    return [float(f.get_potential_energy()) for f in kept]
+    return [float(f.get_potential_energy()) for f in moved_frames(trajectory_frames(path))]
 
 
 def step_curve(store: Any, config: Config, steps: tuple[int, ...] = CURVE_STEPS) -> dict[str, Any]:

@@ -165,6 +165,14 @@ def canonical_protocol(name: str) -> str:
     return get_protocol(name).name
 
 
+def _measured(name: str) -> Measured:
+    """Return a protocol's measured figures; all None for a name the table does not know."""
+    try:
+        return get_protocol(name).measured
+    except ArscInputError:
+        return Measured()
+
+
 def protocol_success_rate(name: str) -> float | None:
     """Return the measured success rate of a protocol (fraction, 0..1); None: not measured.
 
@@ -172,18 +180,12 @@ def protocol_success_rate(name: str) -> float | None:
     ``measured.success_rate``, AdsorbML's criterion against ``full``); a name
     the table does not know (a replayed table) was not measured.
     """
-    try:
-        return get_protocol(name).measured.success_rate
-    except ArscInputError:
-        return None
+    return _measured(name).success_rate
 
 
 def protocol_states(name: str) -> int | None:
     """Return the number of benchmark states behind a protocol's success rate (None: unknown)."""
-    try:
-        return get_protocol(name).measured.states
-    except ArscInputError:
-        return None
+    return _measured(name).states
 
 
 def protocol_line(name: str, success_rate: float | None, states: int | None = None) -> str:

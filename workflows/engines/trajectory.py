@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +52,19 @@ def trajectory_frames(path: Path) -> list[Atoms]:
         return []
 
 
+def moved_frames(frames: list[Atoms]) -> list[Atoms]:
+    """Return the first frame and every frame that moved the atoms from the one before.
+
+    A frame an attempt or a resumed run repeats at its start is dropped: the
+    frames returned less one are the optimiser steps.
+    """
+    return [
+        f
+        for i, f in enumerate(frames)
+        if i == 0 or not np.allclose(f.positions, frames[i - 1].positions)
+    ]
+
+
 def resume_from_trajectory(atoms: Atoms, path: Path, fmax: float | None = None) -> Resumed:
     """Move ``atoms`` to the last frame of a trajectory left by an earlier, killed run.
 
@@ -73,7 +85,7 @@ def resume_from_trajectory(atoms: Atoms, path: Path, fmax: float | None = None) 
     if not frames or list(frames[-1].numbers) != list(atoms.numbers):
         return Resumed()
     last = frames[-1]
-    steps = sum(not np.allclose(a.positions, b.positions) for a, b in pairwise(frames))
+    steps = len(moved_frames(frames)) - 1
     atoms.set_positions(last.positions)
     atoms.set_cell(last.cell)
     LOG.info("resuming from frame %d of %s", len(frames), path)

@@ -18,12 +18,12 @@ import pytest
 from ase import Atoms
 from ase.build import bulk
 from ase.calculators.emt import EMT
-from ase.io import Trajectory
 from ase.optimize import BFGS
 
 from workflows.engines import optimizers
 from workflows.engines.recovery import RecoverableError, RecoveryStep
 from workflows.engines.relax import optimizer_failure, relax_with_ladder
+from workflows.engines.trajectory import trajectory_frames
 
 ARMIJO = "Armijo linesearch failed after reset of Hessian, aborting"
 
@@ -118,8 +118,7 @@ def test_a_retry_from_where_the_failed_attempt_stopped_writes_its_first_frame(
     ladder = {"optimizer": [RecoveryStep("optimizer BFGS", {"optimizer": "BFGS"})]}
     result = _relax(copper, ladder, tmp_path, optimizer="TriesThenGivesUp")
     assert result.convergence.converged and result.convergence.retries == ["optimizer BFGS"]
-    with Trajectory(str(tmp_path / "relax.traj")) as traj:
-        frames = [traj[i] for i in range(len(traj))]
+    frames = trajectory_frames(tmp_path / "relax.traj")
     trial = start.copy()
     trial[0] += TRIAL
     assert np.allclose(frames[0].positions, start)
