@@ -25,7 +25,9 @@ placement that reaches DFT. Printed per protocol:
 ``sp-tuned`` follows a campaign: the sites run in order, and for each site
 CHGNet is refitted on the GPAW frames of the sites before it
 (:func:`workflows.tuning.tune_on_frames`); the first site has no frames yet
-and runs untuned (as ``sp``; the table says so).
+and runs untuned (as ``sp``): the row counts only the states it ran tuned
+(``+Nu`` says how many ran untuned), and a line compares it with ``sp`` on
+those same states (:func:`paired`).
 
 Everything lands in the job store of ``--project`` (one flow per protocol,
 site and adsorbate, tagged in the jobs' metadata), so a re-run -- on any
@@ -384,53 +386,109 @@ def _adsorption(state: float, bare: float, gas: dict[str, float], ads: str) -> f
     return state - bare - sum(n * gas[m] for m, n in _gas(ads).items())
 
 
-def evaluate(store: Any, config: Config) -> dict[str, Any]:
-    """Compare every row with the reference on every state both finished."""
+def _tuned_row(row: str) -> bool:
+    from workflows.protocols import get_protocol
+
+    return row != REFERENCE and get_protocol(row).tuned
+
+
+def _cost(store: Any, config: Config, row: str, sites: list[str]) -> tuple[int, float]:
+    """GPAW force calls and core-hours of a row's calculations at ``sites``."""
     runs = config.project / "runs"
+    docs = {  # a shared gas reference once
+        fp: d
+        for site in sites
+        for fp, d in _dft_docs(store, config, bench_protocol=row, bench_site=site).items()
+    }
+    calls = sum(_force_calls(d, runs) for d in docs.values())
+    hours = sum(float(d.get("wall_time") or 0.0) for d in docs.values()) / 3600
+    return calls, hours
+
+
+def _summary(states: list[dict[str, Any]]) -> dict[str, Any]:
+    """Success rate at :data:`SUCCESS_EV` and MAEs of per-state adsorption energies."""
+    n = len(states)
+    if not n:
+        return {"states": 0, "success_rate": None, "mae_ev": None, "mae_own_ev": None}
+    return {
+        "states": n,
+        "success_rate": sum(s["protocol"] <= s["reference"] + SUCCESS_EV for s in states) / n,
+        "mae_ev": sum(abs(s["protocol"] - s["reference"]) for s in states) / n,
+        "mae_own_ev": sum(abs(s["own"] - s["reference"]) for s in states) / n,
+    }
+
+
+def paired(rows: dict[str, Any], row: str, twin: str) -> dict[str, Any] | None:
+    """``row`` against ``twin`` on the states both finished (sp-tuned against sp).
+
+    Returns the number of shared states and each row's success rate and MAEs
+    on them, or None when they share none.
+    """
+    if row not in rows or twin not in rows:
+        return None
+    mine = {(s["site"], s["adsorbate"]): s for s in rows[row]["per_state"]}
+    theirs = [s for s in rows[twin]["per_state"] if (s["site"], s["adsorbate"]) in mine]
+    if not theirs:
+        return None
+    shared = [mine[(s["site"], s["adsorbate"])] for s in theirs]
+    return {"twin": twin, row: _summary(shared), twin: _summary(theirs)}
+
+
+def evaluate(store: Any, config: Config) -> dict[str, Any]:
+    """Compare every row with the reference on every state both finished.
+
+    A tuned row (``sp-tuned``) counts only the states it ran with tuned
+    weights; those it ran untuned (the first site: no earlier frames) are
+    its untuned twin's calculations, counted in ``untuned_states``, and its
+    force calls, core-hours and ratio are those of its tuned sites (the
+    reference's on the same sites).
+    """
     table: dict[str, Any] = {}
     for row in config.rows():
-        errors, own_errors, success, states = [], [], 0, []
+        tuned, states, untuned = _tuned_row(row), [], 0
         for site in config.sites:
             for ads in config.adsorbates:
                 ref = _energies(_site_doc(store, config, REFERENCE, site, ads), ads)
-                got = _energies(_site_doc(store, config, row, site, ads), ads)
+                doc = _site_doc(store, config, row, site, ads)
+                got = _energies(doc, ads)
                 if ref is None or got is None:
                     continue
-                e_ref = _adsorption(ref["state"], ref["bare"], ref["gas"], ads)
-                e_row = _adsorption(got["state"], ref["bare"], ref["gas"], ads)
-                e_own = _adsorption(got["state"], got["bare"], got["gas"], ads)
-                errors.append(abs(e_row - e_ref))
-                own_errors.append(abs(e_own - e_ref))
-                success += e_row <= e_ref + SUCCESS_EV
+                if tuned and doc is not None and doc.get("protocol") != row:
+                    untuned += 1
+                    continue
                 states.append(
                     {
                         "site": site,
                         "adsorbate": ads,
-                        "reference": e_ref,
-                        "protocol": e_row,
-                        "own": e_own,
+                        "reference": _adsorption(ref["state"], ref["bare"], ref["gas"], ads),
+                        "protocol": _adsorption(got["state"], ref["bare"], ref["gas"], ads),
+                        "own": _adsorption(got["state"], got["bare"], got["gas"], ads),
                     }
                 )
-        docs = {  # the selected sites' calculations only (a shared gas reference once)
-            fp: d
-            for site in config.sites
-            for fp, d in _dft_docs(store, config, bench_protocol=row, bench_site=site).items()
-        }
-        calls = sum(_force_calls(d, runs) for d in docs.values())
-        hours = sum(float(d.get("wall_time") or 0.0) for d in docs.values()) / 3600
+        sites = list(config.sites)
+        if tuned:
+            sites = [s for s in config.sites if any(st["site"] == s for st in states)]
+        calls, hours = _cost(store, config, row, sites)
+        ref_calls = _cost(store, config, REFERENCE, sites)[0]
         table[row] = {
-            "states": len(states),
-            "success_rate": success / len(states) if states else None,
-            "mae_ev": sum(errors) / len(errors) if errors else None,
-            "mae_own_ev": sum(own_errors) / len(own_errors) if own_errors else None,
+            **_summary(states),
+            "untuned_states": untuned,
             "force_calls": calls,
             "core_hours": hours,
+            "force_call_ratio": ref_calls / calls if calls else None,
             "per_state": states,
         }
-    ref_calls = table[REFERENCE]["force_calls"]
-    for row in table.values():
-        row["force_call_ratio"] = ref_calls / row["force_calls"] if row["force_calls"] else None
+    for row in table:
+        twin = _untuned_twin(row)
+        if twin:
+            table[row]["versus"] = paired(table, row, twin)
     return table
+
+
+def _untuned_twin(row: str) -> str | None:
+    from workflows.protocols import get_protocol
+
+    return get_protocol(row).untuned if _tuned_row(row) else None
 
 
 def _usable(doc: dict[str, Any]) -> bool:
@@ -594,8 +652,9 @@ def print_result(config: Config, result: dict[str, Any]) -> None:
     print(f"{HEADER[0]:12s}" + "".join(f" {h:>13s}" for h in (*HEADER[1:], "core-hours")))
     for row, r in result["rows"].items():
         rate = None if r["success_rate"] is None else 100 * r["success_rate"]
+        untuned = r.get("untuned_states")
         cells = (
-            str(r["states"]),
+            f"{r['states']}+{untuned}u" if untuned else str(r["states"]),
             _fmt(rate, ".0f") + ("" if rate is None else " %"),
             _fmt(r["mae_ev"], ".3f"),
             _fmt(r["mae_own_ev"], ".3f"),
@@ -605,7 +664,10 @@ def print_result(config: Config, result: dict[str, Any]) -> None:
         )
         name = f"{row}{mark}" if row == REFERENCE else row
         print(f"{name:12s}" + "".join(f" {c:>13s}" for c in cells))
+    if any(r.get("untuned_states") for r in result["rows"].values()):
+        print("+Nu: N more states ran untuned (no earlier frames), not counted in the row")
     print_states(result["rows"])
+    print_versus(result["rows"])
     print_curve(result["step_curve"])
     for site, note in result["tuning"].items():
         print(f"sp-tuned at {site}: {note}")
@@ -646,6 +708,23 @@ def print_states(rows: dict[str, Any]) -> None:
         cells = [_fmt(values[r] - ref if r in values else None, "+.3f") for r in others]
         name = f"{site.split('_')[0]} *{ads}"
         print(f"{name:28s} {ref:9.3f}" + "".join(f" {c:>9s}" for c in cells))
+
+
+def print_versus(rows: dict[str, Any]) -> None:
+    """Print each tuned row against its untuned twin on the same states."""
+    for row, r in rows.items():
+        versus = r.get("versus")
+        if not versus:
+            continue
+        twin = versus["twin"]
+        mine, theirs = versus[row], versus[twin]
+        rate = {k: _fmt(100 * v["success_rate"], ".0f") for k, v in ((row, mine), (twin, theirs))}
+        print(
+            f"{row} against {twin} on the same {mine['states']} states: success@0.1eV "
+            f"{rate[row]} % vs {rate[twin]} %, MAE {mine['mae_ev']:.3f} vs "
+            f"{theirs['mae_ev']:.3f} eV, MAE own {mine['mae_own_ev']:.3f} vs "
+            f"{theirs['mae_own_ev']:.3f} eV"
+        )
 
 
 def print_curve(curve: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ SPEC.loader.exec_module(bench)
 
 TINY = [
     "--engine", "mlip", "--sites", "Fe-Co_qv-n6_graphene", "--adsorbates", "OH",
-    "--protocols", "full,sp", "--placements", "1", "--modes", "top1",
+    "--protocols", "full,sp,sp-tuned", "--placements", "1", "--modes", "top1",
     "--tilts", "0", "--rotations", "0", "--heights", "0",
     "--mlip-fmax", "0.3", "--max-dft-steps", "1", "--json",
 ]  # fmt: skip
@@ -99,6 +99,33 @@ def test_a_run_lands_in_the_job_store_and_compares_every_protocol(first) -> None
     assert sp["force_call_ratio"] == pytest.approx(full["force_calls"] / sp["force_calls"])
 
 
+def test_a_tuned_row_counts_only_the_states_it_ran_tuned(first) -> None:
+    """The first site has no earlier frames: sp-tuned ran it as sp, which is not a tuned result."""
+    _, result = first
+    tuned = result["rows"]["sp-tuned"]
+    assert (tuned["states"], tuned["untuned_states"]) == (0, 1)
+    assert tuned["success_rate"] is None and tuned["per_state"] == []
+    assert tuned["force_calls"] == 0 and tuned["versus"] is None
+    assert "untuned" in result["tuning"]["Fe-Co_qv-n6_graphene"]
+
+
+def test_a_tuned_row_is_compared_with_its_twin_on_the_same_states() -> None:
+    def state(site: str, ads: str, protocol: float, own: float) -> dict:
+        return {"site": site, "adsorbate": ads, "reference": 0.0, "protocol": protocol, "own": own}
+
+    rows = {
+        "sp": {"per_state": [state("A", "OH", 0.8, 0.2), state("B", "OH", 0.6, 0.1)]},
+        "sp-tuned": {"per_state": [state("B", "OH", 0.05, 0.3)]},
+    }
+    versus = bench.paired(rows, "sp-tuned", "sp")
+    assert versus["twin"] == "sp"
+    assert versus["sp-tuned"] == {
+        "states": 1, "success_rate": 1.0, "mae_ev": 0.05, "mae_own_ev": 0.3
+    }  # fmt: skip
+    assert versus["sp"] == {"states": 1, "success_rate": 0.0, "mae_ev": 0.6, "mae_own_ev": 0.1}
+    assert bench.paired({"sp": rows["sp"], "sp-tuned": {"per_state": []}}, "sp-tuned", "sp") is None
+
+
 def test_a_rerun_recomputes_nothing_and_reports_the_same_table(first, capsys) -> None:
     project, result = first
     code, again = _bench(capsys, project)
@@ -138,7 +165,8 @@ def test_the_dry_run_says_what_the_store_holds_already(first, capsys) -> None:
     code = bench.main(["--project", str(project), *TINY, "--dry-run"])
     assert code == 0
     done = json.loads(capsys.readouterr().out)["progress"]
-    assert done["rows"] == {"full": {"done": 1, "of": 1}, "sp": {"done": 1, "of": 1}}
+    # finished (and not rerun), whether tuned or not
+    assert done["rows"] == {row: {"done": 1, "of": 1} for row in ("full", "sp", "sp-tuned")}
     assert done["spent_core_hours"] > 0
 
 
