@@ -49,7 +49,7 @@ Usage::
     python scripts/bench_protocol.py --dry-run
     python scripts/bench_protocol.py [--project benchmarks/protocol] [--sites 3|ID,ID]
         [--adsorbates OH,O,OOH] [--protocols full,sp,sp-tuned,relax-3] [--placements 1]
-        [--budget-core-hours 14] [--json]
+        [--budget-core-hours 14] [--json | --markdown]
 """
 
 from __future__ import annotations
@@ -799,6 +799,9 @@ def parse(argv: list[str] | None = None) -> tuple[Config, argparse.Namespace]:
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan and estimated cost only")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--markdown", action="store_true", help="print the tables as Markdown (docs/engines.md)"
+    )
     args = p.parse_args(argv)
     sites: tuple[str, ...] = SITES
     if args.sites is not None:
@@ -849,6 +852,76 @@ def check(config: Config) -> None:
         raise ArscInputError(f"--budget-core-hours {config.budget_core_hours}: must be > 0")
 
 
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+_MD_HEADER = ["protocol", "states", "success@0.1 eV", "MAE (eV)", "MAE own (eV)"]
+
+
+def _md_cells(v: dict[str, Any]) -> list[str]:
+    rate = None if v["success_rate"] is None else 100 * v["success_rate"]
+    rate_cell = _fmt(rate, ".0f") + ("" if rate is None else " %")
+    return [rate_cell, _fmt(v["mae_ev"], ".3f"), _fmt(v["mae_own_ev"], ".3f")]
+
+
+def _md_summary(rows: dict[str, Any]) -> list[str]:
+    body = []
+    for name, r in rows.items():
+        untuned = r.get("untuned_states")
+        body.append(
+            [
+                f"{name} (reference)" if name == REFERENCE else name,
+                f"{r['states']} (+{untuned} untuned)" if untuned else str(r["states"]),
+                *_md_cells(r),
+                str(r["force_calls"]),
+                _fmt(r["force_call_ratio"], ".1f"),
+                f"{r['core_hours']:.2f}",
+            ]
+        )
+    return _md_table([*_MD_HEADER, "GPAW force calls", "x fewer", "core-hours"], body)
+
+
+def _md_states(rows: dict[str, Any]) -> list[str]:
+    others = [r for r in rows if r != REFERENCE]
+    body = [
+        [f"{site.split('_')[0]} *{ads}", f"{v[REFERENCE]:.3f}"]
+        + [_fmt(v[r] - v[REFERENCE] if r in v else None, "+.3f") for r in others]
+        for (site, ads), v in state_table(rows).items()
+    ]
+    return _md_table(["state", REFERENCE, *others], body)
+
+
+def _md_versus(rows: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for name, r in rows.items():
+        versus = r.get("versus")
+        if versus:
+            pair = [(name, versus[name]), (versus["twin"], versus[versus["twin"]])]
+            body = [[k, str(v["states"]), *_md_cells(v)] for k, v in pair]
+            lines += ["", *_md_table(_MD_HEADER, body)]
+    return lines
+
+
+def _md_curve(curve: dict[str, Any]) -> list[str]:
+    points = [p for p in curve["points"] if p["states"]]
+    if not points:
+        return []
+    body = [
+        ["success@0.1 eV", *(_fmt(100 * p["success_rate"], ".0f") + " %" for p in points)],
+        ["MAE (eV)", *(_fmt(p["mae_ev"], ".3f") for p in points)],
+    ]
+    return ["", *_md_table(["n steps", *(str(p["steps"]) for p in points)], body)]
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """Return the result as Markdown tables: rows, states, tuned row vs twin, step curve."""
+    rows = result["rows"]
+    lines = [*_md_summary(rows), "", *_md_states(rows), *_md_versus(rows)]
+    return "\n".join(lines + _md_curve(result["step_curve"]))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark (or print its plan); 0 on success, 2 on bad input."""
     try:
@@ -868,6 +941,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.json:
         print(json.dumps(result))
+    elif args.markdown:
+        print(markdown(result))
     else:
         print_result(config, result)
     return 0

@@ -184,3 +184,13 @@ def test_bad_options_are_one_line_errors(capsys, tmp_path) -> None:
     assert code == 2
     err = capsys.readouterr().err
     assert "unknown protocol 'fast'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_markdown_prints_the_tables_of_the_docs(first) -> None:
+    """--markdown: the table per protocol, per state and the step curve, as in docs/engines.md."""
+    _, result = first
+    lines = bench.markdown(result).splitlines()
+    assert lines[0].startswith("| protocol | states | success@0.1 eV | MAE (eV)")
+    assert lines[2].startswith("| full (reference) | 1 | 100 % | 0.000 |")
+    assert lines[4].startswith("| sp-tuned | 0 (+1 untuned) | - |")
+    assert "| Fe-Co *OH |" in "\n".join(lines) and lines[-4].startswith("| n steps | 0 |")
