@@ -386,10 +386,16 @@ def _adsorption(state: float, bare: float, gas: dict[str, float], ads: str) -> f
     return state - bare - sum(n * gas[m] for m, n in _gas(ads).items())
 
 
-def _tuned_row(row: str) -> bool:
+def _untuned_twin(row: str) -> str | None:
+    """Return the protocol a tuned row runs as before its first refit (None: not tuned)."""
     from workflows.protocols import get_protocol
 
-    return row != REFERENCE and get_protocol(row).tuned
+    return get_protocol(row).untuned if row != REFERENCE and get_protocol(row).tuned else None
+
+
+def _rate(value: float | None) -> str:
+    """Format a success rate as ``33 %`` (``-``: none)."""
+    return "-" if value is None else f"{100 * value:.0f} %"
 
 
 def _cost(store: Any, config: Config, row: str, sites: list[str]) -> tuple[int, float]:
@@ -444,8 +450,9 @@ def evaluate(store: Any, config: Config) -> dict[str, Any]:
     reference's on the same sites).
     """
     table: dict[str, Any] = {}
+    ref_calls: dict[tuple[str, ...], int] = {}
     for row in config.rows():
-        tuned, states, untuned = _tuned_row(row), [], 0
+        tuned, states, untuned = _untuned_twin(row) is not None, [], 0
         for site in config.sites:
             for ads in config.adsorbates:
                 ref = _energies(_site_doc(store, config, REFERENCE, site, ads), ads)
@@ -469,13 +476,15 @@ def evaluate(store: Any, config: Config) -> dict[str, Any]:
         if tuned:
             sites = [s for s in config.sites if any(st["site"] == s for st in states)]
         calls, hours = _cost(store, config, row, sites)
-        ref_calls = _cost(store, config, REFERENCE, sites)[0]
+        key = tuple(sites)
+        if key not in ref_calls:
+            ref_calls[key] = _cost(store, config, REFERENCE, sites)[0]
         table[row] = {
             **_summary(states),
             "untuned_states": untuned,
             "force_calls": calls,
             "core_hours": hours,
-            "force_call_ratio": ref_calls / calls if calls else None,
+            "force_call_ratio": ref_calls[key] / calls if calls else None,
             "per_state": states,
         }
     for row in table:
@@ -483,12 +492,6 @@ def evaluate(store: Any, config: Config) -> dict[str, Any]:
         if twin:
             table[row]["versus"] = paired(table, row, twin)
     return table
-
-
-def _untuned_twin(row: str) -> str | None:
-    from workflows.protocols import get_protocol
-
-    return get_protocol(row).untuned if _tuned_row(row) else None
 
 
 def _usable(doc: dict[str, Any]) -> bool:
@@ -651,11 +654,10 @@ def print_result(config: Config, result: dict[str, Any]) -> None:
     print(f"protocol benchmark {result['key']} ({result['date']}), reference {REFERENCE}{mark}")
     print(f"{HEADER[0]:12s}" + "".join(f" {h:>13s}" for h in (*HEADER[1:], "core-hours")))
     for row, r in result["rows"].items():
-        rate = None if r["success_rate"] is None else 100 * r["success_rate"]
         untuned = r.get("untuned_states")
         cells = (
             f"{r['states']}+{untuned}u" if untuned else str(r["states"]),
-            _fmt(rate, ".0f") + ("" if rate is None else " %"),
+            _rate(r["success_rate"]),
             _fmt(r["mae_ev"], ".3f"),
             _fmt(r["mae_own_ev"], ".3f"),
             str(r["force_calls"]),
@@ -718,12 +720,11 @@ def print_versus(rows: dict[str, Any]) -> None:
             continue
         twin = versus["twin"]
         mine, theirs = versus[row], versus[twin]
-        rate = {k: _fmt(100 * v["success_rate"], ".0f") for k, v in ((row, mine), (twin, theirs))}
         print(
             f"{row} against {twin} on the same {mine['states']} states: success@0.1eV "
-            f"{rate[row]} % vs {rate[twin]} %, MAE {mine['mae_ev']:.3f} vs "
-            f"{theirs['mae_ev']:.3f} eV, MAE own {mine['mae_own_ev']:.3f} vs "
-            f"{theirs['mae_own_ev']:.3f} eV"
+            f"{_rate(mine['success_rate'])} vs {_rate(theirs['success_rate'])}, "
+            f"MAE {mine['mae_ev']:.3f} vs {theirs['mae_ev']:.3f} eV, "
+            f"MAE own {mine['mae_own_ev']:.3f} vs {theirs['mae_own_ev']:.3f} eV"
         )
 
 
@@ -861,9 +862,7 @@ _MD_HEADER = ["protocol", "states", "success@0.1 eV", "MAE (eV)", "MAE own (eV)"
 
 
 def _md_cells(v: dict[str, Any]) -> list[str]:
-    rate = None if v["success_rate"] is None else 100 * v["success_rate"]
-    rate_cell = _fmt(rate, ".0f") + ("" if rate is None else " %")
-    return [rate_cell, _fmt(v["mae_ev"], ".3f"), _fmt(v["mae_own_ev"], ".3f")]
+    return [_rate(v["success_rate"]), _fmt(v["mae_ev"], ".3f"), _fmt(v["mae_own_ev"], ".3f")]
 
 
 def _md_summary(rows: dict[str, Any]) -> list[str]:
@@ -909,7 +908,7 @@ def _md_curve(curve: dict[str, Any]) -> list[str]:
     if not points:
         return []
     body = [
-        ["success@0.1 eV", *(_fmt(100 * p["success_rate"], ".0f") + " %" for p in points)],
+        ["success@0.1 eV", *(_rate(p["success_rate"]) for p in points)],
         ["MAE (eV)", *(_fmt(p["mae_ev"], ".3f") for p in points)],
     ]
     return ["", *_md_table(["n steps", *(str(p["steps"]) for p in points)], body)]
