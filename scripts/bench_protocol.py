@@ -390,7 +390,10 @@ def _untuned_twin(row: str) -> str | None:
     """Return the protocol a tuned row runs as before its first refit (None: not tuned)."""
     from workflows.protocols import get_protocol
 
-    return get_protocol(row).untuned if row != REFERENCE and get_protocol(row).tuned else None
+    if row == REFERENCE:
+        return None
+    proto = get_protocol(row)
+    return proto.untuned if proto.tuned else None
 
 
 def _rate(value: float | None) -> str:
@@ -451,8 +454,11 @@ def evaluate(store: Any, config: Config) -> dict[str, Any]:
     """
     table: dict[str, Any] = {}
     ref_calls: dict[tuple[str, ...], int] = {}
+    twins: dict[str, str] = {}  # tuned row -> the protocol it runs as untuned
     for row in config.rows():
-        tuned, states, untuned = _untuned_twin(row) is not None, [], 0
+        twin, states, untuned = _untuned_twin(row), [], 0
+        if twin:
+            twins[row] = twin
         for site in config.sites:
             for ads in config.adsorbates:
                 ref = _energies(_site_doc(store, config, REFERENCE, site, ads), ads)
@@ -460,7 +466,7 @@ def evaluate(store: Any, config: Config) -> dict[str, Any]:
                 got = _energies(doc, ads)
                 if ref is None or got is None:
                     continue
-                if tuned and doc is not None and doc.get("protocol") != row:
+                if twin and doc is not None and doc.get("protocol") != row:
                     untuned += 1
                     continue
                 states.append(
@@ -473,7 +479,7 @@ def evaluate(store: Any, config: Config) -> dict[str, Any]:
                     }
                 )
         sites = list(config.sites)
-        if tuned:
+        if twin:
             sites = [s for s in config.sites if any(st["site"] == s for st in states)]
         calls, hours = _cost(store, config, row, sites)
         key = tuple(sites)
@@ -487,10 +493,8 @@ def evaluate(store: Any, config: Config) -> dict[str, Any]:
             "force_call_ratio": ref_calls[key] / calls if calls else None,
             "per_state": states,
         }
-    for row in table:
-        twin = _untuned_twin(row)
-        if twin:
-            table[row]["versus"] = paired(table, row, twin)
+    for row, twin in twins.items():
+        table[row]["versus"] = paired(table, row, twin)
     return table
 
 
