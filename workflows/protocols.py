@@ -219,7 +219,7 @@ def recommended_protocol(bar: float = SUCCESS_BAR) -> str | None:
 
 
 def _validation(used: str) -> str:
-    """``sp is unvalidated`` or ``sp measured 0 % on 5 states`` (below every bar)."""
+    """``sp is unvalidated`` or ``sp measured 0 % on 12 states`` (below every bar)."""
     rate = protocol_success_rate(used)
     if rate is None:
         return f"{used} is unvalidated"
