@@ -368,6 +368,15 @@ def _site_doc(store: Any, config: Config, row: str, site: str, ads: str) -> dict
     return found["output"] if found else None
 
 
+def _finished(store: Any, config: Config, row: str, site: str, ads: str) -> bool:
+    """Whether the store holds the state's result for ``row`` (then a re-run leaves it as it is).
+
+    A tuned row's finished state keeps the weights it ran with, even if a later
+    refit (more frames of earlier sites) would give other weights.
+    """
+    return _energies(_site_doc(store, config, row, site, ads), ads) is not None
+
+
 def _energies(doc: dict[str, Any] | None, ads: str) -> dict[str, Any] | None:
     """Best state energy of ``ads``, bare energy and gas energies of a SiteDoc (None if missing)."""
     if doc is None:
@@ -586,6 +595,8 @@ def run(config: Config) -> dict[str, Any]:
                             f"({spent:.2f} h); raise --budget-core-hours and re-run to continue"
                         )
                         break
+                    if _finished(store, config, row, site, ads):
+                        continue  # no flow at all: a cached job would still store its output again
                     _run_flow(store, config, row, site, ads, weights if row == "sp-tuned" else None)
                 if stopped:
                     break

@@ -12,6 +12,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import sqlite3
 import sys
 
 import pytest
@@ -126,11 +127,20 @@ def test_a_tuned_row_is_compared_with_its_twin_on_the_same_states() -> None:
     assert bench.paired({"sp": rows["sp"], "sp-tuned": {"per_state": []}}, "sp-tuned", "sp") is None
 
 
+def _stored_documents(project) -> int:
+    with contextlib.closing(sqlite3.connect(project / "store.sqlite")) as db:
+        counts = [db.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in ("jobs", "data")]
+    return sum(counts)
+
+
 def test_a_rerun_recomputes_nothing_and_reports_the_same_table(first, capsys) -> None:
+    """Nothing recomputed, nothing stored again: a re-run leaves the store as it was."""
     project, result = first
+    before = _stored_documents(project)
     code, again = _bench(capsys, project)
     assert code == 0
     assert again["new_calculations"] == 0
+    assert _stored_documents(project) == before
     assert again["rows"] == result["rows"]
 
 
