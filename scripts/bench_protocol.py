@@ -521,6 +521,21 @@ def _accepted_energies(path: Path) -> list[float]:
     return [float(f.get_potential_energy()) for f in moved_frames(trajectory_frames(path))]
 
 
+def reference_trajectories(store: Any, config: Config, site: str, ads: str) -> list[Path]:
+    """Return the relax.traj of every finished ``full`` relaxation of ``ads`` at ``site``.
+
+    Frame 0 of each is the CHGNet end point that ``sp`` computes its single
+    point at (GPAW's energy and forces there).
+    """
+    runs = config.project / "runs"
+    docs = _dft_docs(store, config, bench_protocol=REFERENCE, bench_site=site, bench_adsorbate=ads)
+    return [
+        runs / f"{d['engine']}-relax-{d['fingerprint'][:12]}" / "relax.traj"
+        for d in docs.values()
+        if d["task"] == "relax" and d.get("adsorbate") == ads and _usable(d)
+    ]
+
+
 def step_curve(store: Any, config: Config, steps: tuple[int, ...] = CURVE_STEPS) -> dict[str, Any]:
     """Read the reference's own DFT relaxations after n steps: ``relax-n`` without new DFT.
 
@@ -533,7 +548,6 @@ def step_curve(store: Any, config: Config, steps: tuple[int, ...] = CURVE_STEPS)
     energies against the reference (its bare site and gas energies), and the
     reference's accepted steps per state, for scale.
     """
-    runs = config.project / "runs"
     curves: list[tuple[float, list[float]]] = []  # reference E_ads, E_ads after each frame
     full_steps = []
     for site in config.sites:
@@ -541,14 +555,7 @@ def step_curve(store: Any, config: Config, steps: tuple[int, ...] = CURVE_STEPS)
             ref = _energies(_site_doc(store, config, REFERENCE, site, ads), ads)
             if ref is None:
                 continue
-            docs = _dft_docs(
-                store, config, bench_protocol=REFERENCE, bench_site=site, bench_adsorbate=ads
-            )
-            paths = [
-                runs / f"{d['engine']}-relax-{d['fingerprint'][:12]}" / "relax.traj"
-                for d in docs.values()
-                if d["task"] == "relax" and d.get("adsorbate") == ads and _usable(d)
-            ]
+            paths = reference_trajectories(store, config, site, ads)
             per_start = [e for e in (_accepted_energies(p) for p in paths) if e]
             if not per_start:
                 continue

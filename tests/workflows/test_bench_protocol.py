@@ -204,3 +204,30 @@ def test_markdown_prints_the_tables_of_the_docs(first) -> None:
     assert lines[2].startswith("| full (reference) | 1 | 100 % | 0.000 |")
     assert lines[4].startswith("| sp-tuned | 0 (+1 untuned) | - |")
     assert "| Fe-Co *OH |" in "\n".join(lines) and lines[-4].startswith("| n steps | 0 |")
+
+
+def test_the_relaxation_energy_estimate_reads_sp_s_point_from_the_reference(first, capsys) -> None:
+    """scripts/bench_relaxation_energy.py on the tiny benchmark: sp's row is the step curve's n = 0.
+
+    Frame 0 of the reference relaxation is sp's point; the script's ``sp``
+    row (no correction) therefore has the step curve's MAE at n = 0, and
+    every estimate row covers the same state.
+    """
+    project, result = first
+    spec = importlib.util.spec_from_file_location(
+        "bench_relaxation_energy", ROOT / "scripts/bench_relaxation_energy.py"
+    )
+    estimate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(estimate)
+    capsys.readouterr()
+    code = estimate.main(["--json", "--project", str(project), *TINY])
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert set(rows) == {"sp", "newton floor 1", "newton floor 5", "scaled newton", "scaled |f|^2"}
+    assert all(r["states"] == 1 for r in rows.values())
+    zero = result["step_curve"]["points"][0]["mae_ev"]
+    assert rows["sp"]["mae_ev"] == pytest.approx(zero, abs=1e-6)
+    # one site: leave-one-site-out has nothing to fit on, so the scaled rows add nothing
+    assert rows["scaled newton"]["mae_ev"] == pytest.approx(rows["sp"]["mae_ev"])
+    # the Newton estimate lowers the energy (a positive definite Hessian)
+    assert rows["newton floor 1"]["bias_ev"] < rows["sp"]["bias_ev"]

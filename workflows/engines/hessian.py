@@ -96,3 +96,30 @@ def mlip_hessian(
         calc = load_calculator(model, weights_file)
         hessian = finite_difference_hessian(atoms, calc, folder)
     return regularise(hessian, min_curvature)
+
+
+def quadratic_relaxation_energy(
+    forces: np.ndarray, hessian: np.ndarray, free: np.ndarray | None = None
+) -> float:
+    """Return the energy change of a Newton step, ``-1/2 f^T H^-1 f`` (eV; <= 0 for H > 0).
+
+    On a quadratic surface with Hessian ``H`` this is exactly the energy
+    released by relaxing from a point with forces ``f`` to the minimum; on a
+    real one it is the second-order estimate of the relaxation energy.
+
+    Parameters
+    ----------
+    forces
+        Forces at the point, (N, 3), eV/Angstrom.
+    hessian
+        Hessian at the point, (3N, 3N), eV/Angstrom^2; should be positive
+        definite (:func:`regularise`).
+    free
+        Mask of the atoms that may move, (N,); default all. Fixed atoms'
+        rows and columns are left out.
+    """
+    mask = np.ones(len(forces), dtype=bool) if free is None else np.asarray(free, dtype=bool)
+    rows = np.repeat(mask, 3)
+    f = np.asarray(forces, dtype=float).reshape(-1)[rows]
+    h = np.asarray(hessian, dtype=float)[np.ix_(rows, rows)]
+    return float(-0.5 * f @ np.linalg.solve(h, f))

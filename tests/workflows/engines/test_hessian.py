@@ -17,6 +17,7 @@ from arsc.errors import ArscInputError
 from workflows.engines.hessian import (
     MIN_CURVATURE,
     finite_difference_hessian,
+    quadratic_relaxation_energy,
     regularise,
 )
 from workflows.engines.relax import relax_with_ladder
@@ -125,3 +126,19 @@ def test_mlip_hessian_of_the_dac_site_is_positive_definite(tmp_path) -> None:
     assert np.array_equal(atoms.get_positions(), before)
     # the cache makes a second call read the displaced forces instead of recomputing them
     assert len(list(tmp_path.glob("vib/*"))) == 6 * len(atoms) + 1
+
+
+def test_quadratic_relaxation_energy_is_exact_on_a_quadratic_surface() -> None:
+    """E(x) = 1/2 (x - x*)^T H (x - x*): the Newton estimate equals E(x) - E(x*) exactly."""
+    rng = np.random.default_rng(1)
+    q, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    hessian = (q * np.array([0.5, 1.0, 2.0, 4.0, 8.0, 16.0])) @ q.T
+    dx = rng.normal(scale=0.1, size=6)
+    forces = -(hessian @ dx).reshape(2, 3)
+    assert quadratic_relaxation_energy(forces, hessian) == pytest.approx(-0.5 * dx @ hessian @ dx)
+    # a fixed atom drops out: the estimate is that of the free atom's block alone
+    block = hessian[3:, 3:]
+    f_free = forces[1]
+    expected = -0.5 * f_free @ np.linalg.solve(block, f_free)
+    got = quadratic_relaxation_energy(forces, hessian, free=np.array([False, True]))
+    assert got == pytest.approx(expected)
